@@ -1,0 +1,120 @@
+//! Turning `u8` images into normalized tensors, one tensor per batch (never one per item).
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::images::ImageDataset;
+use crate::rng::SplitMix64;
+
+/// `(x / 255 - mean) / std`, per channel-independent constants.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalization {
+    /// Mean of the pixels scaled to `[0, 1]`.
+    pub mean: f32,
+    /// Standard deviation of the pixels scaled to `[0, 1]`.
+    pub std: f32,
+}
+
+impl Normalization {
+    /// The value each byte maps to, as a lookup table.
+    fn table(&self) -> [f32; 256] {
+        std::array::from_fn(|b| (b as f32 / 255.0 - self.mean) / self.std)
+    }
+}
+
+/// A batch on a device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Normalized images, shape `[batch, channels, height, width]`.
+    pub images: Tensor<4>,
+    /// Class labels, shape `[batch]`.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Builds batches of a dataset on one device.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    table: [f32; 256],
+    device: Device,
+}
+
+impl Batcher {
+    /// A batcher normalizing with `norm` and placing batches on `device`.
+    pub fn new(norm: Normalization, device: Device) -> Self {
+        Self {
+            table: norm.table(),
+            device,
+        }
+    }
+
+    /// The batch of the images at `indices`, in that order.
+    pub fn batch(&self, data: &ImageDataset, indices: &[usize]) -> Batch {
+        let shape = data.shape();
+        let mut pixels = Vec::with_capacity(indices.len() * shape.len());
+        for &i in indices {
+            pixels.extend(data.image(i).iter().map(|&b| self.table[usize::from(b)]));
+        }
+        let labels: Vec<i64> = indices
+            .iter()
+            .map(|&i| i64::from(data.labels()[i]))
+            .collect();
+        let dims = [indices.len(), shape.channels, shape.height, shape.width];
+        Batch {
+            images: Tensor::from_data(TensorData::new(pixels, dims), &self.device),
+            targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), &self.device),
+        }
+    }
+}
+
+/// The order in which an epoch visits a dataset, cut into batches.
+///
+/// With a seed the order is a fresh permutation per epoch, a pure function of `(seed, epoch)`;
+/// without one it is the file order. The last batch may be smaller (PyTorch's
+/// `drop_last=False`).
+pub fn epoch_batches(
+    len: usize,
+    batch_size: usize,
+    shuffle: Option<(u64, u64)>,
+) -> Vec<Vec<usize>> {
+    let order = match shuffle {
+        Some((seed, epoch)) => SplitMix64::for_stream(seed, epoch).permutation(len),
+        None => (0..len).collect(),
+    };
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_index_once() {
+        let b = epoch_batches(10, 4, Some((1, 0)));
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        let mut all: Vec<usize> = b.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_ne!(
+            epoch_batches(10, 4, Some((1, 1))),
+            b,
+            "each epoch reshuffles"
+        );
+        assert_eq!(
+            epoch_batches(5, 2, None),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+    }
+
+    #[test]
+    fn normalization_table() {
+        let t = Normalization {
+            mean: 0.5,
+            std: 0.5,
+        }
+        .table();
+        assert_eq!(t[0], -1.0);
+        assert_eq!(t[255], 1.0);
+    }
+}

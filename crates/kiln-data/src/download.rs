@@ -1,0 +1,85 @@
+//! Verified downloads: stream to a temporary file beside the destination while hashing, check
+//! the SHA-256, then rename into place — a destination path never holds a partial or unverified
+//! file.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::checksum::hex;
+use crate::error::DataError;
+
+/// Downloads `url` to `dest`, verifying its SHA-256 (hex) before an atomic rename.
+///
+/// A progress bar is drawn on stderr when it is a terminal.
+pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataError> {
+    let fail = |message: String| DataError::Download {
+        url: url.to_string(),
+        message,
+    };
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DataError::Io { path, source }
+    };
+    let response = ureq::get(url).call().map_err(|e| fail(e.to_string()))?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kiln-download-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    let bar = progress_bar(total, dest);
+    let mut reader = response.into_body().into_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut received = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| fail(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(io(tmp.path()))?;
+        received += n as u64;
+        bar.set_position(received);
+    }
+    bar.finish_and_clear();
+    if let Some(total) = total.filter(|&t| t != received) {
+        return Err(fail(format!("received {received} of {total} bytes")));
+    }
+    let actual = hex(&hasher.finalize());
+    if !actual.eq_ignore_ascii_case(sha256) {
+        return Err(DataError::Checksum {
+            path: dest.to_path_buf(),
+            expected: sha256.to_string(),
+            actual,
+        });
+    }
+    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+    tmp.persist(dest).map_err(|e| DataError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+fn progress_bar(total: Option<u64>, dest: &Path) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+    bar.set_message(format!("downloading {}", name.unwrap_or_default()));
+    bar
+}

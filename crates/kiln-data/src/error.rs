@@ -1,0 +1,172 @@
+//! Typed errors for everything `kiln-data` reads, resolves or downloads.
+
+use std::path::PathBuf;
+
+/// What went wrong while reading, locating or downloading a dataset.
+///
+/// Every variant names the file (or dataset) involved so the message alone is actionable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being read.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a well-formed IDX file of the expected kind.
+    #[error("{}: {problem}", path.display())]
+    Idx {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: IdxProblem,
+    },
+    /// An image file and its label file disagree on the number of items.
+    #[error(
+        "{} holds {images} images but {} holds {labels} labels",
+        images_path.display(),
+        labels_path.display()
+    )]
+    CountMismatch {
+        /// The image file.
+        images_path: PathBuf,
+        /// Number of images in it.
+        images: usize,
+        /// The label file.
+        labels_path: PathBuf,
+        /// Number of labels in it.
+        labels: usize,
+    },
+    /// A file's SHA-256 digest is not the one the dataset table lists.
+    #[error(
+        "{}: SHA-256 is {actual}, expected {expected} (corrupt or truncated file: delete it and run again)",
+        path.display()
+    )]
+    Checksum {
+        /// The file whose digest differs.
+        path: PathBuf,
+        /// Digest from the dataset table.
+        expected: String,
+        /// Digest of the file on disk.
+        actual: String,
+    },
+    /// None of the places a dataset may live holds its files, and it could not be downloaded.
+    #[error("{}", not_found_message(dataset, searched, download.as_deref()))]
+    NotFound {
+        /// The dataset's name (e.g. `mnist`).
+        dataset: String,
+        /// Every directory that was looked in, with what was missing there.
+        searched: Vec<(PathBuf, String)>,
+        /// Why downloading did not help (`None` when download was not attempted).
+        download: Option<String>,
+    },
+    /// A download failed (network, HTTP status, or a truncated body).
+    #[error("download of {url} failed: {message}")]
+    Download {
+        /// The URL that was tried.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A split or subset request that the dataset cannot satisfy.
+    #[error("{0}")]
+    InvalidRequest(String),
+}
+
+/// The specific way an IDX file is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdxProblem {
+    /// The file ends before its header or data does.
+    #[error("truncated: expected {expected} bytes of {what}, found {found}")]
+    Truncated {
+        /// Which part was cut short (`header`, `dimensions`, `data`).
+        what: &'static str,
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes present.
+        found: usize,
+    },
+    /// The file has bytes after its declared data.
+    #[error("{extra} unexpected trailing bytes after the data")]
+    TrailingBytes {
+        /// How many bytes follow the data.
+        extra: usize,
+    },
+    /// The first two magic bytes are not zero.
+    #[error("bad magic number {magic:#010x}: not an IDX file")]
+    BadMagic {
+        /// The 32-bit big-endian magic number read.
+        magic: u32,
+    },
+    /// The element type is not unsigned bytes (0x08).
+    #[error("unsupported element type {code:#04x} (kiln reads unsigned-byte IDX files, type 0x08)")]
+    UnsupportedType {
+        /// The type code in the magic number.
+        code: u8,
+    },
+    /// The number of dimensions is not what this kind of file needs.
+    #[error("expected {expected} dimensions ({kind}), found {found}")]
+    WrongRank {
+        /// What the file was read as (`images`, `labels`).
+        kind: &'static str,
+        /// Dimensions needed.
+        expected: usize,
+        /// Dimensions declared.
+        found: usize,
+    },
+    /// A dimension is zero, or the dimensions multiply past what memory can address.
+    #[error("invalid dimensions {dims:?}")]
+    BadDimensions {
+        /// The declared dimensions.
+        dims: Vec<usize>,
+    },
+    /// A dimension differs from what the dataset table expects.
+    #[error("expected {what} = {expected}, found {found}")]
+    UnexpectedShape {
+        /// Which dimension (`items`, `height`, `width`).
+        what: &'static str,
+        /// Value from the dataset table.
+        expected: usize,
+        /// Value in the file.
+        found: usize,
+    },
+    /// A label is not below the dataset's class count.
+    #[error("label {label} at index {index} is out of range for {num_classes} classes")]
+    LabelOutOfRange {
+        /// Position of the label in the file.
+        index: usize,
+        /// The label value.
+        label: u8,
+        /// The dataset's class count.
+        num_classes: usize,
+    },
+    /// The gzip stream is corrupt.
+    #[error("corrupt gzip stream: {0}")]
+    Gzip(String),
+}
+
+fn not_found_message(
+    dataset: &str,
+    searched: &[(PathBuf, String)],
+    download: Option<&str>,
+) -> String {
+    let mut msg = format!("dataset `{dataset}` not found. Looked in:\n");
+    for (dir, why) in searched {
+        msg.push_str(&format!("  - {}: {why}\n", dir.display()));
+    }
+    match download {
+        Some(why) => msg.push_str(&format!("  - download: {why}\n")),
+        None => msg.push_str("  - download: not attempted\n"),
+    }
+    msg.push_str(&format!(
+        "Fix: pass --data-dir DIR (a directory holding the four IDX files, .gz or raw), \
+         set KILN_DATA_DIR so that $KILN_DATA_DIR/{dataset} holds them, \
+         or run with network access so kiln can download them into its cache."
+    ));
+    msg
+}

@@ -1,0 +1,34 @@
+//! Datasets for kiln.
+//!
+//! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
+//!   label range, with typed [`DataError`]s that name the file.
+//! - [`spec`]: datasets as data — [`DatasetSpec`] tables for MNIST, Fashion-MNIST and KMNIST.
+//! - [`resolve`]: where files come from ([`Resolver`]), in a fixed order ending in a verified
+//!   download (feature `download`).
+//! - [`ImageDataset`]: `u8` images in memory, seeded validation split; [`Batcher`] builds one
+//!   normalized `[batch, channels, height, width]` tensor per batch.
+//!
+//! [`load`] does it all for a named dataset.
+
+mod batch;
+mod checksum;
+#[cfg(feature = "download")]
+mod download;
+mod error;
+pub mod idx;
+mod images;
+mod load;
+pub mod resolve;
+mod rng;
+pub mod spec;
+
+pub use batch::{Batch, Batcher, Normalization, epoch_batches};
+pub use checksum::{sha256_file, verify_sha256};
+#[cfg(feature = "download")]
+pub use download::download_file;
+pub use error::{DataError, IdxProblem};
+pub use images::{ImageDataset, ImageShape};
+pub use load::{LoadedDataset, load};
+pub use resolve::{DatasetFiles, Resolver, Source};
+pub use rng::SplitMix64;
+pub use spec::{DatasetName, DatasetSpec, FileSpec, Split};

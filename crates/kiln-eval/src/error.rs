@@ -1,0 +1,42 @@
+//! Typed errors of `kiln-eval`.
+
+use std::path::PathBuf;
+
+/// What went wrong while computing or writing an evaluation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// Two inputs that must have the same length do not.
+    #[error("{what} differ in length: {left} vs {right}")]
+    LengthMismatch {
+        /// Which inputs.
+        what: &'static str,
+        /// Length of the first.
+        left: usize,
+        /// Length of the second.
+        right: usize,
+    },
+    /// A label is not below the number of classes.
+    #[error("label {label} is out of range for {num_classes} classes")]
+    LabelOutOfRange {
+        /// The label.
+        label: usize,
+        /// The class count.
+        num_classes: usize,
+    },
+    /// A report was asked for with no labels to report on.
+    #[error("no labels to report on (no samples were evaluated)")]
+    Empty,
+    /// Reading tensor data back from a device failed.
+    #[error("reading tensor data: {0}")]
+    Tensor(String),
+    /// Writing a report file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,25 @@
+//! scikit-learn-exact classification evaluation for kiln.
+//!
+//! The torchmetrics shape: the math lives once, in pure functions over counts
+//! ([`metrics`]); accumulators only gather counts ([`ConfusionMatrix::update`] from logits on any
+//! backend, [`ConfusionMatrix::merge`], [`ConfusionMatrix::reset`]).
+//!
+//! - [`ConfusionMatrix`]: rows = true label, columns = predicted label.
+//! - [`metrics`]: precision / recall / F-beta / support per class, micro / macro / weighted
+//!   averages, accuracy, balanced accuracy, with scikit-learn's `zero_division`.
+//! - [`ClassificationReport`]: the `classification_report` text table and the `eval.json`
+//!   document.
+//! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`.
+
+mod accumulate;
+mod confusion;
+mod error;
+pub mod metrics;
+mod predictions;
+mod report;
+
+pub use confusion::ConfusionMatrix;
+pub use error::EvalError;
+pub use metrics::{Scores, ZeroDivision};
+pub use predictions::Predictions;
+pub use report::ClassificationReport;

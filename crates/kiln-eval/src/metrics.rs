@@ -1,0 +1,238 @@
+//! scikit-learn's classification scores as pure functions of a [`ConfusionMatrix`].
+//!
+//! Definitions follow `sklearn.metrics.precision_recall_fscore_support`,
+//! `accuracy_score` and `balanced_accuracy_score` (scikit-learn ≥ 1.3):
+//! - precision = tp / (tp + fp), recall = tp / (tp + fn);
+//! - F-beta = (1 + β²)·tp / ((1 + β²)·tp + β²·fn + fp) — so F1 is 0, not undefined, when
+//!   precision and recall are both 0 but the class occurs;
+//! - a 0/0 ratio takes the `zero_division` value;
+//! - macro = unweighted mean over the labels, weighted = support-weighted mean, micro = the
+//!   ratios of the summed counts;
+//! - balanced accuracy = mean recall over the classes that occur in `y_true`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::confusion::ConfusionMatrix;
+
+/// The value a 0/0 score takes (scikit-learn's `zero_division`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZeroDivision {
+    /// 0.0 (scikit-learn's default `"warn"` also yields 0.0).
+    #[default]
+    Zero,
+    /// 1.0.
+    One,
+    /// NaN (excluded from nothing: a NaN per-class value makes its average NaN).
+    Nan,
+}
+
+impl ZeroDivision {
+    fn value(self) -> f64 {
+        match self {
+            Self::Zero => 0.0,
+            Self::One => 1.0,
+            Self::Nan => f64::NAN,
+        }
+    }
+
+    /// `num / den`, or the zero-division value when `den == 0`.
+    pub fn ratio(self, num: f64, den: f64) -> f64 {
+        if den == 0.0 { self.value() } else { num / den }
+    }
+}
+
+/// True positives, false positives and false negatives of one class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatScores {
+    /// Predicted as the class and truly the class.
+    pub tp: u64,
+    /// Predicted as the class but truly another.
+    pub fp: u64,
+    /// Truly the class but predicted as another.
+    pub fn_: u64,
+}
+
+impl StatScores {
+    /// The counts of class `c`.
+    pub fn of(cm: &ConfusionMatrix, c: usize) -> Self {
+        let tp = cm.get(c, c);
+        Self {
+            tp,
+            fp: cm.predicted(c) - tp,
+            fn_: cm.support(c) - tp,
+        }
+    }
+
+    /// Sum over classes (for micro averages).
+    pub fn sum(scores: impl IntoIterator<Item = Self>) -> Self {
+        scores.into_iter().fold(Self::default(), |a, b| Self {
+            tp: a.tp + b.tp,
+            fp: a.fp + b.fp,
+            fn_: a.fn_ + b.fn_,
+        })
+    }
+
+    /// tp / (tp + fp).
+    pub fn precision(&self, zd: ZeroDivision) -> f64 {
+        zd.ratio(self.tp as f64, (self.tp + self.fp) as f64)
+    }
+
+    /// tp / (tp + fn).
+    pub fn recall(&self, zd: ZeroDivision) -> f64 {
+        zd.ratio(self.tp as f64, (self.tp + self.fn_) as f64)
+    }
+
+    /// (1 + β²)·tp / ((1 + β²)·tp + β²·fn + fp).
+    pub fn f_beta(&self, beta: f64, zd: ZeroDivision) -> f64 {
+        let b2 = beta * beta;
+        let num = (1.0 + b2) * self.tp as f64;
+        zd.ratio(num, num + b2 * self.fn_ as f64 + self.fp as f64)
+    }
+}
+
+/// Precision, recall, F1 and support of one class.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1 score.
+    #[serde(rename = "f1-score")]
+    pub f1: f64,
+    /// Number of true samples.
+    pub support: u64,
+}
+
+/// Per-class scores for `labels`, in that order.
+pub fn per_class(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Vec<Scores> {
+    labels
+        .iter()
+        .map(|&c| {
+            let s = StatScores::of(cm, c);
+            Scores {
+                precision: s.precision(zd),
+                recall: s.recall(zd),
+                f1: s.f_beta(1.0, zd),
+                support: s.tp + s.fn_,
+            }
+        })
+        .collect()
+}
+
+/// Unweighted mean of per-class scores (scikit-learn `average="macro"`).
+pub fn macro_average(rows: &[Scores]) -> Scores {
+    let n = rows.len() as f64;
+    let mean = |f: fn(&Scores) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    Scores {
+        precision: mean(|s| s.precision),
+        recall: mean(|s| s.recall),
+        f1: mean(|s| s.f1),
+        support: rows.iter().map(|s| s.support).sum(),
+    }
+}
+
+/// Support-weighted mean of per-class scores (scikit-learn `average="weighted"`); with zero
+/// total support every score is the zero-division value.
+pub fn weighted_average(rows: &[Scores], zd: ZeroDivision) -> Scores {
+    let total: u64 = rows.iter().map(|s| s.support).sum();
+    let wmean = |f: fn(&Scores) -> f64| {
+        let num: f64 = rows.iter().map(|s| f(s) * s.support as f64).sum();
+        zd.ratio(num, total as f64)
+    };
+    Scores {
+        precision: wmean(|s| s.precision),
+        recall: wmean(|s| s.recall),
+        f1: wmean(|s| s.f1),
+        support: total,
+    }
+}
+
+/// Scores of the summed counts over `labels` (scikit-learn `average="micro"`).
+pub fn micro_average(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Scores {
+    let s = StatScores::sum(labels.iter().map(|&c| StatScores::of(cm, c)));
+    Scores {
+        precision: s.precision(zd),
+        recall: s.recall(zd),
+        f1: s.f_beta(1.0, zd),
+        support: s.tp + s.fn_,
+    }
+}
+
+/// Fraction of samples classified correctly; NaN when there are none.
+pub fn accuracy(cm: &ConfusionMatrix) -> f64 {
+    cm.correct() as f64 / cm.total() as f64
+}
+
+/// Mean recall over the classes present in `y_true` (scikit-learn's `balanced_accuracy_score`,
+/// `adjusted=False`); NaN when there are no samples.
+pub fn balanced_accuracy(cm: &ConfusionMatrix) -> f64 {
+    let recalls: Vec<f64> = (0..cm.num_classes())
+        .filter(|&c| cm.support(c) > 0)
+        .map(|c| cm.get(c, c) as f64 / cm.support(c) as f64)
+        .collect();
+    recalls.iter().sum::<f64>() / recalls.len() as f64
+}
+
+/// Macro-averaged F1 over the present labels, zero_division = 0: the training log's summary.
+pub fn macro_f1(cm: &ConfusionMatrix) -> f64 {
+    macro_average(&per_class(cm, &cm.present_labels(), ZeroDivision::Zero)).f1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(t: &[usize], p: &[usize], k: usize) -> ConfusionMatrix {
+        ConfusionMatrix::from_labels(t, p, k).unwrap()
+    }
+
+    #[test]
+    fn hand_checked_three_class_case() {
+        // y_true = [0,0,0,1,1,2], y_pred = [0,0,1,1,2,2]
+        let m = cm(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 3);
+        let rows = per_class(&m, &[0, 1, 2], ZeroDivision::Zero);
+        // class 0: tp 2, fp 0, fn 1 -> P 1, R 2/3, F1 0.8
+        assert_eq!(rows[0].precision, 1.0);
+        assert!((rows[0].recall - 2.0 / 3.0).abs() < 1e-15);
+        assert!((rows[0].f1 - 0.8).abs() < 1e-15);
+        // class 1: tp 1, fp 1, fn 1 -> 0.5 each
+        assert_eq!(
+            (rows[1].precision, rows[1].recall, rows[1].f1),
+            (0.5, 0.5, 0.5)
+        );
+        // class 2: tp 1, fp 1, fn 0 -> P 0.5, R 1, F1 2/3
+        assert_eq!((rows[2].precision, rows[2].recall), (0.5, 1.0));
+        assert_eq!(accuracy(&m), 4.0 / 6.0);
+        assert!((balanced_accuracy(&m) - (2.0 / 3.0 + 0.5 + 1.0) / 3.0).abs() < 1e-15);
+        let w = weighted_average(&rows, ZeroDivision::Zero);
+        assert!(
+            (w.recall - accuracy(&m)).abs() < 1e-15,
+            "weighted recall = accuracy"
+        );
+        let micro = micro_average(&m, &[0, 1, 2], ZeroDivision::Zero);
+        assert!(
+            (micro.f1 - accuracy(&m)).abs() < 1e-15,
+            "micro F1 = accuracy"
+        );
+    }
+
+    #[test]
+    fn zero_division_applies_only_to_empty_denominators() {
+        // Class 1 is never predicted: precision 0/0; class 2 never occurs: recall 0/0.
+        let m = cm(&[0, 1], &[0, 0], 3);
+        for (zd, v) in [(ZeroDivision::Zero, 0.0), (ZeroDivision::One, 1.0)] {
+            let r = per_class(&m, &[0, 1, 2], zd);
+            assert_eq!(r[1].precision, v);
+            assert_eq!(r[1].recall, 0.0, "1 true sample, 0 found: a real 0");
+            assert_eq!(
+                r[1].f1, 0.0,
+                "tp = 0 with fn > 0 is F1 0 whatever zero_division"
+            );
+            assert_eq!((r[2].precision, r[2].recall, r[2].f1), (v, v, v));
+        }
+        assert!(per_class(&m, &[2], ZeroDivision::Nan)[0].f1.is_nan());
+        assert_eq!(balanced_accuracy(&m), 0.5, "absent class 2 is not averaged");
+    }
+}

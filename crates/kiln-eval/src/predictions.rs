@@ -1,0 +1,102 @@
+//! Per-sample predictions: true label, predicted label and the class probabilities.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::EvalError;
+
+/// Every evaluated sample's label and softmax probabilities, in evaluation order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Predictions {
+    num_classes: usize,
+    labels: Vec<usize>,
+    probs: Vec<f32>,
+}
+
+impl Predictions {
+    /// An empty collection for `num_classes` classes.
+    pub fn new(num_classes: usize) -> Self {
+        Self {
+            num_classes,
+            ..Self::default()
+        }
+    }
+
+    /// Appends a batch: `labels.len()` samples with `num_classes` probabilities each.
+    pub fn extend(&mut self, labels: &[usize], probs: &[f32]) -> Result<(), EvalError> {
+        if probs.len() != labels.len() * self.num_classes {
+            return Err(EvalError::LengthMismatch {
+                what: "probabilities and labels × classes",
+                left: probs.len(),
+                right: labels.len() * self.num_classes,
+            });
+        }
+        self.labels.extend_from_slice(labels);
+        self.probs.extend_from_slice(probs);
+        Ok(())
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether no samples were added.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The probabilities of sample `i`.
+    pub fn scores(&self, i: usize) -> &[f32] {
+        &self.probs[i * self.num_classes..(i + 1) * self.num_classes]
+    }
+
+    /// The predicted label of sample `i`: the first class of highest probability.
+    pub fn predicted(&self, i: usize) -> usize {
+        let s = self.scores(i);
+        (0..s.len()).fold(0, |best, c| if s[c] > s[best] { c } else { best })
+    }
+
+    /// Writes `index,label,prediction,score_0,…,score_{K-1}`, probabilities at full (round-trip)
+    /// precision.
+    pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {
+        let io = |source| EvalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        let mut header = String::from("index,label,prediction");
+        for c in 0..self.num_classes {
+            header.push_str(&format!(",score_{c}"));
+        }
+        writeln!(w, "{header}").map_err(io)?;
+        for (i, label) in self.labels.iter().enumerate() {
+            write!(w, "{i},{label},{}", self.predicted(i)).map_err(io)?;
+            for p in self.scores(i) {
+                write!(w, ",{p}").map_err(io)?;
+            }
+            writeln!(w).map_err(io)?;
+        }
+        w.flush().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_layout() {
+        let mut p = Predictions::new(2);
+        p.extend(&[1, 0], &[0.25, 0.75, 0.5, 0.5]).unwrap();
+        assert!(p.extend(&[1], &[1.0]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        p.write_csv(&path).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(
+            text,
+            "index,label,prediction,score_0,score_1\n0,1,1,0.25,0.75\n1,0,0,0.5,0.5\n"
+        );
+    }
+}

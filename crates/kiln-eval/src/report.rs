@@ -1,0 +1,198 @@
+//! scikit-learn's `classification_report`: as text, and as the `eval.json` document.
+
+use serde_json::{Map, Value, json};
+
+use crate::confusion::ConfusionMatrix;
+use crate::error::EvalError;
+use crate::metrics::{self, Scores, ZeroDivision};
+
+/// Per-class and averaged scores over a set of labels, with the confusion matrix they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassificationReport {
+    /// The labels reported on, in order (sorted union of true and predicted by default).
+    pub labels: Vec<usize>,
+    /// Display name of each label (the label's number when no names are given).
+    pub names: Vec<String>,
+    /// Scores of each label.
+    pub rows: Vec<Scores>,
+    /// Accuracy over all samples.
+    pub accuracy: f64,
+    /// Balanced accuracy.
+    pub balanced_accuracy: f64,
+    /// Micro average over `labels`.
+    pub micro: Scores,
+    /// Macro average over `labels`.
+    pub macro_avg: Scores,
+    /// Support-weighted average over `labels`.
+    pub weighted: Scores,
+    /// Confusion counts restricted to `labels`, rows = true label.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl ClassificationReport {
+    /// The report over `labels` (default: the labels present in truth or predictions, as
+    /// scikit-learn), naming label `i` `class_names[i]` when given.
+    pub fn new(
+        cm: &ConfusionMatrix,
+        labels: Option<&[usize]>,
+        class_names: Option<&[String]>,
+        zero_division: ZeroDivision,
+    ) -> Result<Self, EvalError> {
+        let labels = match labels {
+            Some(l) => l.to_vec(),
+            None => cm.present_labels(),
+        };
+        if labels.is_empty() {
+            return Err(EvalError::Empty);
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l >= cm.num_classes()) {
+            return Err(EvalError::LabelOutOfRange {
+                label: bad,
+                num_classes: cm.num_classes(),
+            });
+        }
+        let names = labels
+            .iter()
+            .map(|&l| match class_names.and_then(|n| n.get(l)) {
+                Some(n) => n.clone(),
+                None => l.to_string(),
+            })
+            .collect();
+        let rows = metrics::per_class(cm, &labels, zero_division);
+        Ok(Self {
+            names,
+            accuracy: metrics::accuracy(cm),
+            balanced_accuracy: metrics::balanced_accuracy(cm),
+            micro: metrics::micro_average(cm, &labels, zero_division),
+            macro_avg: metrics::macro_average(&rows),
+            weighted: metrics::weighted_average(&rows, zero_division),
+            confusion: cm.rows_for(&labels),
+            rows,
+            labels,
+        })
+    }
+
+    /// The text table of `sklearn.metrics.classification_report(digits=digits)`, character for
+    /// character.
+    pub fn to_text(&self, digits: usize) -> String {
+        let heading = "weighted avg";
+        let width = self
+            .names
+            .iter()
+            .map(|n| n.chars().count())
+            .chain([heading.len(), digits])
+            .max()
+            .unwrap_or(heading.len());
+        let mut out = format!(
+            "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n",
+            "", "precision", "recall", "f1-score", "support"
+        );
+        let row = |name: &str, s: &Scores| {
+            format!(
+                "{name:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n",
+                s.precision, s.recall, s.f1, s.support
+            )
+        };
+        for (name, s) in self.names.iter().zip(&self.rows) {
+            out.push_str(&row(name, s));
+        }
+        out.push('\n');
+        out.push_str(&format!(
+            "{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n",
+            "accuracy", "", "", self.accuracy, self.weighted.support
+        ));
+        out.push_str(&row("macro avg", &self.macro_avg));
+        out.push_str(&row(heading, &self.weighted));
+        out
+    }
+
+    /// The confusion matrix as an aligned text table with class names (rows = true label).
+    pub fn confusion_text(&self) -> String {
+        let cell = self
+            .confusion
+            .iter()
+            .flatten()
+            .map(|c| c.to_string().len())
+            .chain(self.labels.iter().map(|l| l.to_string().len()))
+            .max()
+            .unwrap_or(1);
+        let name_w = self
+            .names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let mut out = format!("{:>name_w$}  pred→\n{:>name_w$}", "true↓", "");
+        for l in &self.labels {
+            out.push_str(&format!(" {l:>cell$}"));
+        }
+        out.push('\n');
+        for (name, row) in self.names.iter().zip(&self.confusion) {
+            out.push_str(&format!("{name:>name_w$}"));
+            for c in row {
+                out.push_str(&format!(" {c:>cell$}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The `eval.json` document: scikit-learn's `classification_report(output_dict=True)`
+    /// (keys = label numbers, then `accuracy`, `macro avg`, `weighted avg`), plus
+    /// `micro avg`, `balanced_accuracy`, `confusion_matrix` (rows = true label), `labels` and
+    /// `class_names`.
+    pub fn to_json(&self) -> Value {
+        let scores = |s: &Scores| json!({"precision": s.precision, "recall": s.recall, "f1-score": s.f1, "support": s.support});
+        let mut doc = Map::new();
+        for (label, s) in self.labels.iter().zip(&self.rows) {
+            doc.insert(label.to_string(), scores(s));
+        }
+        doc.insert("accuracy".into(), json!(self.accuracy));
+        doc.insert("macro avg".into(), scores(&self.macro_avg));
+        doc.insert("weighted avg".into(), scores(&self.weighted));
+        doc.insert("micro avg".into(), scores(&self.micro));
+        doc.insert("balanced_accuracy".into(), json!(self.balanced_accuracy));
+        doc.insert("confusion_matrix".into(), json!(self.confusion));
+        doc.insert("labels".into(), json!(self.labels));
+        doc.insert("class_names".into(), json!(self.names));
+        Value::Object(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_matches_scikit_learn_layout() {
+        // sklearn.metrics.classification_report([0,0,0,1,1,2], [0,0,1,1,2,2])
+        let cm = ConfusionMatrix::from_labels(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 3).unwrap();
+        let r = ClassificationReport::new(&cm, None, None, ZeroDivision::Zero).unwrap();
+        let expected = "              precision    recall  f1-score   support
+
+           0       1.00      0.67      0.80         3
+           1       0.50      0.50      0.50         2
+           2       0.50      1.00      0.67         1
+
+    accuracy                           0.67         6
+   macro avg       0.67      0.72      0.66         6
+weighted avg       0.75      0.67      0.68         6
+";
+        assert_eq!(r.to_text(2), expected);
+    }
+
+    #[test]
+    fn json_has_the_sklearn_keys_in_order() {
+        let cm = ConfusionMatrix::from_labels(&[0, 2], &[0, 0], 3).unwrap();
+        let r = ClassificationReport::new(&cm, None, None, ZeroDivision::Zero).unwrap();
+        let v = r.to_json();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            &keys[..5],
+            ["0", "2", "accuracy", "macro avg", "weighted avg"]
+        );
+        assert_eq!(v["confusion_matrix"], json!([[1, 0], [1, 0]]));
+        assert_eq!(v["2"]["support"], json!(1));
+    }
+}

@@ -1,0 +1,73 @@
+//! kiln-eval against scikit-learn's own answers (`fixtures/gen_sklearn.py` made the JSON).
+
+use kiln_eval::{ClassificationReport, ConfusionMatrix, ZeroDivision};
+use serde_json::Value;
+
+fn cases() -> Vec<Value> {
+    let text = include_str!("fixtures/sklearn_cases.json");
+    let doc: Value = serde_json::from_str(text).unwrap();
+    doc["cases"].as_array().unwrap().clone()
+}
+
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
+fn close(a: &Value, b: &Value, what: &str) {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => assert!((x - y).abs() <= 1e-12, "{what}: kiln {x} vs sklearn {y}"),
+        _ => assert_eq!(a, b, "{what}"),
+    }
+}
+
+#[test]
+fn reports_match_scikit_learn() {
+    let cases = cases();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let (t, p) = (usizes(&case["y_true"]), usizes(&case["y_pred"]));
+        let labels = case["labels"].as_array().map(|_| usizes(&case["labels"]));
+        let k = t
+            .iter()
+            .chain(&p)
+            .chain(labels.iter().flatten())
+            .max()
+            .unwrap()
+            + 1;
+        let zd = match case["zero_division"].as_str().unwrap() {
+            "0" => ZeroDivision::Zero,
+            "1" => ZeroDivision::One,
+            other => panic!("{other}"),
+        };
+        let cm = ConfusionMatrix::from_labels(&t, &p, k).unwrap();
+        let report = ClassificationReport::new(&cm, labels.as_deref(), None, zd).unwrap();
+
+        assert_eq!(
+            report.to_text(4),
+            case["text"].as_str().unwrap(),
+            "{name}: text"
+        );
+        let ours = report.to_json();
+        let theirs = case["report"].as_object().unwrap();
+        for (key, expected) in theirs {
+            match expected {
+                Value::Object(fields) => {
+                    for (field, v) in fields {
+                        close(&ours[key][field], v, &format!("{name} {key} {field}"));
+                    }
+                }
+                v => close(&ours[key], v, &format!("{name} {key}")),
+            }
+        }
+        close(&ours["balanced_accuracy"], &case["balanced_accuracy"], name);
+        assert_eq!(
+            ours["confusion_matrix"], case["confusion_matrix"],
+            "{name}: confusion"
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Conv → BatchNorm → ReLU → MaxPool, the repeated unit of the reference CNN.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
+use burn::prelude::*;
+
+/// Configuration of a [`ConvBlock`].
+#[derive(Config, Debug)]
+pub struct ConvBlockConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Square kernel size (no padding: `valid` convolution).
+    #[config(default = 3)]
+    pub kernel_size: usize,
+}
+
+impl ConvBlockConfig {
+    /// Builds the block on `device`.
+    pub fn init(&self, device: &Device) -> ConvBlock {
+        ConvBlock {
+            conv: Conv2dConfig::new(
+                [self.in_channels, self.out_channels],
+                [self.kernel_size, self.kernel_size],
+            )
+            .with_padding(PaddingConfig2d::Valid)
+            .init(device),
+            norm: BatchNormConfig::new(self.out_channels).init(device),
+            activation: Relu::new(),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        }
+    }
+}
+
+/// Conv2d (valid) → BatchNorm → ReLU → MaxPool 2×2.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+    activation: Relu,
+    pool: MaxPool2d,
+}
+
+impl ConvBlock {
+    /// # Shapes
+    /// - input: `[batch, in_channels, height, width]`
+    /// - output: `[batch, out_channels, (height - k + 1) / 2, (width - k + 1) / 2]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.conv.forward(x);
+        let x = self.norm.forward(x);
+        let x = self.activation.forward(x);
+        self.pool.forward(x)
+    }
+}

@@ -1,0 +1,70 @@
+//! Hooks into the training loop. Every hook sees the metrics so far.
+
+use crate::error::TrainError;
+use crate::history::{EpochMetrics, History, PhaseAccumulator};
+
+/// Facts about the run, given at its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainInfo {
+    /// Epochs to run.
+    pub epochs: usize,
+    /// Optimizer steps per epoch.
+    pub steps_per_epoch: usize,
+    /// Training samples.
+    pub train_len: usize,
+    /// Validation samples (0: no validation).
+    pub valid_len: usize,
+}
+
+/// One finished optimizer step.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchEnd<'a> {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 0-based batch within the epoch.
+    pub batch: usize,
+    /// 0-based global step.
+    pub step: usize,
+    /// Mean loss of this batch.
+    pub loss: f64,
+    /// Learning rate used for this step.
+    pub lr: f64,
+    /// The epoch's pooled training metrics so far.
+    pub running: &'a PhaseAccumulator,
+}
+
+/// Receives the loop's events. Every method has a no-op default; an error stops training.
+pub trait Callback {
+    /// Before the first step.
+    fn on_train_start(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// After each optimizer step.
+    fn on_batch_end(
+        &mut self,
+        _batch: &BatchEnd<'_>,
+        _history: &History,
+    ) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// After each epoch's training phase, with its pooled metrics.
+    fn on_epoch_end(
+        &mut self,
+        _train: &EpochMetrics,
+        _history: &History,
+    ) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// After each epoch's validation phase.
+    fn on_validation_end(
+        &mut self,
+        _valid: &EpochMetrics,
+        _history: &History,
+    ) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// After the last epoch.
+    fn on_train_end(&mut self, _history: &History) -> Result<(), TrainError> {
+        Ok(())
+    }
+}

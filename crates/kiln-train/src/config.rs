@@ -1,0 +1,63 @@
+//! Serializable configurations: the training recipe, and the whole run.
+
+use std::path::PathBuf;
+
+use burn::optim::AdamConfig;
+use burn::prelude::*;
+use kiln_data::DatasetName;
+use kiln_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::LrSchedule;
+
+/// The training recipe. The defaults are kiln's default recipe: Adam at 2e-3 with 100 steps of
+/// linear warm-up and cosine decay to zero, batch 64.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// Passes over the training split.
+    #[config(default = 5)]
+    pub epochs: usize,
+    /// Samples per optimizer step.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Base (peak) learning rate.
+    #[config(default = 2e-3)]
+    pub lr: f64,
+    /// Seed for weight init, dropout, the validation split and the data order.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Learning-rate schedule over all steps of the run.
+    #[config(default = "LrSchedule::WarmupCosine { warmup_steps: 100, min_ratio: 0.0 }")]
+    pub schedule: LrSchedule,
+    /// Optimizer hyper-parameters.
+    #[config(default = "AdamConfig::new()")]
+    pub optimizer: AdamConfig,
+}
+
+/// Everything that defines a run; written to `config.json` in the artifact directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The dataset.
+    pub dataset: DatasetName,
+    /// `--data-dir`, if given.
+    pub data_dir: Option<PathBuf>,
+    /// Never download.
+    pub offline: bool,
+    /// Use at most this many images from each of the training and test files.
+    pub limit: Option<usize>,
+    /// Validation images held out of the training file (default: 1/12 of it, 5,000 of 60,000).
+    pub valid_size: Option<usize>,
+    /// The architecture.
+    pub model: ModelConfig,
+    /// The recipe.
+    pub training: TrainingConfig,
+    /// Where artifacts go.
+    pub artifact_dir: PathBuf,
+}
+
+impl RunConfig {
+    /// Validation images for a training file of `train_len` images.
+    pub fn valid_len(&self, train_len: usize) -> usize {
+        self.valid_size.unwrap_or(train_len / 12)
+    }
+}

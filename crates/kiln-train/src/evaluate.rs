@@ -1,0 +1,63 @@
+//! Forward-only passes: validation each epoch, and the final test evaluation.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::activation::softmax;
+use kiln_data::{Batcher, ImageDataset, epoch_batches};
+use kiln_eval::{EvalError, Predictions};
+use kiln_models::ImageClassifier;
+
+use crate::error::TrainError;
+use crate::history::PhaseAccumulator;
+
+/// The pooled loss and confusion counts of a dataset, and optionally every sample's
+/// probabilities.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Pooled loss and confusion counts.
+    pub stats: PhaseAccumulator,
+    /// Per-sample probabilities, in dataset order, when asked for.
+    pub predictions: Option<Predictions>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Runs `model` (in validation mode: call `.valid()` first) over `data` in file order.
+pub fn evaluate<M: ImageClassifier>(
+    model: &M,
+    data: &ImageDataset,
+    batcher: &Batcher,
+    batch_size: usize,
+    collect_predictions: bool,
+) -> Result<Evaluation, TrainError> {
+    let start = Instant::now();
+    let k = data.num_classes();
+    let mut stats = PhaseAccumulator::new(k);
+    let mut predictions = collect_predictions.then(|| Predictions::new(k));
+    for indices in epoch_batches(data.len(), batch_size, None) {
+        let batch = batcher.batch(data, &indices);
+        let logits = model.forward(batch.images);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
+        stats.add_loss(loss.into_scalar::<f64>(), indices.len());
+        if let Some(p) = predictions.as_mut() {
+            let probs = softmax(logits.clone(), 1)
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .map_err(|e| EvalError::Tensor(format!("{e:?}")))?;
+            let labels: Vec<usize> = indices
+                .iter()
+                .map(|&i| usize::from(data.labels()[i]))
+                .collect();
+            p.extend(&labels, &probs)?;
+        }
+        stats.confusion_mut().update(logits, batch.targets)?;
+    }
+    Ok(Evaluation {
+        stats,
+        predictions,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,112 @@
+//! Pooled per-epoch metrics: sums over samples, never means of batch means.
+
+use kiln_eval::{ConfusionMatrix, metrics};
+use serde::Serialize;
+
+/// Which data an epoch's metrics describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The training split, measured while training (dropout on, weights moving).
+    Train,
+    /// The held-out validation split, measured after the epoch.
+    Valid,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Train => "train",
+            Self::Valid => "valid",
+        })
+    }
+}
+
+/// Metrics of one phase of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Train or validation.
+    pub phase: Phase,
+    /// Σ(per-sample loss) / Σ(samples).
+    pub loss: f64,
+    /// Σ(correct) / Σ(samples).
+    pub accuracy: f64,
+    /// Macro F1 over the labels present (scikit-learn, zero_division = 0).
+    pub macro_f1: f64,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+    /// Wall-clock seconds the phase took.
+    pub seconds: f64,
+    /// Samples seen.
+    pub samples: usize,
+}
+
+/// Every epoch's metrics so far, in order.
+pub type History = Vec<EpochMetrics>;
+
+/// Gathers a phase's loss and confusion counts batch by batch.
+#[derive(Debug, Clone)]
+pub struct PhaseAccumulator {
+    loss_sum: f64,
+    seen: usize,
+    confusion: ConfusionMatrix,
+}
+
+impl PhaseAccumulator {
+    /// An empty accumulator for `num_classes` classes.
+    pub fn new(num_classes: usize) -> Self {
+        Self {
+            loss_sum: 0.0,
+            seen: 0,
+            confusion: ConfusionMatrix::new(num_classes),
+        }
+    }
+
+    /// Adds a batch of `batch_size` samples whose mean loss is `mean_loss`; the predictions are
+    /// added to the confusion counts separately via [`confusion_mut`](Self::confusion_mut).
+    pub fn add_loss(&mut self, mean_loss: f64, batch_size: usize) {
+        self.loss_sum += mean_loss * batch_size as f64;
+        self.seen += batch_size;
+    }
+
+    /// The confusion counts, for [`ConfusionMatrix::update`].
+    pub fn confusion_mut(&mut self) -> &mut ConfusionMatrix {
+        &mut self.confusion
+    }
+
+    /// The confusion counts so far.
+    pub fn confusion(&self) -> &ConfusionMatrix {
+        &self.confusion
+    }
+
+    /// Samples so far.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Pooled loss so far.
+    pub fn loss(&self) -> f64 {
+        self.loss_sum / self.seen as f64
+    }
+
+    /// Pooled accuracy so far.
+    pub fn accuracy(&self) -> f64 {
+        metrics::accuracy(&self.confusion)
+    }
+
+    /// The phase's metrics.
+    pub fn finish(&self, epoch: usize, phase: Phase, lr: f64, seconds: f64) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            phase,
+            loss: self.loss(),
+            accuracy: self.accuracy(),
+            macro_f1: metrics::macro_f1(&self.confusion),
+            lr,
+            seconds,
+            samples: self.seen,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Learning rate as a pure function of the optimizer step (nanoGPT style): resuming at step `s`
+//! needs nothing but `s`.
+
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate moves over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// The base rate throughout.
+    Constant,
+    /// Linear warm-up from 0 over `warmup_steps`, then cosine decay to `min_ratio × base` at
+    /// the last step.
+    WarmupCosine {
+        /// Steps of linear warm-up.
+        warmup_steps: usize,
+        /// Final rate as a fraction of the base rate.
+        min_ratio: f64,
+    },
+}
+
+impl LrSchedule {
+    /// The rate at 0-based `step` of `total_steps`.
+    pub fn lr_at(&self, base: f64, step: usize, total_steps: usize) -> f64 {
+        match *self {
+            Self::Constant => base,
+            Self::WarmupCosine {
+                warmup_steps,
+                min_ratio,
+            } => {
+                if step < warmup_steps {
+                    return base * (step + 1) as f64 / warmup_steps as f64;
+                }
+                let decay_steps = total_steps.saturating_sub(warmup_steps).max(1);
+                let progress = ((step - warmup_steps) as f64 / decay_steps as f64).min(1.0);
+                let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                base * (min_ratio + (1.0 - min_ratio) * cosine)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_then_cosine() {
+        let s = LrSchedule::WarmupCosine {
+            warmup_steps: 10,
+            min_ratio: 0.0,
+        };
+        assert_eq!(s.lr_at(1.0, 0, 110), 0.1);
+        assert_eq!(s.lr_at(1.0, 9, 110), 1.0);
+        assert_eq!(s.lr_at(1.0, 10, 110), 1.0);
+        assert!((s.lr_at(1.0, 60, 110) - 0.5).abs() < 1e-12);
+        assert!(s.lr_at(1.0, 109, 110) < 1e-3);
+        assert_eq!(LrSchedule::Constant.lr_at(0.3, 5, 10), 0.3);
+    }
+}

@@ -1,0 +1,123 @@
+//! The epoch loop: one implementation for every [`ImageClassifier`].
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use kiln_data::{Batcher, ImageDataset, Normalization, epoch_batches};
+use kiln_models::ImageClassifier;
+
+use crate::callback::{BatchEnd, Callback, TrainInfo};
+use crate::config::TrainingConfig;
+use crate::error::TrainError;
+use crate::evaluate::evaluate;
+use crate::history::{History, Phase, PhaseAccumulator};
+
+/// Trains `model` (built on `device.autodiff()`) on `train`, validating on `valid` after every
+/// epoch, and returns the trained model with the metrics of every epoch.
+///
+/// Each epoch visits the training set in an order that is a pure function of
+/// `(config.seed, epoch)`; training metrics are pooled over samples.
+pub fn fit<M: ImageClassifier>(
+    mut model: M,
+    train: &ImageDataset,
+    valid: Option<&ImageDataset>,
+    norm: Normalization,
+    device: &Device,
+    config: &TrainingConfig,
+    callbacks: &mut [Box<dyn Callback>],
+) -> Result<(M, History), TrainError> {
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(TrainError::Config(format!(
+            "batch size and epochs must be positive (got {} and {})",
+            config.batch_size, config.epochs
+        )));
+    }
+    if train.is_empty() {
+        return Err(TrainError::Config("the training split is empty".into()));
+    }
+    let train_batcher = Batcher::new(norm, device.clone().autodiff());
+    let eval_batcher = Batcher::new(norm, device.clone());
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let info = TrainInfo {
+        epochs: config.epochs,
+        steps_per_epoch,
+        train_len: train.len(),
+        valid_len: valid.map_or(0, ImageDataset::len),
+    };
+    for cb in callbacks.iter_mut() {
+        cb.on_train_start(&info)?;
+    }
+    let mut optim = config.optimizer.init();
+    let mut history = History::new();
+    let mut step = 0;
+    for epoch in 1..=config.epochs {
+        let start = Instant::now();
+        let mut stats = PhaseAccumulator::new(train.num_classes());
+        let mut lr = config.lr;
+        let order = epoch_batches(
+            train.len(),
+            config.batch_size,
+            Some((config.seed, epoch as u64)),
+        );
+        for (batch_idx, indices) in order.iter().enumerate() {
+            lr = config.schedule.lr_at(config.lr, step, total_steps);
+            let batch = train_batcher.batch(train, indices);
+            let logits = model.forward(batch.images);
+            let loss = CrossEntropyLossConfig::new()
+                .init(&logits.device())
+                .forward(logits.clone(), batch.targets.clone());
+            let loss_value = loss.clone().into_scalar::<f64>();
+            if !loss_value.is_finite() {
+                return Err(TrainError::NonFiniteLoss {
+                    epoch,
+                    batch: batch_idx,
+                    loss: loss_value,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            stats.add_loss(loss_value, indices.len());
+            stats
+                .confusion_mut()
+                .update(logits.detach(), batch.targets)?;
+            let event = BatchEnd {
+                epoch,
+                batch: batch_idx,
+                step,
+                loss: loss_value,
+                lr,
+                running: &stats,
+            };
+            for cb in callbacks.iter_mut() {
+                cb.on_batch_end(&event, &history)?;
+            }
+            step += 1;
+        }
+        let train_metrics = stats.finish(epoch, Phase::Train, lr, start.elapsed().as_secs_f64());
+        history.push(train_metrics.clone());
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_end(&train_metrics, &history)?;
+        }
+        if let Some(valid) = valid.filter(|v| !v.is_empty()) {
+            let eval = evaluate(
+                &model.valid(),
+                valid,
+                &eval_batcher,
+                config.batch_size,
+                false,
+            )?;
+            let m = eval.stats.finish(epoch, Phase::Valid, lr, eval.seconds);
+            history.push(m.clone());
+            for cb in callbacks.iter_mut() {
+                cb.on_validation_end(&m, &history)?;
+            }
+        }
+    }
+    for cb in callbacks.iter_mut() {
+        cb.on_train_end(&history)?;
+    }
+    Ok((model, history))
+}

@@ -1,0 +1,194 @@
+//! Compile-time backends, run-time device choice.
+//!
+//! Cargo features decide which backends are compiled in (`flex` by default; `ndarray`; `wgpu`,
+//! `vulkan`, `metal`; `cuda`). [`select`] picks one: the one asked for, or else the first
+//! *usable* one in this precedence — GPU before CPU:
+//!
+//! `cuda` → `metal` → `vulkan` → `wgpu` → `flex` → `ndarray`.
+//!
+//! A GPU backend is usable when it enumerates at least one device; a compiled GPU backend with
+//! no device is skipped with the reason recorded, so the same binary still runs on the CPU.
+
+use std::fmt;
+
+use burn::tensor::Device;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+use burn::tensor::DeviceType;
+
+/// A compute backend kiln can be built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Backend {
+    /// NVIDIA CUDA (feature `cuda`).
+    Cuda,
+    /// wgpu pinned to Metal (feature `metal`).
+    Metal,
+    /// wgpu pinned to Vulkan (feature `vulkan`).
+    Vulkan,
+    /// wgpu on whichever graphics API the machine offers (feature `wgpu`).
+    Wgpu,
+    /// Burn's pure-Rust CPU backend (feature `flex`, default).
+    Flex,
+    /// The ndarray CPU backend (feature `ndarray`; deprecated upstream, slow).
+    Ndarray,
+}
+
+impl Backend {
+    /// Every backend, in selection precedence.
+    pub const PRECEDENCE: [Backend; 6] = [
+        Self::Cuda,
+        Self::Metal,
+        Self::Vulkan,
+        Self::Wgpu,
+        Self::Flex,
+        Self::Ndarray,
+    ];
+
+    /// The backends compiled into this build, in precedence order.
+    pub fn compiled() -> Vec<Backend> {
+        Self::PRECEDENCE
+            .into_iter()
+            .filter(|b| b.is_compiled())
+            .collect()
+    }
+
+    /// Whether this build has the backend's feature.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Self::Cuda => cfg!(feature = "cuda"),
+            Self::Metal => cfg!(feature = "metal"),
+            Self::Vulkan => cfg!(feature = "vulkan"),
+            Self::Wgpu => cfg!(feature = "wgpu"),
+            Self::Flex => cfg!(feature = "flex"),
+            Self::Ndarray => cfg!(feature = "ndarray"),
+        }
+    }
+
+    /// Whether this backend runs on a GPU (or a GPU API).
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, Self::Flex | Self::Ndarray)
+    }
+
+    /// The backend's device, or why it cannot be used here.
+    pub fn device(self) -> Result<Device, BackendError> {
+        if !self.is_compiled() {
+            return Err(BackendError::NotCompiled(self));
+        }
+        self.make_device()
+    }
+
+    #[allow(unreachable_code, deprecated)]
+    fn make_device(self) -> Result<Device, BackendError> {
+        let no_device = |b| Err(BackendError::NoDevice(b));
+        match self {
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Device::enumerate(DeviceType::Cuda)
+                .into_iter()
+                .next()
+                .map_or_else(|| no_device(self), Ok),
+            #[cfg(feature = "metal")]
+            Self::Metal => Device::enumerate(DeviceType::Metal)
+                .into_iter()
+                .next()
+                .map_or_else(|| no_device(self), Ok),
+            #[cfg(feature = "vulkan")]
+            Self::Vulkan => Device::enumerate(DeviceType::Vulkan)
+                .into_iter()
+                .next()
+                .map_or_else(|| no_device(self), Ok),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => {
+                if Device::enumerate(DeviceType::Wgpu)
+                    .into_iter()
+                    .next()
+                    .is_some()
+                {
+                    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+                } else {
+                    no_device(self)
+                }
+            }
+            #[cfg(feature = "flex")]
+            Self::Flex => Ok(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            Self::Ndarray => Ok(Device::ndarray()),
+            _ => Err(BackendError::NotCompiled(self)),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cuda => "cuda",
+            Self::Metal => "metal",
+            Self::Vulkan => "vulkan",
+            Self::Wgpu => "wgpu",
+            Self::Flex => "flex",
+            Self::Ndarray => "ndarray",
+        })
+    }
+}
+
+/// Why a backend cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// This build lacks the backend's cargo feature.
+    #[error("backend `{0}` is not compiled in: rebuild with `--features {0}`")]
+    NotCompiled(Backend),
+    /// The backend is compiled in but finds no device on this machine.
+    #[error("backend `{0}` finds no device on this machine (no adapter/driver)")]
+    NoDevice(Backend),
+    /// No compiled backend is usable.
+    #[error("no usable backend: {}", .0.join("; "))]
+    NoneUsable(Vec<String>),
+}
+
+/// The chosen backend, its device, and the higher-precedence backends that were skipped.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The backend in use.
+    pub backend: Backend,
+    /// Its device (plain; training enables autodiff itself).
+    pub device: Device,
+    /// Backends passed over, with the reason.
+    pub skipped: Vec<BackendError>,
+}
+
+impl fmt::Display for Selected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.backend.is_gpu() { "GPU" } else { "CPU" };
+        write!(f, "backend: {} ({kind})", self.backend)?;
+        for s in &self.skipped {
+            write!(f, "; skipped: {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The requested backend, or the first usable compiled one in [`Backend::PRECEDENCE`].
+pub fn select(requested: Option<Backend>) -> Result<Selected, BackendError> {
+    if let Some(backend) = requested {
+        return Ok(Selected {
+            backend,
+            device: backend.device()?,
+            skipped: Vec::new(),
+        });
+    }
+    let mut skipped = Vec::new();
+    for backend in Backend::compiled() {
+        match backend.device() {
+            Ok(device) => {
+                return Ok(Selected {
+                    backend,
+                    device,
+                    skipped,
+                });
+            }
+            Err(e) => skipped.push(e),
+        }
+    }
+    Err(BackendError::NoneUsable(
+        skipped.iter().map(ToString::to_string).collect(),
+    ))
+}

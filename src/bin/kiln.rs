@@ -1,0 +1,48 @@
+//! The `kiln` command line.
+
+use clap::{Parser, Subcommand};
+use kiln::Backend;
+use kiln::cli::TrainArgs;
+
+/// Train and honestly evaluate image classifiers.
+#[derive(Parser)]
+#[command(name = "kiln", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model, evaluate it on the test split and write artifacts.
+    Train(TrainArgs),
+    /// List the backends compiled into this binary and whether each has a device here.
+    Backends,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Train(args) => match kiln::cli::train(&args) {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
+        Command::Backends => {
+            for b in Backend::compiled() {
+                match b.device() {
+                    Ok(_) => println!("{b}: available"),
+                    Err(e) => println!("{b}: {e}"),
+                }
+            }
+            match kiln::select(None) {
+                Ok(s) => println!("default: {s}"),
+                Err(e) => println!("default: {e}"),
+            }
+            0
+        }
+    };
+    std::process::exit(code);
+}

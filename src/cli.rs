@@ -1,0 +1,163 @@
+//! The `kiln train` command line, shared by the `kiln` binary and `examples/mnist.rs`.
+
+use std::path::PathBuf;
+
+use kiln_data::DatasetName;
+use kiln_models::ModelConfig;
+use kiln_train::{LrSchedule, Progress, RunConfig, RunOutcome, TrainingConfig};
+
+use crate::backend::{self, Backend, BackendError};
+
+/// Flags of `kiln train` (and of the `mnist` example).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Dataset: mnist, fashion-mnist or kmnist.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: DatasetName,
+    /// Architecture.
+    #[arg(long, default_value = "mnist-cnn")]
+    pub model: String,
+    /// Directory holding the dataset's four IDX files (.gz or raw); searched first.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download; only use files already on disk.
+    #[arg(long)]
+    pub offline: bool,
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Samples per optimizer step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Peak learning rate (linear warm-up over 100 steps, cosine decay to 0).
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Keep the learning rate constant instead of warm-up + cosine decay.
+    #[arg(long)]
+    pub constant_lr: bool,
+    /// Seed for initialization, dropout, the validation split and data order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Use at most N images from each of the training and test files.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Validation images held out of the training file [default: 1/12 of it].
+    #[arg(long, value_name = "N")]
+    pub valid_size: Option<usize>,
+    /// Artifact directory [default: artifacts/<dataset>-<model>].
+    #[arg(long)]
+    pub artifact_dir: Option<PathBuf>,
+    /// Backend [default: the first usable compiled one, GPU before CPU].
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+}
+
+/// Anything `kiln train` can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// A flag's value is unusable.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// No backend could be used.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] kiln_train::TrainError),
+}
+
+impl CliError {
+    /// Process exit code: 2 for bad flags (as clap), 3 for missing data, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Flag { .. } => 2,
+            Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::NotFound {
+                ..
+            })) => 3,
+            _ => 1,
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The run these flags describe.
+    pub fn run_config(&self) -> Result<RunConfig, CliError> {
+        let spec = self.dataset.spec();
+        let model = ModelConfig::from_name(&self.model, spec.num_classes(), 1, spec.image_size[0])
+            .map_err(|e| CliError::Flag {
+                flag: "--model",
+                message: e.to_string(),
+            })?;
+        for (flag, value) in [("--epochs", self.epochs), ("--batch-size", self.batch_size)] {
+            if value == 0 {
+                return Err(CliError::Flag {
+                    flag,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(CliError::Flag {
+                flag: "--lr",
+                message: format!("must be a positive number, got {}", self.lr),
+            });
+        }
+        let mut training = TrainingConfig::new()
+            .with_epochs(self.epochs)
+            .with_batch_size(self.batch_size)
+            .with_lr(self.lr)
+            .with_seed(self.seed);
+        if self.constant_lr {
+            training = training.with_schedule(LrSchedule::Constant);
+        }
+        let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
+            PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, model.name()))
+        });
+        Ok(RunConfig {
+            dataset: self.dataset,
+            data_dir: self.data_dir.clone(),
+            offline: self.offline,
+            limit: self.limit,
+            valid_size: self.valid_size,
+            model,
+            training,
+            artifact_dir,
+        })
+    }
+}
+
+/// `kiln train`: picks the backend, trains, evaluates the test split, prints the report and
+/// confusion matrix, and writes the artifacts.
+pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
+    let config = args.run_config()?;
+    let selected = backend::select(args.backend)?;
+    println!("{selected}");
+    let outcome = kiln_train::run(
+        &config,
+        &selected.device,
+        vec![Box::new(Progress::default())],
+    )?;
+    let [train, valid, test] = outcome.sizes;
+    println!(
+        "\ndata: {} from {} ({}); {train} train / {valid} valid / {test} test images",
+        config.dataset,
+        outcome.files.dir.display(),
+        outcome.files.source
+    );
+    println!("\nTest classification report ({}):\n", config.dataset);
+    println!("{}", outcome.report.to_text(4));
+    println!(
+        "balanced accuracy: {:.4}\n",
+        outcome.report.balanced_accuracy
+    );
+    println!("Confusion matrix (rows = true label, columns = predicted):\n");
+    println!("{}", outcome.report.confusion_text());
+    println!("artifacts: {}", outcome.artifact_dir.display());
+    Ok(outcome)
+}

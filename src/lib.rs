@@ -1,0 +1,22 @@
+//! kiln: train image classifiers and evaluate them honestly, in one Rust binary, on Burn.
+//!
+//! This facade re-exports the workspace crates — [`data`], [`models`], [`train`], [`eval`] —
+//! and adds [`backend`] (compile-time backends, run-time device choice) and [`cli`] (the
+//! `kiln train` flags, shared by the binary and the `mnist` example).
+//!
+//! ```no_run
+//! use clap::Parser;
+//! # #[derive(Parser)] struct A { #[command(flatten)] t: kiln::cli::TrainArgs }
+//! let args = A::parse();
+//! kiln::cli::train(&args.t).expect("training failed");
+//! ```
+
+pub mod backend;
+pub mod cli;
+
+pub use kiln_data as data;
+pub use kiln_eval as eval;
+pub use kiln_models as models;
+pub use kiln_train as train;
+
+pub use backend::{Backend, Selected, select};

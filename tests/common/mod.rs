@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: generated IDX datasets.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use kiln::data::idx::write_idx;
+
+/// The four MNIST file names.
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// A separable 10-class 28×28 dataset: class `c` is a bright horizontal bar at rows
+/// `2c+4..2c+6` with a random horizontal extent, on low noise. Deterministic in `seed`.
+pub fn separable(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = kiln::data::SplitMix64::new(seed);
+    let mut pixels = vec![0u8; n * 784];
+    let mut labels = vec![0u8; n];
+    for i in 0..n {
+        let c = rng.below(10);
+        labels[i] = c as u8;
+        let img = &mut pixels[i * 784..(i + 1) * 784];
+        for p in img.iter_mut() {
+            *p = rng.below(40) as u8;
+        }
+        let start = rng.below(8);
+        let end = 20 + rng.below(8);
+        for row in 2 * c + 4..2 * c + 6 {
+            for col in start..end {
+                img[row * 28 + col] = 200 + rng.below(56) as u8;
+            }
+        }
+    }
+    (pixels, labels)
+}
+
+/// Writes a generated MNIST-format dataset (`train` + `test` images) into `dir`.
+pub fn write_dataset(dir: &Path, train: usize, test: usize, gzip: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let names: Vec<String> = FILES
+        .iter()
+        .map(|f| {
+            if gzip {
+                f.to_string()
+            } else {
+                f.trim_end_matches(".gz").to_string()
+            }
+        })
+        .collect();
+    for (split, n, seed) in [(0, train, 1), (2, test, 2)] {
+        let (pixels, labels) = separable(n, seed);
+        write_idx(&dir.join(&names[split]), &[n, 28, 28], &pixels, gzip).unwrap();
+        write_idx(&dir.join(&names[split + 1]), &[n], &labels, gzip).unwrap();
+    }
+}
+
+/// Every compiled backend that has a device here. A backend without one prints `SKIPPED` with
+/// the reason — unless `KILN_REQUIRE_BACKENDS` (comma-separated, e.g. `wgpu`) names it, in which
+/// case the test fails (CI sets it so the wgpu tests cannot silently skip).
+pub fn usable_backends() -> Vec<(kiln::Backend, burn::tensor::Device)> {
+    let required = std::env::var("KILN_REQUIRE_BACKENDS").unwrap_or_default();
+    let mut out = Vec::new();
+    for b in kiln::Backend::compiled() {
+        match b.device() {
+            Ok(d) => out.push((b, d)),
+            Err(e) if required.split(',').any(|r| r.trim() == b.to_string()) => {
+                panic!("{b} is required by KILN_REQUIRE_BACKENDS but unusable: {e}")
+            }
+            Err(e) => eprintln!("SKIPPED on {b}: {e}"),
+        }
+    }
+    assert!(!out.is_empty(), "no usable backend compiled in");
+    out
+}

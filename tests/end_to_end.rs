@@ -1,0 +1,212 @@
+//! `kiln train` end to end on generated files, on every compiled backend.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kiln::backend::Backend;
+use serde_json::Value;
+
+fn kiln(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.args(args)
+        .env("KILN_OFFLINE", "1")
+        .env_remove("KILN_DATA_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn train(data: &Path, artifacts: &Path, backend: Backend, extra: &[&str]) -> Output {
+    let (d, a, b) = (
+        data.to_str().unwrap(),
+        artifacts.to_str().unwrap(),
+        backend.to_string(),
+    );
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--artifact-dir",
+        a,
+        "--backend",
+        &b,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--valid-size",
+        "64",
+        "--seed",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    kiln(&args, &[])
+}
+
+#[test]
+fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 704, 200, true);
+    for (backend, _) in common::usable_backends() {
+        let art = tmp.path().join(format!("art-{backend}"));
+        let out = train(&data, &art, backend, &[]);
+        let log = text(&out);
+        assert!(out.status.success(), "{log}");
+        assert!(log.contains(&format!("backend: {backend}")), "{log}");
+        assert!(
+            log.contains("precision    recall  f1-score   support"),
+            "{log}"
+        );
+
+        let eval: Value =
+            serde_json::from_str(&std::fs::read_to_string(art.join("eval.json")).unwrap()).unwrap();
+        let accuracy = eval["accuracy"].as_f64().unwrap();
+        assert!(
+            accuracy > 0.6,
+            "{backend}: test accuracy {accuracy} (chance 0.1)\n{log}"
+        );
+        for key in ["macro avg", "weighted avg", "0", "9"] {
+            for field in ["precision", "recall", "f1-score", "support"] {
+                assert!(
+                    eval[key][field].is_number(),
+                    "{backend}: eval.json[{key}][{field}]"
+                );
+            }
+        }
+        assert_eq!(eval["weighted avg"]["support"], 200);
+        let cm = eval["confusion_matrix"].as_array().unwrap();
+        let total: u64 = cm
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 200);
+        assert!(eval["balanced_accuracy"].is_number() && eval["labels"].is_array());
+
+        let preds = std::fs::read_to_string(art.join("predictions.csv")).unwrap();
+        let mut lines = preds.lines();
+        let header = (0..10).fold("index,label,prediction".to_string(), |h, c| {
+            h + &format!(",score_{c}")
+        });
+        assert_eq!(lines.next(), Some(header.as_str()));
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 200);
+        let correct = rows
+            .iter()
+            .filter(|r| {
+                let f: Vec<&str> = r.split(',').collect();
+                let probs: f64 = f[3..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+                assert!(
+                    (probs - 1.0).abs() < 1e-4,
+                    "{backend}: softmax row sums to {probs}"
+                );
+                f[1] == f[2]
+            })
+            .count();
+        assert_eq!(
+            correct as f64 / 200.0,
+            accuracy,
+            "{backend}: predictions.csv agrees with eval.json"
+        );
+
+        let metrics = std::fs::read_to_string(art.join("metrics.csv")).unwrap();
+        let m: Vec<&str> = metrics.lines().collect();
+        assert_eq!(m[0], "epoch,split,loss,accuracy,macro_f1,lr,seconds");
+        assert_eq!(m.len(), 5, "2 epochs × (train, valid)");
+        assert!(
+            m[1].starts_with("1,train,")
+                && m[2].starts_with("1,valid,")
+                && m[4].starts_with("2,valid,")
+        );
+
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["training"]["epochs"], 2);
+        assert_eq!(config["model"]["architecture"], "mnist-cnn");
+        assert!(std::fs::metadata(art.join("model.bpk")).unwrap().len() > 1_000_000);
+    }
+}
+
+/// The same seed twice gives the same metrics (all but wall-clock seconds) on the CPU backends.
+#[test]
+fn cpu_training_is_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 200, 50, false);
+    for backend in Backend::compiled().into_iter().filter(|b| !b.is_gpu()) {
+        let runs: Vec<Vec<String>> = (0..2)
+            .map(|i| {
+                let art = tmp.path().join(format!("{backend}-{i}"));
+                let out = train(&data, &art, backend, &["--limit", "200"]);
+                assert!(out.status.success(), "{}", text(&out));
+                std::fs::read_to_string(art.join("metrics.csv"))
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "{backend}");
+    }
+}
+
+#[test]
+fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kiln(
+        &[
+            "train",
+            "--dataset",
+            "kmnist",
+            "--artifact-dir",
+            tmp.path().join("a").to_str().unwrap(),
+        ],
+        &[
+            ("KILN_DATA_DIR", tmp.path()),
+            ("KILN_CACHE_DIR", tmp.path()),
+        ],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    for needle in [
+        "dataset `kmnist` not found",
+        "--data-dir",
+        "KILN_DATA_DIR",
+        "/usr/share/datasets/kmnist",
+    ] {
+        assert!(log.contains(needle), "missing {needle:?} in\n{log}");
+    }
+}
+
+#[test]
+fn bad_flags_are_errors_naming_the_flag() {
+    let out = kiln(&["train", "--model", "nope", "--offline"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--model"), "{}", text(&out));
+    let out = kiln(&["train", "--epochs", "0", "--offline"], &[]);
+    assert!(text(&out).contains("--epochs"), "{}", text(&out));
+    let out = kiln(&["train", "--dataset", "cifar"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("unknown dataset `cifar`"),
+        "{}",
+        text(&out)
+    );
+}
