@@ -76,44 +76,37 @@ impl Backend {
         self.make_device()
     }
 
-    #[allow(unreachable_code, deprecated)]
+    #[allow(deprecated)] // `Device::ndarray` is deprecated upstream; kiln still offers it.
     fn make_device(self) -> Result<Device, BackendError> {
-        let no_device = |b| Err(BackendError::NoDevice(b));
         match self {
             #[cfg(feature = "cuda")]
-            Self::Cuda => Device::enumerate(DeviceType::Cuda)
-                .into_iter()
-                .next()
-                .map_or_else(|| no_device(self), Ok),
+            Self::Cuda => first_device(self, DeviceType::Cuda),
             #[cfg(feature = "metal")]
-            Self::Metal => Device::enumerate(DeviceType::Metal)
-                .into_iter()
-                .next()
-                .map_or_else(|| no_device(self), Ok),
+            Self::Metal => first_device(self, DeviceType::Metal),
             #[cfg(feature = "vulkan")]
-            Self::Vulkan => Device::enumerate(DeviceType::Vulkan)
-                .into_iter()
-                .next()
-                .map_or_else(|| no_device(self), Ok),
+            Self::Vulkan => first_device(self, DeviceType::Vulkan),
+            // Enumerating proves an adapter exists; the default device then lets wgpu pick the
+            // best one (high-power GPU first, overridable with CUBECL_WGPU_DEFAULT_DEVICE).
             #[cfg(feature = "wgpu")]
-            Self::Wgpu => {
-                if Device::enumerate(DeviceType::Wgpu)
-                    .into_iter()
-                    .next()
-                    .is_some()
-                {
-                    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
-                } else {
-                    no_device(self)
-                }
-            }
+            Self::Wgpu => first_device(self, DeviceType::Wgpu)
+                .map(|_| Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
             #[cfg(feature = "flex")]
             Self::Flex => Ok(Device::flex()),
             #[cfg(feature = "ndarray")]
             Self::Ndarray => Ok(Device::ndarray()),
+            #[allow(unreachable_patterns)] // every backend compiled in
             _ => Err(BackendError::NotCompiled(self)),
         }
     }
+}
+
+/// The first device of `kind` on this machine.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn first_device(backend: Backend, kind: DeviceType) -> Result<Device, BackendError> {
+    Device::enumerate(kind)
+        .into_iter()
+        .next()
+        .ok_or(BackendError::NoDevice(backend))
 }
 
 impl fmt::Display for Backend {
@@ -140,7 +133,7 @@ pub enum BackendError {
     #[error("backend `{0}` finds no device on this machine (no adapter/driver)")]
     NoDevice(Backend),
     /// No compiled backend is usable.
-    #[error("no usable backend: {}", .0.join("; "))]
+    #[error("no usable backend: {}", if .0.is_empty() { "none is compiled in (enable the `flex` feature)".to_string() } else { .0.join("; ") })]
     NoneUsable(Vec<String>),
 }
 

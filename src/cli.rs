@@ -128,6 +128,7 @@ impl TrainArgs {
             model,
             training,
             artifact_dir,
+            backend: self.backend.map(|b| b.to_string()),
         })
     }
 }
@@ -135,9 +136,10 @@ impl TrainArgs {
 /// `kiln train`: picks the backend, trains, evaluates the test split, prints the report and
 /// confusion matrix, and writes the artifacts.
 pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
-    let config = args.run_config()?;
+    let mut config = args.run_config()?;
     let selected = backend::select(args.backend)?;
     println!("{selected}");
+    config.backend = Some(selected.backend.to_string());
     let outcome = kiln_train::run(
         &config,
         &selected.device,

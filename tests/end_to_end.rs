@@ -139,6 +139,7 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
                 .unwrap();
         assert_eq!(config["training"]["epochs"], 2);
         assert_eq!(config["model"]["architecture"], "mnist-cnn");
+        assert_eq!(config["backend"], backend.to_string());
         assert!(std::fs::metadata(art.join("model.bpk")).unwrap().len() > 1_000_000);
     }
 }

@@ -17,4 +17,5 @@ pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
 pub use registry::{MODEL_NAMES, Model, ModelConfig, UnknownModel};
 
 #[cfg(test)]
+#[path = "tests/mnist_cnn.rs"]
 mod tests;

@@ -53,6 +53,9 @@ pub struct RunConfig {
     pub training: TrainingConfig,
     /// Where artifacts go.
     pub artifact_dir: PathBuf,
+    /// The backend the run used (recorded for reproduction; the device is chosen by the caller).
+    #[serde(default)]
+    pub backend: Option<String>,
 }
 
 impl RunConfig {
@@ -61,3 +64,7 @@ impl RunConfig {
         self.valid_size.unwrap_or(train_len / 12)
     }
 }
+
+#[cfg(test)]
+#[path = "tests/config.rs"]
+mod tests;

@@ -1,0 +1,24 @@
+use super::*;
+
+#[test]
+fn run_config_round_trips_through_json() {
+    let config = RunConfig {
+        dataset: DatasetName::FashionMnist,
+        data_dir: Some(PathBuf::from("/data/fm")),
+        offline: true,
+        limit: Some(1000),
+        valid_size: None,
+        model: ModelConfig::from_name("mnist-cnn", 10, 1, 28).unwrap(),
+        training: TrainingConfig::new()
+            .with_epochs(3)
+            .with_schedule(LrSchedule::Constant),
+        artifact_dir: PathBuf::from("out"),
+        backend: Some("flex".into()),
+    };
+    let json = serde_json::to_string_pretty(&config).unwrap();
+    assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");
+    let back: RunConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json);
+    assert_eq!(back.valid_len(60_000), 5_000);
+    assert_eq!(back.training.schedule, LrSchedule::Constant);
+}
