@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum LrSchedule {
     /// The base rate throughout.
     Constant,
-    /// Linear warm-up from 0 over `warmup_steps`, then cosine decay to `min_ratio × base` at
-    /// the last step.
+    /// Linear warm-up from 0 over `warmup_steps` (at most a fifth of the run, so short runs
+    /// still decay), then cosine decay to `min_ratio × base` at the last step.
     WarmupCosine {
         /// Steps of linear warm-up.
         warmup_steps: usize,
@@ -28,6 +28,7 @@ impl LrSchedule {
                 warmup_steps,
                 min_ratio,
             } => {
+                let warmup_steps = warmup_steps.min(total_steps / 5);
                 if step < warmup_steps {
                     return base * (step + 1) as f64 / warmup_steps as f64;
                 }
