@@ -29,7 +29,8 @@ pub struct TrainArgs {
     /// Samples per optimizer step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Peak learning rate (linear warm-up over 100 steps, cosine decay to 0).
+    /// Peak learning rate (linear warm-up over 100 steps, at most a fifth of the run; cosine
+    /// decay to 0).
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
     /// Keep the learning rate constant instead of warm-up + cosine decay.
@@ -76,7 +77,7 @@ impl CliError {
     /// Process exit code: 2 for bad flags (as clap), 3 for missing data, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Flag { .. } => 2,
+            Self::Flag { .. } | Self::Backend(BackendError::NotCompiled(_)) => 2,
             Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::NotFound {
                 ..
             })) => 3,
@@ -94,7 +95,12 @@ impl TrainArgs {
                 flag: "--model",
                 message: e.to_string(),
             })?;
-        for (flag, value) in [("--epochs", self.epochs), ("--batch-size", self.batch_size)] {
+        let counts = [
+            ("--epochs", Some(self.epochs)),
+            ("--batch-size", Some(self.batch_size)),
+            ("--limit", self.limit),
+        ];
+        for (flag, value) in counts.into_iter().filter_map(|(f, v)| Some((f, v?))) {
             if value == 0 {
                 return Err(CliError::Flag {
                     flag,
@@ -145,13 +151,6 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
         &selected.device,
         vec![Box::new(Progress::default())],
     )?;
-    let [train, valid, test] = outcome.sizes;
-    println!(
-        "\ndata: {} from {} ({}); {train} train / {valid} valid / {test} test images",
-        config.dataset,
-        outcome.files.dir.display(),
-        outcome.files.source
-    );
     println!("\nTest classification report ({}):\n", config.dataset);
     println!("{}", outcome.report.to_text(4));
     println!(

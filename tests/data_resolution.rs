@@ -159,10 +159,15 @@ fn resolution_order_is_data_dir_env_cache_system() {
     // Fill the rungs from the bottom up; each new one takes precedence.
     common::write_dataset(&system.join("kmnist"), 12, 4, true);
     assert_eq!(r.resolve(spec).unwrap().source, Source::System);
-    // A cache holding non-canonical files is refused (checksums), not trusted.
+    // A cache holding non-canonical files is passed over (checksums), not trusted, and the
+    // reason is reported if nothing else is found.
     common::write_dataset(&cache.join("kmnist"), 12, 4, true);
-    assert!(matches!(r.resolve(spec), Err(DataError::Checksum { .. })));
+    assert_eq!(r.resolve(spec).unwrap().source, Source::System);
+    std::fs::remove_dir_all(system.join("kmnist")).unwrap();
+    let msg = r.resolve(spec).unwrap_err().to_string();
+    assert!(msg.contains("SHA-256"), "{msg}");
     std::fs::remove_dir_all(cache.join("kmnist")).unwrap();
+    common::write_dataset(&system.join("kmnist"), 12, 4, true);
     common::write_dataset(&env.join("kmnist"), 12, 4, false);
     assert_eq!(r.resolve(spec).unwrap().source, Source::EnvDir);
     // A directory with only some files does not count, and says what is missing.
@@ -186,8 +191,8 @@ fn resolution_order_is_data_dir_env_cache_system() {
 fn system_fashion_mnist_when_installed() {
     let system = Path::new("/usr/share/datasets");
     if !system.join("fashion-mnist").is_dir() {
-        eprintln!(
-            "SKIPPED: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist)"
+        common::skipped(
+            "/usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist)",
         );
         return;
     }

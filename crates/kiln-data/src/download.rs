@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -22,7 +23,14 @@ pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataErr
         let path = path.to_path_buf();
         move |source| DataError::Io { path, source }
     };
-    let response = ureq::get(url).call().map_err(|e| fail(e.to_string()))?;
+    // Bounded waits: a network that drops packets must fail with the not-found message, not hang.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_resolve(Some(Duration::from_secs(15)))
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
     let total = response
         .headers()
         .get("content-length")

@@ -55,14 +55,22 @@ pub enum DataError {
         actual: String,
     },
     /// None of the places a dataset may live holds its files, and it could not be downloaded.
-    #[error("{}", not_found_message(dataset, searched, download.as_deref()))]
+    #[error("{}", not_found_message(dataset, searched, download))]
     NotFound {
         /// The dataset's name (e.g. `mnist`).
         dataset: String,
         /// Every directory that was looked in, with what was missing there.
         searched: Vec<(PathBuf, String)>,
-        /// Why downloading did not help (`None` when download was not attempted).
-        download: Option<String>,
+        /// Why downloading did not help.
+        download: String,
+    },
+    /// Every mirror failed to deliver a file.
+    #[error("could not download {file}: {}", attempts.join("; "))]
+    MirrorsFailed {
+        /// The file name.
+        file: String,
+        /// Each mirror's failure.
+        attempts: Vec<String>,
     },
     /// A download failed (network, HTTP status, or a truncated body).
     #[error("download of {url} failed: {message}")]
@@ -150,23 +158,18 @@ pub enum IdxProblem {
     Gzip(String),
 }
 
-fn not_found_message(
-    dataset: &str,
-    searched: &[(PathBuf, String)],
-    download: Option<&str>,
-) -> String {
+fn not_found_message(dataset: &str, searched: &[(PathBuf, String)], download: &str) -> String {
     let mut msg = format!("dataset `{dataset}` not found. Looked in:\n");
     for (dir, why) in searched {
         msg.push_str(&format!("  - {}: {why}\n", dir.display()));
     }
-    match download {
-        Some(why) => msg.push_str(&format!("  - download: {why}\n")),
-        None => msg.push_str("  - download: not attempted\n"),
-    }
+    msg.push_str(&format!("  - download: {download}\n"));
     msg.push_str(&format!(
         "Fix: pass --data-dir DIR (a directory holding the four IDX files, .gz or raw), \
          set KILN_DATA_DIR so that $KILN_DATA_DIR/{dataset} holds them, \
-         or run with network access so kiln can download them into its cache."
+         install a system package that puts them in /usr/share/datasets/{dataset} \
+         (Debian: dataset-fashion-mnist), or let kiln download them into its cache \
+         (network access, without --offline or KILN_OFFLINE)."
     ));
     msg
 }

@@ -2,8 +2,9 @@
 //!
 //! 1. `--data-dir DIR` (the directory itself holds the files);
 //! 2. `$KILN_DATA_DIR/<name>`;
-//! 3. the user cache, `$KILN_CACHE_DIR/<name>` or else `~/.cache/kiln/<name>` (files there are
-//!    checked against the table's SHA-256, since only kiln writes them);
+//! 3. the user cache, `$KILN_CACHE_DIR/<name>` or else `~/.cache/kiln/<name>` (`.gz` files there
+//!    are checked against the table's SHA-256, since only kiln writes them; a mismatch makes the
+//!    search go on, and a download then replaces the file);
 //! 4. `/usr/share/datasets/<name>`, where Debian's dataset packages install
 //!    (e.g. `dataset-fashion-mnist`);
 //! 5. a download from the canonical mirrors into the cache (cargo feature `download`, skipped
@@ -130,24 +131,28 @@ impl Resolver {
     pub fn resolve(&self, spec: &DatasetSpec) -> Result<DatasetFiles, DataError> {
         let mut searched = Vec::new();
         for (dir, source) in self.candidates(spec) {
-            match locate_in(&dir, spec) {
-                Ok(files) => {
-                    if source == Source::Cache {
-                        verify_checksums(spec, &files)?;
-                    }
-                    return Ok(assemble(dir, source, files));
-                }
+            // A cache file failing its checksum does not stop the search: later places, or a
+            // fresh download over it, may still supply the dataset.
+            let found = locate_in(&dir, spec).and_then(|files| match source {
+                Source::Cache => verify_checksums(spec, &files)
+                    .map(|()| files)
+                    .map_err(|e| e.to_string()),
+                _ => Ok(files),
+            });
+            match found {
+                Ok(files) => return Ok(assemble(dir, source, files)),
                 Err(why) => searched.push((dir, why)),
             }
         }
         let download = match (&self.cache_root, self.download) {
-            (_, false) => {
-                Some("disabled (offline, or built without the `download` feature)".into())
+            (_, false) if cfg!(feature = "download") => {
+                "disabled by --offline or KILN_OFFLINE".to_string()
             }
-            (None, true) => Some("no cache directory to download into".into()),
+            (_, false) => "kiln was built without the `download` feature".to_string(),
+            (None, true) => "no cache directory to download into".to_string(),
             (Some(root), true) => match download_into(&root.join(spec.name), spec) {
                 Ok(files) => return Ok(assemble(root.join(spec.name), Source::Downloaded, files)),
-                Err(e) => Some(e.to_string()),
+                Err(e) => e.to_string(),
             },
         };
         Err(DataError::NotFound {
@@ -234,9 +239,9 @@ fn download_one(dir: &Path, spec: &DatasetSpec, file: FileSpec) -> Result<PathBu
             Err(e) => errors.push(e.to_string()),
         }
     }
-    Err(DataError::Download {
-        url: file.name.to_string(),
-        message: format!("every mirror failed: {}", errors.join("; ")),
+    Err(DataError::MirrorsFailed {
+        file: file.name.to_string(),
+        attempts: errors,
     })
 }
 

@@ -97,10 +97,6 @@ pub struct DatasetSpec {
     pub train: [FileSpec; 2],
     /// Test images and labels.
     pub test: [FileSpec; 2],
-    /// Number of training images.
-    pub train_len: usize,
-    /// Number of test images.
-    pub test_len: usize,
     /// Image height and width in pixels.
     pub image_size: [usize; 2],
     /// Class names, indexed by label.
@@ -115,22 +111,6 @@ impl DatasetSpec {
     /// Number of classes.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
-    }
-
-    /// The image and label files of a split.
-    pub fn files(&self, split: Split) -> [FileSpec; 2] {
-        match split {
-            Split::Train => self.train,
-            Split::Test => self.test,
-        }
-    }
-
-    /// Number of items in a split.
-    pub fn len(&self, split: Split) -> usize {
-        match split {
-            Split::Train => self.train_len,
-            Split::Test => self.test_len,
-        }
     }
 
     /// The dataset's normalization constants.
@@ -180,8 +160,6 @@ pub static MNIST: DatasetSpec = DatasetSpec {
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         ),
     ],
-    train_len: 60_000,
-    test_len: 10_000,
     image_size: [28, 28],
     class_names: DIGITS,
     mean: 0.1307,
@@ -212,8 +190,6 @@ pub static FASHION_MNIST: DatasetSpec = DatasetSpec {
             "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         ),
     ],
-    train_len: 60_000,
-    test_len: 10_000,
     image_size: [28, 28],
     class_names: &[
         "T-shirt/top",
@@ -255,8 +231,6 @@ pub static KMNIST: DatasetSpec = DatasetSpec {
             "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
         ),
     ],
-    train_len: 60_000,
-    test_len: 10_000,
     image_size: [28, 28],
     class_names: &["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
     mean: 0.1918,

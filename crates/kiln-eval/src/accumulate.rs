@@ -53,10 +53,11 @@ impl ConfusionMatrix {
             .map_err(|e| EvalError::Tensor(format!("{e:?}")))?;
         let (counts, invalid) = read.split_at(k * k);
         if invalid[0] > 0 {
-            return Err(EvalError::Tensor(format!(
-                "{} of {batch} targets are outside 0..{k}",
-                invalid[0]
-            )));
+            return Err(EvalError::TargetsOutOfRange {
+                count: invalid[0] as usize,
+                batch,
+                num_classes: k,
+            });
         }
         for (i, &n) in counts.iter().enumerate() {
             if n > 0 {

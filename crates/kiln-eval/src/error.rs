@@ -24,6 +24,16 @@ pub enum EvalError {
         /// The class count.
         num_classes: usize,
     },
+    /// Targets in a batch are not in `0..num_classes`.
+    #[error("{count} of {batch} targets are outside 0..{num_classes}")]
+    TargetsOutOfRange {
+        /// How many targets are out of range.
+        count: usize,
+        /// Batch size.
+        batch: usize,
+        /// The class count.
+        num_classes: usize,
+    },
     /// A report was asked for with no labels to report on.
     #[error("no labels to report on (no samples were evaluated)")]
     Empty,

@@ -6,8 +6,8 @@
 //! - F-beta = (1 + β²)·tp / ((1 + β²)·tp + β²·fn + fp) — so F1 is 0, not undefined, when
 //!   precision and recall are both 0 but the class occurs;
 //! - a 0/0 ratio takes the `zero_division` value;
-//! - macro = unweighted mean over the labels, weighted = support-weighted mean, micro = the
-//!   ratios of the summed counts;
+//! - macro = unweighted mean over the labels, weighted = support-weighted mean (both skip NaN
+//!   per-class values, as scikit-learn's `_nanaverage`), micro = the ratios of the summed counts;
 //! - balanced accuracy = mean recall over the classes that occur in `y_true`.
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ pub enum ZeroDivision {
     Zero,
     /// 1.0.
     One,
-    /// NaN (excluded from nothing: a NaN per-class value makes its average NaN).
+    /// NaN; averages then skip the NaN per-class values.
     Nan,
 }
 
@@ -121,10 +121,19 @@ pub fn per_class(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Ve
         .collect()
 }
 
+/// Mean of `values` weighted by `weights`, skipping NaN values (scikit-learn's `_nanaverage`);
+/// NaN when nothing is left or the weights sum to zero.
+fn nan_average(values: impl Iterator<Item = f64>, weights: impl Iterator<Item = f64>) -> f64 {
+    let (num, den) = values
+        .zip(weights)
+        .filter(|(v, _)| !v.is_nan())
+        .fold((0.0, 0.0), |(n, d), (v, w)| (n + v * w, d + w));
+    num / den
+}
+
 /// Unweighted mean of per-class scores (scikit-learn `average="macro"`).
 pub fn macro_average(rows: &[Scores]) -> Scores {
-    let n = rows.len() as f64;
-    let mean = |f: fn(&Scores) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    let mean = |f: fn(&Scores) -> f64| nan_average(rows.iter().map(f), rows.iter().map(|_| 1.0));
     Scores {
         precision: mean(|s| s.precision),
         recall: mean(|s| s.recall),
@@ -133,13 +142,32 @@ pub fn macro_average(rows: &[Scores]) -> Scores {
     }
 }
 
-/// Support-weighted mean of per-class scores (scikit-learn `average="weighted"`); with zero
-/// total support every score is the zero-division value.
-pub fn weighted_average(rows: &[Scores], zd: ZeroDivision) -> Scores {
+/// Support-weighted mean of per-class scores (scikit-learn `average="weighted"`) of the `labels`
+/// whose scores are `rows`.
+///
+/// With zero total support scikit-learn returns the zero-division value for all three scores if
+/// nothing was predicted as any of the labels either, and otherwise precision 0, recall = the
+/// zero-division value, F1 0.
+pub fn weighted_average(
+    cm: &ConfusionMatrix,
+    labels: &[usize],
+    rows: &[Scores],
+    zd: ZeroDivision,
+) -> Scores {
     let total: u64 = rows.iter().map(|s| s.support).sum();
+    if total == 0 {
+        let z = zd.ratio(0.0, 0.0);
+        let predicted: u64 = labels.iter().map(|&c| cm.predicted(c)).sum();
+        let (p, f) = if predicted == 0 { (z, z) } else { (0.0, 0.0) };
+        return Scores {
+            precision: p,
+            recall: z,
+            f1: f,
+            support: 0,
+        };
+    }
     let wmean = |f: fn(&Scores) -> f64| {
-        let num: f64 = rows.iter().map(|s| f(s) * s.support as f64).sum();
-        zd.ratio(num, total as f64)
+        nan_average(rows.iter().map(f), rows.iter().map(|s| s.support as f64))
     };
     Scores {
         precision: wmean(|s| s.precision),

@@ -17,6 +17,9 @@ pub struct ClassificationReport {
     pub rows: Vec<Scores>,
     /// Accuracy over all samples.
     pub accuracy: f64,
+    /// Whether `labels` covers every label present, so that the micro average *is* the
+    /// accuracy: scikit-learn then reports an `accuracy` row, and a `micro avg` row otherwise.
+    pub micro_is_accuracy: bool,
     /// Balanced accuracy.
     pub balanced_accuracy: f64,
     /// Micro average over `labels`.
@@ -59,13 +62,15 @@ impl ClassificationReport {
             })
             .collect();
         let rows = metrics::per_class(cm, &labels, zero_division);
+        let micro_is_accuracy = cm.present_labels().iter().all(|l| labels.contains(l));
         Ok(Self {
+            micro_is_accuracy,
             names,
             accuracy: metrics::accuracy(cm),
             balanced_accuracy: metrics::balanced_accuracy(cm),
             micro: metrics::micro_average(cm, &labels, zero_division),
             macro_avg: metrics::macro_average(&rows),
-            weighted: metrics::weighted_average(&rows, zero_division),
+            weighted: metrics::weighted_average(cm, &labels, &rows, zero_division),
             confusion: cm.rows_for(&labels),
             rows,
             labels,
@@ -87,20 +92,39 @@ impl ClassificationReport {
             "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n",
             "", "precision", "recall", "f1-score", "support"
         );
+        // Python prints NaN as `nan`; Rust as `NaN`.
+        let num = |v: f64| {
+            if v.is_nan() {
+                "nan".to_string()
+            } else {
+                format!("{v:.digits$}")
+            }
+        };
         let row = |name: &str, s: &Scores| {
             format!(
-                "{name:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n",
-                s.precision, s.recall, s.f1, s.support
+                "{name:>width$}  {:>9} {:>9} {:>9} {:>9}\n",
+                num(s.precision),
+                num(s.recall),
+                num(s.f1),
+                s.support
             )
         };
         for (name, s) in self.names.iter().zip(&self.rows) {
             out.push_str(&row(name, s));
         }
         out.push('\n');
-        out.push_str(&format!(
-            "{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n",
-            "accuracy", "", "", self.accuracy, self.weighted.support
-        ));
+        if self.micro_is_accuracy {
+            out.push_str(&format!(
+                "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n",
+                "accuracy",
+                "",
+                "",
+                num(self.micro.f1),
+                self.micro.support
+            ));
+        } else {
+            out.push_str(&row("micro avg", &self.micro));
+        }
         out.push_str(&row("macro avg", &self.macro_avg));
         out.push_str(&row(heading, &self.weighted));
         out
@@ -139,16 +163,21 @@ impl ClassificationReport {
     }
 
     /// The `eval.json` document: scikit-learn's `classification_report(output_dict=True)`
-    /// (keys = label numbers, then `accuracy`, `macro avg`, `weighted avg`), plus
-    /// `micro avg`, `balanced_accuracy`, `confusion_matrix` (rows = true label), `labels` and
-    /// `class_names`.
+    /// (keys = label numbers, then `accuracy` — or `micro avg` when `labels` leaves out a label
+    /// present — then `macro avg`, `weighted avg`), plus `micro avg` (always),
+    /// `balanced_accuracy`, `confusion_matrix` (rows = true label), `labels` and `class_names`.
+    /// NaN scores (`zero_division = nan`) are written as `null`.
     pub fn to_json(&self) -> Value {
         let scores = |s: &Scores| json!({"precision": s.precision, "recall": s.recall, "f1-score": s.f1, "support": s.support});
         let mut doc = Map::new();
         for (label, s) in self.labels.iter().zip(&self.rows) {
             doc.insert(label.to_string(), scores(s));
         }
-        doc.insert("accuracy".into(), json!(self.accuracy));
+        if self.micro_is_accuracy {
+            doc.insert("accuracy".into(), json!(self.micro.f1));
+        } else {
+            doc.insert("micro avg".into(), scores(&self.micro));
+        }
         doc.insert("macro avg".into(), scores(&self.macro_avg));
         doc.insert("weighted avg".into(), scores(&self.weighted));
         doc.insert("micro avg".into(), scores(&self.micro));

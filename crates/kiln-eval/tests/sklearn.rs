@@ -27,7 +27,7 @@ fn close(a: &Value, b: &Value, what: &str) {
 #[test]
 fn reports_match_scikit_learn() {
     let cases = cases();
-    assert!(cases.len() >= 5);
+    assert!(cases.len() >= 11);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let (t, p) = (usizes(&case["y_true"]), usizes(&case["y_pred"]));
@@ -42,6 +42,7 @@ fn reports_match_scikit_learn() {
         let zd = match case["zero_division"].as_str().unwrap() {
             "0" => ZeroDivision::Zero,
             "1" => ZeroDivision::One,
+            "nan" => ZeroDivision::Nan,
             other => panic!("{other}"),
         };
         let cm = ConfusionMatrix::from_labels(&t, &p, k).unwrap();
@@ -54,6 +55,14 @@ fn reports_match_scikit_learn() {
         );
         let ours = report.to_json();
         let theirs = case["report"].as_object().unwrap();
+        let our_keys: Vec<&String> = ours
+            .as_object()
+            .unwrap()
+            .keys()
+            .take(theirs.len())
+            .collect();
+        let their_keys: Vec<&String> = theirs.keys().collect();
+        assert_eq!(our_keys, their_keys, "{name}: keys and their order");
         for (key, expected) in theirs {
             match expected {
                 Value::Object(fields) => {

@@ -1,5 +1,7 @@
 //! Hooks into the training loop. Every hook sees the metrics so far.
 
+use kiln_data::DatasetFiles;
+
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History, PhaseAccumulator};
 
@@ -33,8 +35,23 @@ pub struct BatchEnd<'a> {
     pub running: &'a PhaseAccumulator,
 }
 
+/// Where a run's data came from and how it was split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataInfo<'a> {
+    /// The dataset's name.
+    pub dataset: &'a str,
+    /// The files read, with the resolution step that found them.
+    pub files: &'a DatasetFiles,
+    /// Images in the training, validation and test splits.
+    pub sizes: [usize; 3],
+}
+
 /// Receives the loop's events. Every method has a no-op default; an error stops training.
 pub trait Callback {
+    /// Once the data is loaded, before the model is built ([`crate::run`] only).
+    fn on_data_loaded(&mut self, _data: &DataInfo<'_>) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// Before the first step.
     fn on_train_start(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
         Ok(())

@@ -42,18 +42,28 @@ pub fn evaluate<M: ImageClassifier>(
             .init(&logits.device())
             .forward(logits.clone(), batch.targets.clone());
         stats.add_loss(loss.into_scalar::<f64>(), indices.len());
-        if let Some(p) = predictions.as_mut() {
-            let probs = softmax(logits.clone(), 1)
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .map_err(|e| EvalError::Tensor(format!("{e:?}")))?;
-            let labels: Vec<usize> = indices
-                .iter()
-                .map(|&i| usize::from(data.labels()[i]))
-                .collect();
-            p.extend(&labels, &probs)?;
+        match predictions.as_mut() {
+            // With probabilities on the host anyway, count their argmax so that
+            // predictions.csv and the confusion matrix can never disagree (e.g. on near-ties).
+            Some(p) => {
+                let probs = softmax(logits, 1)
+                    .into_data()
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| EvalError::Tensor(format!("{e:?}")))?;
+                let labels: Vec<usize> = indices
+                    .iter()
+                    .map(|&i| usize::from(data.labels()[i]))
+                    .collect();
+                let first = p.len();
+                p.extend(&labels, &probs)?;
+                for (i, &label) in labels.iter().enumerate() {
+                    stats
+                        .confusion_mut()
+                        .add(label, p.predicted(first + i), 1)?;
+                }
+            }
+            None => stats.confusion_mut().update(logits, batch.targets)?,
         }
-        stats.confusion_mut().update(logits, batch.targets)?;
     }
     Ok(Evaluation {
         stats,

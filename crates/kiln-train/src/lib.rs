@@ -3,7 +3,8 @@
 //! - [`fit`]: the epoch loop for any [`kiln_models::ImageClassifier`] — Adam, a learning rate
 //!   that is a pure function of the step ([`LrSchedule`]), seeded data order, sample-pooled
 //!   metrics ([`PhaseAccumulator`]), validation after each epoch.
-//! - [`Callback`]: hooks at train start, batch end, epoch end, validation end and train end;
+//! - [`Callback`]: hooks at data loaded, train start, batch end, epoch end, validation end and
+//!   train end;
 //!   built-ins [`Progress`] and [`MetricsCsv`].
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
 //!   artifacts ([`artifacts`]).
@@ -19,7 +20,7 @@ mod run;
 mod schedule;
 mod trainer;
 
-pub use callback::{BatchEnd, Callback, TrainInfo};
+pub use callback::{BatchEnd, Callback, DataInfo, TrainInfo};
 pub use config::{RunConfig, TrainingConfig};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};

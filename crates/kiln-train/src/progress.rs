@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::callback::{BatchEnd, Callback, TrainInfo};
+use crate::callback::{BatchEnd, Callback, DataInfo, TrainInfo};
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History};
 
@@ -55,6 +55,17 @@ fn summary(m: &EpochMetrics) -> String {
 }
 
 impl Callback for Progress {
+    fn on_data_loaded(&mut self, d: &DataInfo<'_>) -> Result<(), TrainError> {
+        let [train, valid, test] = d.sizes;
+        println!(
+            "data: {} from {} ({}); {train} train / {valid} valid / {test} test images",
+            d.dataset,
+            d.files.dir.display(),
+            d.files.source
+        );
+        Ok(())
+    }
+
     fn on_train_start(&mut self, info: &TrainInfo) -> Result<(), TrainError> {
         println!(
             "training on {} images, validating on {}, {} epochs of {} steps",

@@ -8,7 +8,7 @@ use kiln_data::{Batcher, DatasetFiles, Resolver};
 use kiln_eval::{ClassificationReport, ZeroDivision};
 use kiln_models::ImageClassifier;
 
-use crate::callback::Callback;
+use crate::callback::{Callback, DataInfo};
 use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
@@ -52,15 +52,40 @@ pub fn run(
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
 ) -> Result<RunOutcome, TrainError> {
-    let dir = &config.artifact_dir;
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
     let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
     let data = kiln_data::load(config.dataset, &resolver)?;
     let limit = config.limit.unwrap_or(usize::MAX);
     let (pool, test) = (data.train.truncate(limit), data.test.truncate(limit));
-    let (train, valid) =
-        pool.split_validation(config.valid_len(pool.len()), config.training.seed)?;
-    write_json(&dir.join(artifacts::CONFIG), config)?;
+    let valid_len = config.valid_len(pool.len());
+    let (train, valid) = pool.split_validation(valid_len, config.training.seed)?;
+    let sizes = [train.len(), valid.len(), test.len()];
+    let info = DataInfo {
+        dataset: data.spec.name,
+        files: &data.files,
+        sizes,
+    };
+    for cb in callbacks.iter_mut() {
+        cb.on_data_loaded(&info)?;
+    }
+
+    // Only now touch the artifact directory: a run that cannot start leaves it as it was, and
+    // one that starts leaves no outputs of an earlier run beside its own.
+    let dir = &config.artifact_dir;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
+    for stale in [artifacts::MODEL, artifacts::EVAL, artifacts::PREDICTIONS] {
+        let path = dir.join(stale);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(TrainError::artifact(&path, e));
+            }
+            _ => {}
+        }
+    }
+    let resolved = RunConfig {
+        valid_size: Some(valid_len),
+        ..config.clone()
+    };
+    write_json(&dir.join(artifacts::CONFIG), &resolved)?;
 
     device.seed(config.training.seed);
     let model = config.model.init(&device.clone().autodiff());
@@ -94,7 +119,7 @@ pub fn run(
     )?;
     Ok(RunOutcome {
         files: data.files,
-        sizes: [train.len(), valid.len(), test.len()],
+        sizes,
         history,
         report,
         artifact_dir: dir.clone(),

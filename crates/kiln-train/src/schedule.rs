@@ -10,7 +10,8 @@ pub enum LrSchedule {
     /// The base rate throughout.
     Constant,
     /// Linear warm-up from 0 over `warmup_steps` (at most a fifth of the run, so short runs
-    /// still decay), then cosine decay to `min_ratio × base` at the last step.
+    /// still decay), then a cosine decay towards `min_ratio × base`, reached just after the
+    /// last step.
     WarmupCosine {
         /// Steps of linear warm-up.
         warmup_steps: usize,
