@@ -97,6 +97,12 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
             .sum();
         assert_eq!(total, 200);
         assert!(eval["balanced_accuracy"].is_number() && eval["labels"].is_array());
+        assert!(eval["cohen_kappa"].is_number() && eval["matthews_corrcoef"].is_number());
+        assert_eq!(
+            eval["top_k_accuracy"]["1"], eval["accuracy"],
+            "{backend}: top-1 = accuracy"
+        );
+        assert!(eval["top_k_accuracy"]["5"].as_f64().unwrap() >= accuracy);
 
         let preds = std::fs::read_to_string(art.join("predictions.csv")).unwrap();
         let mut lines = preds.lines();

@@ -2,6 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What a normalized confusion matrix divides by (scikit-learn's `normalize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Each row by its sum: rows are the recall distribution of each true class.
+    True,
+    /// Each column by its sum: columns are the precision distribution of each prediction.
+    Pred,
+    /// Everything by the total.
+    All,
+}
+
 /// A `K × K` count matrix, rows = true label, columns = predicted label (scikit-learn's
 /// `confusion_matrix` orientation).
 ///
@@ -116,6 +128,33 @@ impl ConfusionMatrix {
     pub fn present_labels(&self) -> Vec<usize> {
         (0..self.num_classes)
             .filter(|&c| self.support(c) + self.predicted(c) > 0)
+            .collect()
+    }
+
+    /// The matrix restricted to `labels`, divided as `normalize` says; a 0/0 share is 0
+    /// (scikit-learn's `confusion_matrix(normalize=…)`).
+    pub fn normalized(&self, labels: &[usize], normalize: Normalize) -> Vec<Vec<f64>> {
+        let rows = self.rows_for(labels);
+        let row_sums: Vec<u64> = rows.iter().map(|r| r.iter().sum()).collect();
+        let col_sums: Vec<u64> = (0..labels.len())
+            .map(|j| rows.iter().map(|r| r[j]).sum())
+            .collect();
+        let total: u64 = row_sums.iter().sum();
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(j, &c)| {
+                        let den = match normalize {
+                            Normalize::True => row_sums[i],
+                            Normalize::Pred => col_sums[j],
+                            Normalize::All => total,
+                        };
+                        if den == 0 { 0.0 } else { c as f64 / den as f64 }
+                    })
+                    .collect()
+            })
             .collect()
     }
 

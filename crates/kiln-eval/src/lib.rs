@@ -5,8 +5,9 @@
 //! backend, [`ConfusionMatrix::merge`], [`ConfusionMatrix::reset`]).
 //!
 //! - [`ConfusionMatrix`]: rows = true label, columns = predicted label.
-//! - [`metrics`]: precision / recall / F-beta / support per class, micro / macro / weighted
-//!   averages, accuracy, balanced accuracy, with scikit-learn's `zero_division`.
+//! - [`metrics`]: precision / recall / F-beta / specificity / support per class, micro / macro /
+//!   weighted averages, accuracy, balanced accuracy, top-k accuracy, Cohen's kappa, Matthews
+//!   correlation, with scikit-learn's `zero_division`.
 //! - [`ClassificationReport`]: the `classification_report` text table and the `eval.json`
 //!   document.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`.
@@ -18,7 +19,7 @@ pub mod metrics;
 mod predictions;
 mod report;
 
-pub use confusion::ConfusionMatrix;
+pub use confusion::{ConfusionMatrix, Normalize};
 pub use error::EvalError;
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;

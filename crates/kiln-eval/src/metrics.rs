@@ -105,8 +105,19 @@ pub struct Scores {
     pub support: u64,
 }
 
-/// Per-class scores for `labels`, in that order.
+/// Per-class precision, recall, F1 and support for `labels`, in that order.
 pub fn per_class(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Vec<Scores> {
+    per_class_beta(cm, labels, 1.0, zd)
+}
+
+/// Per-class precision, recall, F-beta (in [`Scores::f1`]) and support (scikit-learn
+/// `precision_recall_fscore_support(beta=beta, average=None)`).
+pub fn per_class_beta(
+    cm: &ConfusionMatrix,
+    labels: &[usize],
+    beta: f64,
+    zd: ZeroDivision,
+) -> Vec<Scores> {
     labels
         .iter()
         .map(|&c| {
@@ -114,9 +125,21 @@ pub fn per_class(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Ve
             Scores {
                 precision: s.precision(zd),
                 recall: s.recall(zd),
-                f1: s.f_beta(1.0, zd),
+                f1: s.f_beta(beta, zd),
                 support: s.tp + s.fn_,
             }
+        })
+        .collect()
+}
+
+/// Specificity (true-negative rate, tn / (tn + fp)) of each of `labels`, one-vs-rest.
+pub fn specificity(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Vec<f64> {
+    labels
+        .iter()
+        .map(|&c| {
+            let s = StatScores::of(cm, c);
+            let tn = cm.total() - s.tp - s.fp - s.fn_;
+            zd.ratio(tn as f64, (tn + s.fp) as f64)
         })
         .collect()
 }
@@ -179,11 +202,21 @@ pub fn weighted_average(
 
 /// Scores of the summed counts over `labels` (scikit-learn `average="micro"`).
 pub fn micro_average(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> Scores {
+    micro_average_beta(cm, labels, 1.0, zd)
+}
+
+/// [`micro_average`] with F-beta in [`Scores::f1`].
+pub fn micro_average_beta(
+    cm: &ConfusionMatrix,
+    labels: &[usize],
+    beta: f64,
+    zd: ZeroDivision,
+) -> Scores {
     let s = StatScores::sum(labels.iter().map(|&c| StatScores::of(cm, c)));
     Scores {
         precision: s.precision(zd),
         recall: s.recall(zd),
-        f1: s.f_beta(1.0, zd),
+        f1: s.f_beta(beta, zd),
         support: s.tp + s.fn_,
     }
 }
@@ -201,6 +234,67 @@ pub fn balanced_accuracy(cm: &ConfusionMatrix) -> f64 {
         .map(|c| cm.get(c, c) as f64 / cm.support(c) as f64)
         .collect();
     recalls.iter().sum::<f64>() / recalls.len() as f64
+}
+
+/// Cohen's kappa between truth and predictions over `labels` (scikit-learn
+/// `cohen_kappa_score(labels=labels)`, unweighted): 1 − observed / expected disagreement.
+/// NaN when the expected disagreement is 0.
+pub fn cohen_kappa(cm: &ConfusionMatrix, labels: &[usize]) -> f64 {
+    let rows = cm.rows_for(labels);
+    let true_sums: Vec<f64> = rows.iter().map(|r| r.iter().sum::<u64>() as f64).collect();
+    let pred_sums: Vec<f64> = (0..labels.len())
+        .map(|j| rows.iter().map(|r| r[j]).sum::<u64>() as f64)
+        .collect();
+    let n: f64 = true_sums.iter().sum();
+    let (mut observed, mut expected) = (0.0, 0.0);
+    for i in 0..labels.len() {
+        for j in (0..labels.len()).filter(|&j| j != i) {
+            observed += rows[i][j] as f64;
+            expected += pred_sums[i] * true_sums[j] / n;
+        }
+    }
+    1.0 - observed / expected
+}
+
+/// Matthews correlation coefficient, multiclass (scikit-learn `matthews_corrcoef`); 0 when
+/// truth or predictions hold a single class.
+pub fn matthews_corrcoef(cm: &ConfusionMatrix) -> f64 {
+    let k = cm.num_classes();
+    let t: Vec<f64> = (0..k).map(|c| cm.support(c) as f64).collect();
+    let p: Vec<f64> = (0..k).map(|c| cm.predicted(c) as f64).collect();
+    let n = cm.total() as f64;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let cov_tp = cm.correct() as f64 * n - dot(&t, &p);
+    let cov_pp = n * n - dot(&p, &p);
+    let cov_tt = n * n - dot(&t, &t);
+    if cov_pp * cov_tt == 0.0 {
+        return 0.0;
+    }
+    cov_tp / (cov_tt * cov_pp).sqrt()
+}
+
+/// Fraction of samples whose label is among the `k` highest scores (scikit-learn
+/// `top_k_accuracy_score`). `scores` holds `num_classes` scores per sample, row-major. Ties
+/// rank the higher class index first, as scikit-learn's reversed stable sort does.
+pub fn top_k_accuracy<T: PartialOrd + Copy>(
+    scores: &[T],
+    num_classes: usize,
+    labels: &[usize],
+    k: usize,
+) -> f64 {
+    let hits = labels
+        .iter()
+        .enumerate()
+        .filter(|&(i, &label)| {
+            let row = &scores[i * num_classes..(i + 1) * num_classes];
+            let own = row[label];
+            let ahead = (0..num_classes)
+                .filter(|&c| row[c] > own || (row[c] == own && c > label))
+                .count();
+            ahead < k
+        })
+        .count();
+    hits as f64 / labels.len() as f64
 }
 
 /// Macro-averaged F1 over the present labels, zero_division = 0: the training log's summary.

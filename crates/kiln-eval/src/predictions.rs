@@ -57,6 +57,12 @@ impl Predictions {
         (0..s.len()).fold(0, |best, c| if s[c] > s[best] { c } else { best })
     }
 
+    /// Fraction of samples whose label is among their `k` highest scores (scikit-learn's
+    /// `top_k_accuracy_score`, ties as there).
+    pub fn top_k_accuracy(&self, k: usize) -> f64 {
+        crate::metrics::top_k_accuracy(&self.probs, self.num_classes, &self.labels, k)
+    }
+
     /// Writes `index,label,prediction,score_0,…,score_{K-1}`, probabilities at full (round-trip)
     /// precision.
     pub fn write_csv(&self, path: &Path) -> Result<(), EvalError> {

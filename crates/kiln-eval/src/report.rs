@@ -22,6 +22,14 @@ pub struct ClassificationReport {
     pub micro_is_accuracy: bool,
     /// Balanced accuracy.
     pub balanced_accuracy: f64,
+    /// Cohen's kappa over `labels`.
+    pub cohen_kappa: f64,
+    /// Matthews correlation coefficient.
+    pub matthews_corrcoef: f64,
+    /// Top-k accuracy by k, when scores were available (see [`Predictions::top_k_accuracy`]).
+    ///
+    /// [`Predictions::top_k_accuracy`]: crate::Predictions::top_k_accuracy
+    pub top_k_accuracy: std::collections::BTreeMap<usize, f64>,
     /// Micro average over `labels`.
     pub micro: Scores,
     /// Macro average over `labels`.
@@ -68,6 +76,9 @@ impl ClassificationReport {
             names,
             accuracy: metrics::accuracy(cm),
             balanced_accuracy: metrics::balanced_accuracy(cm),
+            cohen_kappa: metrics::cohen_kappa(cm, &labels),
+            matthews_corrcoef: metrics::matthews_corrcoef(cm),
+            top_k_accuracy: Default::default(),
             micro: metrics::micro_average(cm, &labels, zero_division),
             macro_avg: metrics::macro_average(&rows),
             weighted: metrics::weighted_average(cm, &labels, &rows, zero_division),
@@ -165,7 +176,8 @@ impl ClassificationReport {
     /// The `eval.json` document: scikit-learn's `classification_report(output_dict=True)`
     /// (keys = label numbers, then `accuracy` — or `micro avg` when `labels` leaves out a label
     /// present — then `macro avg`, `weighted avg`), plus `micro avg` (always),
-    /// `balanced_accuracy`, `confusion_matrix` (rows = true label), `labels` and `class_names`.
+    /// `balanced_accuracy`, `cohen_kappa`, `matthews_corrcoef`, `top_k_accuracy` (`{"k": v}`,
+    /// when set), `confusion_matrix` (rows = true label), `labels` and `class_names`.
     /// NaN scores (`zero_division = nan`) are written as `null`.
     pub fn to_json(&self) -> Value {
         let scores = |s: &Scores| json!({"precision": s.precision, "recall": s.recall, "f1-score": s.f1, "support": s.support});
@@ -182,6 +194,16 @@ impl ClassificationReport {
         doc.insert("weighted avg".into(), scores(&self.weighted));
         doc.insert("micro avg".into(), scores(&self.micro));
         doc.insert("balanced_accuracy".into(), json!(self.balanced_accuracy));
+        doc.insert("cohen_kappa".into(), json!(self.cohen_kappa));
+        doc.insert("matthews_corrcoef".into(), json!(self.matthews_corrcoef));
+        if !self.top_k_accuracy.is_empty() {
+            let top_k: Map<String, Value> = self
+                .top_k_accuracy
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            doc.insert("top_k_accuracy".into(), Value::Object(top_k));
+        }
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));
         doc.insert("class_names".into(), json!(self.names));

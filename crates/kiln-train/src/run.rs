@@ -141,16 +141,21 @@ fn test_report<M: ImageClassifier>(
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let report = ClassificationReport::new(
+    let mut report = ClassificationReport::new(
         eval.stats.confusion(),
         None,
         Some(&names),
         ZeroDivision::Zero,
     )?;
-    write_json(&dir.join(artifacts::EVAL), &report.to_json())?;
-    if let Some(p) = eval.predictions {
+    if let Some(p) = &eval.predictions {
+        report.top_k_accuracy = [1, 3, 5]
+            .into_iter()
+            .filter(|&top| top < test.num_classes())
+            .map(|top| (top, p.top_k_accuracy(top)))
+            .collect();
         p.write_csv(&dir.join(artifacts::PREDICTIONS))?;
     }
+    write_json(&dir.join(artifacts::EVAL), &report.to_json())?;
     Ok(report)
 }
 
