@@ -103,6 +103,11 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
             "{backend}: top-1 = accuracy"
         );
         assert!(eval["top_k_accuracy"]["5"].as_f64().unwrap() >= accuracy);
+        for key in ["macro", "weighted", "0", "9"] {
+            let auc = eval["roc_auc"][key].as_f64().unwrap();
+            assert!(auc > 0.5 && auc <= 1.0, "{backend}: roc_auc[{key}] = {auc}");
+        }
+        assert!(eval["average_precision"]["macro"].as_f64().unwrap() > 0.5);
 
         let preds = std::fs::read_to_string(art.join("predictions.csv")).unwrap();
         let mut lines = preds.lines();

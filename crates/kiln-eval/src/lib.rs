@@ -10,10 +10,13 @@
 //!   correlation, with scikit-learn's `zero_division`.
 //! - [`ClassificationReport`]: the `classification_report` text table and the `eval.json`
 //!   document.
+//! - [`curves`]: precision–recall and ROC curves, ROC AUC, average precision (binary and
+//!   one-vs-rest), threshold selection.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`.
 
 mod accumulate;
 mod confusion;
+pub mod curves;
 mod error;
 pub mod metrics;
 mod predictions;

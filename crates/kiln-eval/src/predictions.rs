@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::curves::OvrScore;
 use crate::error::EvalError;
 
 /// Every evaluated sample's label and softmax probabilities, in evaluation order.
@@ -55,6 +56,25 @@ impl Predictions {
     pub fn predicted(&self, i: usize) -> usize {
         let s = self.scores(i);
         (0..s.len()).fold(0, |best, c| if s[c] > s[best] { c } else { best })
+    }
+
+    /// Number of classes (scores per sample).
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// One-vs-rest ROC AUC of the probabilities (see [`crate::curves::roc_auc_ovr`]).
+    pub fn roc_auc_ovr(&self) -> OvrScore {
+        crate::curves::roc_auc_ovr(&self.labels, &self.probs_f64(), self.num_classes)
+    }
+
+    /// One-vs-rest average precision (see [`crate::curves::average_precision_ovr`]).
+    pub fn average_precision_ovr(&self) -> OvrScore {
+        crate::curves::average_precision_ovr(&self.labels, &self.probs_f64(), self.num_classes)
+    }
+
+    fn probs_f64(&self) -> Vec<f64> {
+        self.probs.iter().map(|&p| f64::from(p)).collect()
     }
 
     /// Fraction of samples whose label is among their `k` highest scores (scikit-learn's

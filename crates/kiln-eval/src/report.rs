@@ -3,8 +3,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::confusion::ConfusionMatrix;
+use crate::curves::OvrScore;
 use crate::error::EvalError;
 use crate::metrics::{self, Scores, ZeroDivision};
+use crate::predictions::Predictions;
 
 /// Per-class and averaged scores over a set of labels, with the confusion matrix they came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,10 @@ pub struct ClassificationReport {
     ///
     /// [`Predictions::top_k_accuracy`]: crate::Predictions::top_k_accuracy
     pub top_k_accuracy: std::collections::BTreeMap<usize, f64>,
+    /// One-vs-rest ROC AUC, when scores were available.
+    pub roc_auc: Option<OvrScore>,
+    /// One-vs-rest average precision, when scores were available.
+    pub average_precision: Option<OvrScore>,
     /// Micro average over `labels`.
     pub micro: Scores,
     /// Macro average over `labels`.
@@ -79,6 +85,8 @@ impl ClassificationReport {
             cohen_kappa: metrics::cohen_kappa(cm, &labels),
             matthews_corrcoef: metrics::matthews_corrcoef(cm),
             top_k_accuracy: Default::default(),
+            roc_auc: None,
+            average_precision: None,
             micro: metrics::micro_average(cm, &labels, zero_division),
             macro_avg: metrics::macro_average(&rows),
             weighted: metrics::weighted_average(cm, &labels, &rows, zero_division),
@@ -86,6 +94,19 @@ impl ClassificationReport {
             rows,
             labels,
         })
+    }
+
+    /// Adds what only scores can tell: top-k accuracy for k ∈ {1, 3, 5} below the class count,
+    /// one-vs-rest ROC AUC and average precision.
+    pub fn add_scores(&mut self, predictions: &Predictions) {
+        let k = predictions.num_classes();
+        self.top_k_accuracy = [1, 3, 5]
+            .into_iter()
+            .filter(|&top| top < k)
+            .map(|top| (top, predictions.top_k_accuracy(top)))
+            .collect();
+        self.roc_auc = Some(predictions.roc_auc_ovr());
+        self.average_precision = Some(predictions.average_precision_ovr());
     }
 
     /// The text table of `sklearn.metrics.classification_report(digits=digits)`, character for
@@ -177,7 +198,9 @@ impl ClassificationReport {
     /// (keys = label numbers, then `accuracy` — or `micro avg` when `labels` leaves out a label
     /// present — then `macro avg`, `weighted avg`), plus `micro avg` (always),
     /// `balanced_accuracy`, `cohen_kappa`, `matthews_corrcoef`, `top_k_accuracy` (`{"k": v}`,
-    /// when set), `confusion_matrix` (rows = true label), `labels` and `class_names`.
+    /// when set), `roc_auc` (`macro`, `weighted`, one key per class) and `average_precision`
+    /// (`macro`, one key per class) when scores were added, `confusion_matrix` (rows = true
+    /// label), `labels` and `class_names`.
     /// NaN scores (`zero_division = nan`) are written as `null`.
     pub fn to_json(&self) -> Value {
         let scores = |s: &Scores| json!({"precision": s.precision, "recall": s.recall, "f1-score": s.f1, "support": s.support});
@@ -203,6 +226,23 @@ impl ClassificationReport {
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect();
             doc.insert("top_k_accuracy".into(), Value::Object(top_k));
+        }
+        let ovr = |o: &OvrScore, weighted: bool| {
+            let mut m = Map::new();
+            m.insert("macro".into(), json!(o.macro_avg));
+            if weighted {
+                m.insert("weighted".into(), json!(o.weighted));
+            }
+            for (c, v) in o.per_class.iter().enumerate() {
+                m.insert(c.to_string(), json!(v));
+            }
+            Value::Object(m)
+        };
+        if let Some(o) = &self.roc_auc {
+            doc.insert("roc_auc".into(), ovr(o, true));
+        }
+        if let Some(o) = &self.average_precision {
+            doc.insert("average_precision".into(), ovr(o, false));
         }
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));

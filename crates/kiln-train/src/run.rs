@@ -148,11 +148,7 @@ fn test_report<M: ImageClassifier>(
         ZeroDivision::Zero,
     )?;
     if let Some(p) = &eval.predictions {
-        report.top_k_accuracy = [1, 3, 5]
-            .into_iter()
-            .filter(|&top| top < test.num_classes())
-            .map(|top| (top, p.top_k_accuracy(top)))
-            .collect();
+        report.add_scores(p);
         p.write_csv(&dir.join(artifacts::PREDICTIONS))?;
     }
     write_json(&dir.join(artifacts::EVAL), &report.to_json())?;
