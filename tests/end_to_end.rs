@@ -222,3 +222,47 @@ fn bad_flags_are_errors_naming_the_flag() {
         text(&out)
     );
 }
+
+#[test]
+fn metrics_on_malformed_csv_names_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("label,prediction\n1,1\n2\n", "line 3"),
+        (
+            "label,prediction,score_0,score_1\n0,0,0.9,zero\n",
+            "score_1",
+        ),
+        ("label,guess\n1,1\n", "prediction"),
+        ("", "label"),
+    ];
+    for (i, (content, needle)) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("bad{i}.csv"));
+        std::fs::write(&path, content).unwrap();
+        let out = kiln(&["metrics", "--predictions", path.to_str().unwrap()], &[]);
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+        assert!(
+            log.contains(needle) && log.contains(&format!("bad{i}.csv")),
+            "missing {needle:?}:\n{log}"
+        );
+    }
+    let good = tmp.path().join("good.csv");
+    std::fs::write(&good, "label,prediction\ncat,cat\ndog,cat\ncat,cat\n").unwrap();
+    let out = kiln(
+        &[
+            "metrics",
+            "--predictions",
+            good.to_str().unwrap(),
+            "--format",
+            "markdown",
+        ],
+        &[],
+    );
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("| cat | 0.6667 | 1.0000 | 0.8000 | 2 |"),
+        "{log}"
+    );
+}

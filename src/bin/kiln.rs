@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use kiln::Backend;
-use kiln::cli::TrainArgs;
+use kiln::cli::{MetricsArgs, TrainArgs};
 
 /// Train and honestly evaluate image classifiers.
 #[derive(Parser)]
@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Train a model, evaluate it on the test split and write artifacts.
     Train(TrainArgs),
+    /// Report on any model's predictions CSV (`label`, `prediction`, optional `score_<class>`).
+    Metrics(MetricsArgs),
     /// List the backends compiled into this binary and whether each has a device here.
     Backends,
 }
@@ -24,6 +26,13 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Train(args) => match kiln::cli::train(&args) {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
+        Command::Metrics(args) => match kiln::cli::metrics(&args) {
             Ok(_) => 0,
             Err(e) => {
                 eprintln!("error: {e}");

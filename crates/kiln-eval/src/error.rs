@@ -40,6 +40,18 @@ pub enum EvalError {
     /// Reading tensor data back from a device failed.
     #[error("reading tensor data: {0}")]
     Tensor(String),
+    /// A predictions CSV is malformed.
+    #[error("{}: line {line}{}: {problem}", path.display(), if column.is_empty() { String::new() } else { format!(" (column `{column}`)") })]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (the header is line 1; 0 when unknown).
+        line: u64,
+        /// The column, when one is at fault.
+        column: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Writing a report file failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -12,10 +12,12 @@
 //!   document.
 //! - [`curves`]: precision–recall and ROC curves, ROC AUC, average precision (binary and
 //!   one-vs-rest), threshold selection.
-//! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`.
+//! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`;
+//!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
 
 mod accumulate;
 mod confusion;
+mod csv_input;
 pub mod curves;
 mod error;
 pub mod metrics;
@@ -23,6 +25,7 @@ mod predictions;
 mod report;
 
 pub use confusion::{ConfusionMatrix, Normalize};
+pub use csv_input::{ClassSet, LabeledPredictions, read_predictions_csv};
 pub use error::EvalError;
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;

@@ -27,6 +27,19 @@ pub enum ZeroDivision {
     Nan,
 }
 
+impl std::str::FromStr for ZeroDivision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "0" => Ok(Self::Zero),
+            "1" => Ok(Self::One),
+            "nan" | "NaN" => Ok(Self::Nan),
+            other => Err(format!("zero_division must be 0, 1 or nan, not `{other}`")),
+        }
+    }
+}
+
 impl ZeroDivision {
     fn value(self) -> f64 {
         match self {

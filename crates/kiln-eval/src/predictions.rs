@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::curves::OvrScore;
 use crate::error::EvalError;
 
 /// Every evaluated sample's label and softmax probabilities, in evaluation order.
@@ -63,24 +62,14 @@ impl Predictions {
         self.num_classes
     }
 
-    /// One-vs-rest ROC AUC of the probabilities (see [`crate::curves::roc_auc_ovr`]).
-    pub fn roc_auc_ovr(&self) -> OvrScore {
-        crate::curves::roc_auc_ovr(&self.labels, &self.probs_f64(), self.num_classes)
+    /// The true labels, in order.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
     }
 
-    /// One-vs-rest average precision (see [`crate::curves::average_precision_ovr`]).
-    pub fn average_precision_ovr(&self) -> OvrScore {
-        crate::curves::average_precision_ovr(&self.labels, &self.probs_f64(), self.num_classes)
-    }
-
-    fn probs_f64(&self) -> Vec<f64> {
+    /// All probabilities as `f64`, row-major.
+    pub fn scores_f64(&self) -> Vec<f64> {
         self.probs.iter().map(|&p| f64::from(p)).collect()
-    }
-
-    /// Fraction of samples whose label is among their `k` highest scores (scikit-learn's
-    /// `top_k_accuracy_score`, ties as there).
-    pub fn top_k_accuracy(&self, k: usize) -> f64 {
-        crate::metrics::top_k_accuracy(&self.probs, self.num_classes, &self.labels, k)
     }
 
     /// Writes `index,label,prediction,score_0,…,score_{K-1}`, probabilities at full (round-trip)

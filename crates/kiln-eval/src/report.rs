@@ -3,10 +3,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::confusion::ConfusionMatrix;
-use crate::curves::OvrScore;
+use crate::curves::{self, OvrScore};
 use crate::error::EvalError;
 use crate::metrics::{self, Scores, ZeroDivision};
-use crate::predictions::Predictions;
 
 /// Per-class and averaged scores over a set of labels, with the confusion matrix they came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,16 +96,90 @@ impl ClassificationReport {
     }
 
     /// Adds what only scores can tell: top-k accuracy for k ∈ {1, 3, 5} below the class count,
-    /// one-vs-rest ROC AUC and average precision.
-    pub fn add_scores(&mut self, predictions: &Predictions) {
-        let k = predictions.num_classes();
+    /// one-vs-rest ROC AUC and average precision. `scores` holds `num_classes` scores for each
+    /// of `labels`, row-major.
+    pub fn add_scores(&mut self, labels: &[usize], scores: &[f64], num_classes: usize) {
         self.top_k_accuracy = [1, 3, 5]
             .into_iter()
-            .filter(|&top| top < k)
-            .map(|top| (top, predictions.top_k_accuracy(top)))
+            .filter(|&top| top < num_classes)
+            .map(|top| {
+                (
+                    top,
+                    metrics::top_k_accuracy(scores, num_classes, labels, top),
+                )
+            })
             .collect();
-        self.roc_auc = Some(predictions.roc_auc_ovr());
-        self.average_precision = Some(predictions.average_precision_ovr());
+        self.roc_auc = Some(curves::roc_auc_ovr(labels, scores, num_classes));
+        self.average_precision = Some(curves::average_precision_ovr(labels, scores, num_classes));
+    }
+
+    /// The per-class table as CSV: `class,precision,recall,f1-score,support`, then the
+    /// `accuracy` (or `micro avg`), `macro avg` and `weighted avg` rows; full precision.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("class,precision,recall,f1-score,support\n");
+        for (name, row) in self.table_rows() {
+            match row {
+                Some(s) => out.push_str(&format!(
+                    "{},{},{},{},{}\n",
+                    csv_field(&name),
+                    s.precision,
+                    s.recall,
+                    s.f1,
+                    s.support
+                )),
+                None => out.push_str(&format!(
+                    "accuracy,,,{},{}\n",
+                    self.micro.f1, self.micro.support
+                )),
+            }
+        }
+        out
+    }
+
+    /// The per-class table as Markdown (4 decimals), plus the summary scores.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::from(
+            "| class | precision | recall | f1-score | support |\n|---|---:|---:|---:|---:|\n",
+        );
+        for (name, row) in self.table_rows() {
+            match row {
+                Some(s) => out.push_str(&format!(
+                    "| {} | {:.4} | {:.4} | {:.4} | {} |\n",
+                    name.replace('|', "\\|"),
+                    s.precision,
+                    s.recall,
+                    s.f1,
+                    s.support
+                )),
+                None => out.push_str(&format!(
+                    "| **accuracy** | | | {:.4} | {} |\n",
+                    self.micro.f1, self.micro.support
+                )),
+            }
+        }
+        out.push_str(&format!(
+            "\nbalanced accuracy {:.4} · Cohen's kappa {:.4} · Matthews corr. {:.4}\n",
+            self.balanced_accuracy, self.cohen_kappa, self.matthews_corrcoef
+        ));
+        out
+    }
+
+    /// Rows of the table in scikit-learn's order; `None` stands for the accuracy row.
+    fn table_rows(&self) -> Vec<(String, Option<Scores>)> {
+        let mut rows: Vec<(String, Option<Scores>)> = self
+            .names
+            .iter()
+            .cloned()
+            .zip(self.rows.iter().copied().map(Some))
+            .collect();
+        if self.micro_is_accuracy {
+            rows.push(("accuracy".into(), None));
+        } else {
+            rows.push(("micro avg".into(), Some(self.micro)));
+        }
+        rows.push(("macro avg".into(), Some(self.macro_avg)));
+        rows.push(("weighted avg".into(), Some(self.weighted)));
+        rows
     }
 
     /// The text table of `sklearn.metrics.classification_report(digits=digits)`, character for
@@ -248,6 +321,15 @@ impl ClassificationReport {
         doc.insert("labels".into(), json!(self.labels));
         doc.insert("class_names".into(), json!(self.names));
         Value::Object(doc)
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, quote or newline.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
     }
 }
 

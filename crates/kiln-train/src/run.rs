@@ -148,7 +148,7 @@ fn test_report<M: ImageClassifier>(
         ZeroDivision::Zero,
     )?;
     if let Some(p) = &eval.predictions {
-        report.add_scores(p);
+        report.add_scores(p.labels(), &p.scores_f64(), p.num_classes());
         p.write_csv(&dir.join(artifacts::PREDICTIONS))?;
     }
     write_json(&dir.join(artifacts::EVAL), &report.to_json())?;

@@ -1,4 +1,4 @@
-//! The `kiln train` command line, shared by the `kiln` binary and `examples/mnist.rs`.
+//! `kiln train`, shared by the `kiln` binary and `examples/mnist.rs`.
 
 use std::path::PathBuf;
 
@@ -71,16 +71,20 @@ pub enum CliError {
     /// Training failed.
     #[error(transparent)]
     Train(#[from] kiln_train::TrainError),
+    /// Evaluating or writing a report failed.
+    #[error(transparent)]
+    Eval(#[from] kiln_eval::EvalError),
 }
 
 impl CliError {
-    /// Process exit code: 2 for bad flags (as clap), 3 for missing data, 1 otherwise.
+    /// Process exit code: 2 for bad flags or input files (as clap), 3 for missing data, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Flag { .. } | Self::Backend(BackendError::NotCompiled(_)) => 2,
             Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::NotFound {
                 ..
             })) => 3,
+            Self::Eval(kiln_eval::EvalError::Csv { .. }) => 2,
             _ => 1,
         }
     }
@@ -153,12 +157,27 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
     )?;
     println!("\nTest classification report ({}):\n", config.dataset);
     println!("{}", outcome.report.to_text(4));
-    println!(
-        "balanced accuracy: {:.4}\n",
-        outcome.report.balanced_accuracy
-    );
+    println!("{}", summary(&outcome.report));
     println!("Confusion matrix (rows = true label, columns = predicted):\n");
     println!("{}", outcome.report.confusion_text());
     println!("artifacts: {}", outcome.artifact_dir.display());
     Ok(outcome)
+}
+
+/// The summary lines under the report: balanced accuracy, kappa, MCC, and what scores add.
+pub(crate) fn summary(r: &kiln_eval::ClassificationReport) -> String {
+    let mut out = format!(
+        "balanced accuracy: {:.4}   Cohen's kappa: {:.4}   Matthews corr.: {:.4}\n",
+        r.balanced_accuracy, r.cohen_kappa, r.matthews_corrcoef
+    );
+    for (k, v) in &r.top_k_accuracy {
+        out.push_str(&format!("top-{k} accuracy: {v:.4}\n"));
+    }
+    if let (Some(auc), Some(ap)) = (&r.roc_auc, &r.average_precision) {
+        out.push_str(&format!(
+            "ROC AUC (one-vs-rest): macro {:.4}, weighted {:.4}   average precision: macro {:.4}\n",
+            auc.macro_avg, auc.weighted, ap.macro_avg
+        ));
+    }
+    out
 }
