@@ -7,17 +7,11 @@ use kiln_eval::curves::{
 };
 use serde_json::Value;
 
+mod common;
+use common::num;
+
 fn doc() -> Value {
     serde_json::from_str(include_str!("fixtures/curves_cases.json")).unwrap()
-}
-
-/// `null` is NaN and 1e308 is +∞ in the fixture.
-fn num(v: &Value) -> f64 {
-    match v.as_f64() {
-        Some(x) if x >= 1e308 => f64::INFINITY,
-        Some(x) => x,
-        None => f64::NAN,
-    }
 }
 
 fn floats(v: &Value) -> Vec<f64> {

@@ -6,22 +6,11 @@ use kiln_eval::metrics::{self, ZeroDivision};
 use kiln_eval::{ConfusionMatrix, Normalize};
 use serde_json::Value;
 
+mod common;
+use common::{num, usizes};
+
 fn entries() -> Vec<Value> {
-    let doc: Value = serde_json::from_str(include_str!("fixtures/multiclass_cases.json")).unwrap();
-    doc["cases"].as_array().unwrap().clone()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
-
-/// `null` in the fixture stands for NaN.
-fn num(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
+    common::cases(include_str!("fixtures/multiclass_cases.json"))
 }
 
 fn check(ours: f64, theirs: &Value, what: &str) {

@@ -3,19 +3,8 @@
 use kiln_eval::{ClassificationReport, ConfusionMatrix, ZeroDivision};
 use serde_json::Value;
 
-fn cases() -> Vec<Value> {
-    let text = include_str!("fixtures/sklearn_cases.json");
-    let doc: Value = serde_json::from_str(text).unwrap();
-    doc["cases"].as_array().unwrap().clone()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
+mod common;
+use common::usizes;
 
 fn close(a: &Value, b: &Value, what: &str) {
     match (a.as_f64(), b.as_f64()) {
@@ -26,7 +15,7 @@ fn close(a: &Value, b: &Value, what: &str) {
 
 #[test]
 fn reports_match_scikit_learn() {
-    let cases = cases();
+    let cases = common::cases(include_str!("fixtures/sklearn_cases.json"));
     assert!(cases.len() >= 11);
     for case in cases {
         let name = case["name"].as_str().unwrap();
