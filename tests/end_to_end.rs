@@ -145,6 +145,78 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
                 && m[4].starts_with("2,valid,")
         );
 
+        // `kiln metrics` on the predictions reproduces eval.json's numbers.
+        let preds_path = art.join("predictions.csv");
+        let out = kiln(
+            &[
+                "metrics",
+                "--predictions",
+                preds_path.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in [
+            "accuracy",
+            "macro avg",
+            "weighted avg",
+            "0",
+            "7",
+            "balanced_accuracy",
+            "cohen_kappa",
+            "matthews_corrcoef",
+            "top_k_accuracy",
+            "roc_auc",
+            "average_precision",
+            "confusion_matrix",
+        ] {
+            assert_eq!(
+                again[key], eval[key],
+                "{backend}: kiln metrics vs eval.json on {key}"
+            );
+        }
+
+        // The threshold trade-off for one class: every rule's counts cover the test set.
+        let out = kiln(
+            &[
+                "metrics",
+                "--predictions",
+                preds_path.to_str().unwrap(),
+                "--format",
+                "json",
+                "--positive-label",
+                "3",
+                "--min-precision",
+                "0.5",
+                "--min-recall",
+                "0.5",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let t = serde_json::from_slice::<Value>(&out.stdout).unwrap()["thresholds"].clone();
+        assert_eq!(t["positive_label"], "3");
+        for rule in [
+            "best_f1",
+            "max_recall_at_precision",
+            "max_precision_at_recall",
+        ] {
+            let c = &t[rule];
+            let n: u64 = ["tp", "fp", "fn", "tn"]
+                .iter()
+                .map(|k| c[k].as_u64().unwrap())
+                .sum();
+            assert_eq!(n, 200, "{backend}: {rule}");
+            let f = |k: &str| c[k].as_f64().unwrap();
+            let f1 = 2.0 * f("tp") / (2.0 * f("tp") + f("fp") + f("fn"));
+            assert!((f("f1") - f1).abs() < 1e-12, "{backend}: {rule}");
+        }
+        assert!(t["max_recall_at_precision"]["precision"].as_f64().unwrap() >= 0.5);
+        assert!(t["max_precision_at_recall"]["recall"].as_f64().unwrap() >= 0.5);
+
         let config: Value =
             serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap())
                 .unwrap();
@@ -202,9 +274,14 @@ fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
         "--data-dir",
         "KILN_DATA_DIR",
         "/usr/share/datasets/kmnist",
+        "download: disabled by --offline or KILN_OFFLINE",
     ] {
         assert!(log.contains(needle), "missing {needle:?} in\n{log}");
     }
+    assert!(
+        !tmp.path().join("a").exists(),
+        "a run that cannot start creates no artifact dir"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use kiln_eval::threshold::ThresholdReport;
 use kiln_eval::{
     ClassSet, ClassificationReport, ConfusionMatrix, ZeroDivision, read_predictions_csv,
 };
@@ -44,6 +45,15 @@ pub struct MetricsArgs {
     /// Integer classes 0..K (absent ones are reported with support 0).
     #[arg(long)]
     pub num_classes: Option<usize>,
+    /// Show the precision/recall trade-off of this class's decision threshold (needs scores).
+    #[arg(long)]
+    pub positive_label: Option<String>,
+    /// With --positive-label: the highest-recall threshold keeping precision at least this.
+    #[arg(long, default_value_t = 0.9)]
+    pub min_precision: f64,
+    /// With --positive-label: the highest-precision threshold keeping recall at least this.
+    #[arg(long, default_value_t = 0.9)]
+    pub min_recall: f64,
 }
 
 /// Reads the predictions, prints the report in the chosen format and writes `--json`.
@@ -63,7 +73,41 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
     if let Some(scores) = &p.scores {
         report.add_scores(&p.y_true, scores, k);
     }
-    let json = serde_json::to_string_pretty(&report.to_json()).map_err(|e| CliError::Flag {
+    let thresholds = match (&args.positive_label, &p.scores) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(CliError::Flag {
+                flag: "--positive-label",
+                message: "needs score_<class> columns in the predictions file".into(),
+            });
+        }
+        (Some(name), Some(scores)) => {
+            let index = p
+                .classes
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| CliError::Flag {
+                    flag: "--positive-label",
+                    message: format!(
+                        "`{name}` is not one of the classes ({})",
+                        p.classes.join(", ")
+                    ),
+                })?;
+            Some(ThresholdReport::new(
+                (index, name),
+                &p.y_true,
+                scores,
+                k,
+                args.min_precision,
+                args.min_recall,
+            ))
+        }
+    };
+    let mut doc = report.to_json();
+    if let (Some(t), Some(obj)) = (&thresholds, doc.as_object_mut()) {
+        obj.insert("thresholds".into(), t.to_json());
+    }
+    let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Flag {
         flag: "--json",
         message: e.to_string(),
     })?;
@@ -79,6 +123,9 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
             println!("{}", super::train::summary(&report));
             println!("Confusion matrix (rows = true label, columns = predicted):\n");
             print!("{}", report.confusion_text());
+            if let Some(t) = &thresholds {
+                print!("\n{}", t.to_text());
+            }
         }
         ReportFormat::Json => println!("{json}"),
         ReportFormat::Csv => print!("{}", report.to_csv()),

@@ -1,5 +1,5 @@
 //! Score-based evaluation: precision–recall and ROC curves, ROC AUC, average precision
-//! (binary and one-vs-rest), and choosing a decision threshold.
+//! (binary and one-vs-rest). Choosing a decision threshold is in [`crate::threshold`].
 //!
 //! Definitions follow scikit-learn 1.9 (`precision_recall_curve`, `roc_curve` with
 //! `drop_intermediate=True`, `roc_auc_score`, `average_precision_score` — the step-wise sum
@@ -8,13 +8,13 @@
 /// Cumulative true / false positives at each distinct score, highest score first
 /// (scikit-learn's `_binary_clf_curve`).
 #[derive(Debug, Clone, PartialEq)]
-struct ClfCurve {
-    fps: Vec<f64>,
-    tps: Vec<f64>,
-    thresholds: Vec<f64>,
+pub(crate) struct ClfCurve {
+    pub(crate) fps: Vec<f64>,
+    pub(crate) tps: Vec<f64>,
+    pub(crate) thresholds: Vec<f64>,
 }
 
-fn clf_curve(y_true: &[bool], scores: &[f64]) -> ClfCurve {
+pub(crate) fn clf_curve(y_true: &[bool], scores: &[f64]) -> ClfCurve {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut curve = ClfCurve {
@@ -218,89 +218,6 @@ pub fn roc_auc_ovr(labels: &[usize], scores: &[f64], num_classes: usize) -> OvrS
 /// labels, `average=None` / `"macro"`; `weighted` uses the class prevalence).
 pub fn average_precision_ovr(labels: &[usize], scores: &[f64], num_classes: usize) -> OvrScore {
     ovr(labels, scores, num_classes, average_precision)
-}
-
-/// How to pick a decision threshold for a positive class.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ThresholdRule {
-    /// The highest F1.
-    BestF1,
-    /// The highest recall among thresholds whose precision is at least this.
-    MaxRecallAtPrecision(f64),
-    /// The highest precision among thresholds whose recall is at least this.
-    MaxPrecisionAtRecall(f64),
-}
-
-/// A chosen threshold and the binary confusion counts it gives (positive when
-/// `score >= threshold`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ThresholdChoice {
-    /// The threshold.
-    pub threshold: f64,
-    /// Precision there.
-    pub precision: f64,
-    /// Recall there.
-    pub recall: f64,
-    /// F1 there.
-    pub f1: f64,
-    /// True positives.
-    pub tp: u64,
-    /// False positives.
-    pub fp: u64,
-    /// False negatives.
-    pub fn_: u64,
-    /// True negatives.
-    pub tn: u64,
-}
-
-/// The threshold satisfying `rule` (ties go to the higher threshold: fewer positives), or
-/// `None` when no threshold meets the constraint or there are no positive samples.
-pub fn choose_threshold(
-    y_true: &[bool],
-    scores: &[f64],
-    rule: ThresholdRule,
-) -> Option<ThresholdChoice> {
-    let c = clf_curve(y_true, scores);
-    let pos = *c.tps.last()?;
-    let neg = *c.fps.last()?;
-    if pos == 0.0 {
-        return None;
-    }
-    let choices = c
-        .thresholds
-        .iter()
-        .zip(c.tps.iter().zip(&c.fps))
-        .map(|(&t, (&tp, &fp))| {
-            let precision = tp / (tp + fp);
-            let recall = tp / pos;
-            let f1 = 2.0 * tp / (2.0 * tp + fp + (pos - tp));
-            ThresholdChoice {
-                threshold: t,
-                precision,
-                recall,
-                f1,
-                tp: tp as u64,
-                fp: fp as u64,
-                fn_: (pos - tp) as u64,
-                tn: (neg - fp) as u64,
-            }
-        });
-    // Thresholds descend, so keeping the first of equal keys keeps the higher threshold.
-    let better = |key: fn(&ThresholdChoice) -> f64| {
-        move |best: Option<ThresholdChoice>, ch: ThresholdChoice| match best {
-            Some(b) if key(&b) >= key(&ch) => Some(b),
-            _ => Some(ch),
-        }
-    };
-    match rule {
-        ThresholdRule::BestF1 => choices.fold(None, better(|c| c.f1)),
-        ThresholdRule::MaxRecallAtPrecision(p) => choices
-            .filter(|c| c.precision >= p)
-            .fold(None, better(|c| c.recall)),
-        ThresholdRule::MaxPrecisionAtRecall(r) => choices
-            .filter(|c| c.recall >= r)
-            .fold(None, better(|c| c.precision)),
-    }
 }
 
 #[cfg(test)]

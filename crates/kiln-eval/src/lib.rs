@@ -11,7 +11,7 @@
 //! - [`ClassificationReport`]: the `classification_report` text table and the `eval.json`
 //!   document.
 //! - [`curves`]: precision–recall and ROC curves, ROC AUC, average precision (binary and
-//!   one-vs-rest), threshold selection.
+//!   one-vs-rest); [`threshold`]: choosing a decision threshold for a positive class.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`;
 //!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
 
@@ -23,6 +23,7 @@ mod error;
 pub mod metrics;
 mod predictions;
 mod report;
+pub mod threshold;
 
 pub use confusion::{ConfusionMatrix, Normalize};
 pub use csv_input::{ClassSet, LabeledPredictions, read_predictions_csv};
