@@ -34,6 +34,9 @@ pub enum ClassSet {
     Count(usize),
 }
 
+/// The most classes a predictions file may have (a `K × K` confusion matrix is kept).
+pub const MAX_CLASSES: usize = 10_000;
+
 /// Reads a predictions CSV (see the module docs).
 pub fn read_predictions_csv(
     path: &Path,
@@ -109,23 +112,76 @@ pub fn read_predictions_csv(
 
     let classes: Vec<String> = match classes {
         ClassSet::Names(names) => names.clone(),
+        ClassSet::Count(k) if *k > MAX_CLASSES => {
+            return Err(bad(
+                0,
+                "",
+                format!("{k} classes exceed kiln's limit of {MAX_CLASSES}"),
+            ));
+        }
         ClassSet::Count(k) => (0..*k).map(|c| c.to_string()).collect(),
         ClassSet::Infer if !score_cols.is_empty() => {
             score_cols.iter().map(|(_, c)| c.clone()).collect()
         }
         ClassSet::Infer => sorted_union(labels.iter().chain(&preds).map(|(_, v)| v.as_str())),
     };
-    if !score_cols.is_empty() && score_cols.len() != classes.len() {
+    if classes.len() > MAX_CLASSES {
         return Err(bad(
-            1,
-            "score_*",
+            0,
+            "",
             format!(
-                "{} score columns for {} classes",
-                score_cols.len(),
+                "{} classes exceed kiln's limit of {MAX_CLASSES}",
                 classes.len()
             ),
         ));
     }
+    if let Some(dup) = classes
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| classes[..i].contains(c).then_some(c))
+    {
+        return Err(bad(
+            1,
+            &format!("score_{dup}"),
+            format!("class `{dup}` is named twice"),
+        ));
+    }
+    // Scores are matched to classes by name, never by position.
+    let score_order: Vec<usize> = if score_cols.is_empty() {
+        Vec::new()
+    } else {
+        if score_cols.len() != classes.len() {
+            return Err(bad(
+                1,
+                "score_*",
+                format!(
+                    "{} score columns for {} classes",
+                    score_cols.len(),
+                    classes.len()
+                ),
+            ));
+        }
+        classes
+            .iter()
+            .map(|c| {
+                score_cols
+                    .iter()
+                    .position(|(_, name)| name == c)
+                    .ok_or_else(|| {
+                        bad(
+                            1,
+                            &format!("score_{c}"),
+                            format!("no score column for class `{c}`"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let width = score_cols.len();
+    let scores: Vec<f64> = scores
+        .chunks(width.max(1))
+        .flat_map(|row| score_order.iter().map(move |&j| row[j]))
+        .collect();
     let index = |column: &str, (line, value): &(u64, String)| {
         classes.iter().position(|c| c == value).ok_or_else(|| {
             bad(
@@ -155,12 +211,12 @@ pub fn read_predictions_csv(
 /// Sorted distinct values: numerically when every value is an integer, else as strings.
 fn sorted_union<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut v: Vec<&str> = values.collect();
-    if v.iter().all(|s| s.parse::<i64>().is_ok()) {
-        v.sort_by_key(|s| s.parse::<i64>().unwrap_or_default());
-    } else {
-        v.sort_unstable();
-    }
+    v.sort_unstable();
     v.dedup();
+    if v.iter().all(|s| s.parse::<i64>().is_ok()) {
+        // Stable: equal numbers spelled differently ("1", "01") keep their string order.
+        v.sort_by_key(|s| s.parse::<i64>().unwrap_or_default());
+    }
     v.into_iter().map(String::from).collect()
 }
 

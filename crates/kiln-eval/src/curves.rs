@@ -3,7 +3,9 @@
 //!
 //! Definitions follow scikit-learn 1.9 (`precision_recall_curve`, `roc_curve` with
 //! `drop_intermediate=True`, `roc_auc_score`, `average_precision_score` — the step-wise sum
-//! Σ (Rₙ − Rₙ₋₁) Pₙ, not the trapezoid).
+//! Σ (Rₙ − Rₙ₋₁) Pₙ, not the trapezoid). Where scikit-learn raises, kiln answers: a binary ROC
+//! AUC with one class present is NaN, and the one-vs-rest ROC AUC averages skip such classes
+//! (scikit-learn refuses the whole call); one-vs-rest scores need not be probability rows.
 
 /// Cumulative true / false positives at each distinct score, highest score first
 /// (scikit-learn's `_binary_clf_curve`).
@@ -155,10 +157,11 @@ pub fn roc_auc(y_true: &[bool], scores: &[f64]) -> f64 {
 }
 
 /// Average precision Σ (Rₙ − Rₙ₋₁) Pₙ over the PR curve (scikit-learn's
-/// `average_precision_score`, step-wise, not interpolated); NaN without positive samples.
+/// `average_precision_score`, step-wise, not interpolated); 0 without positive samples, as
+/// scikit-learn.
 pub fn average_precision(y_true: &[bool], scores: &[f64]) -> f64 {
     if !y_true.iter().any(|&y| y) {
-        return f64::NAN;
+        return 0.0;
     }
     let pr = precision_recall_curve(y_true, scores);
     let sum: f64 = pr

@@ -157,14 +157,15 @@ pub fn specificity(cm: &ConfusionMatrix, labels: &[usize], zd: ZeroDivision) -> 
         .collect()
 }
 
-/// Mean of `values` weighted by `weights`, skipping NaN values (scikit-learn's `_nanaverage`);
-/// NaN when nothing is left or the weights sum to zero.
+/// Mean of `values` weighted by `weights`, skipping NaN values (scikit-learn's `_nanaverage`):
+/// when the remaining weights sum to zero it is their plain mean; NaN when no value is left.
 fn nan_average(values: impl Iterator<Item = f64>, weights: impl Iterator<Item = f64>) -> f64 {
-    let (num, den) = values
-        .zip(weights)
-        .filter(|(v, _)| !v.is_nan())
-        .fold((0.0, 0.0), |(n, d), (v, w)| (n + v * w, d + w));
-    num / den
+    let kept: Vec<(f64, f64)> = values.zip(weights).filter(|(v, _)| !v.is_nan()).collect();
+    let den: f64 = kept.iter().map(|(_, w)| w).sum();
+    if den == 0.0 {
+        return kept.iter().map(|(v, _)| v).sum::<f64>() / kept.len() as f64;
+    }
+    kept.iter().map(|(v, w)| v * w).sum::<f64>() / den
 }
 
 /// Unweighted mean of per-class scores (scikit-learn `average="macro"`).
@@ -178,30 +179,9 @@ pub fn macro_average(rows: &[Scores]) -> Scores {
     }
 }
 
-/// Support-weighted mean of per-class scores (scikit-learn `average="weighted"`) of the `labels`
-/// whose scores are `rows`.
-///
-/// With zero total support scikit-learn returns the zero-division value for all three scores if
-/// nothing was predicted as any of the labels either, and otherwise precision 0, recall = the
-/// zero-division value, F1 0.
-pub fn weighted_average(
-    cm: &ConfusionMatrix,
-    labels: &[usize],
-    rows: &[Scores],
-    zd: ZeroDivision,
-) -> Scores {
-    let total: u64 = rows.iter().map(|s| s.support).sum();
-    if total == 0 {
-        let z = zd.ratio(0.0, 0.0);
-        let predicted: u64 = labels.iter().map(|&c| cm.predicted(c)).sum();
-        let (p, f) = if predicted == 0 { (z, z) } else { (0.0, 0.0) };
-        return Scores {
-            precision: p,
-            recall: z,
-            f1: f,
-            support: 0,
-        };
-    }
+/// Support-weighted mean of per-class scores (scikit-learn `average="weighted"`); with zero
+/// total support it falls back, as scikit-learn does, to the plain mean.
+pub fn weighted_average(rows: &[Scores]) -> Scores {
     let wmean = |f: fn(&Scores) -> f64| {
         nan_average(rows.iter().map(f), rows.iter().map(|s| s.support as f64))
     };
@@ -209,7 +189,7 @@ pub fn weighted_average(
         precision: wmean(|s| s.precision),
         recall: wmean(|s| s.recall),
         f1: wmean(|s| s.f1),
-        support: total,
+        support: rows.iter().map(|s| s.support).sum(),
     }
 }
 

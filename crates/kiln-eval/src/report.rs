@@ -88,7 +88,7 @@ impl ClassificationReport {
             average_precision: None,
             micro: metrics::micro_average(cm, &labels, zero_division),
             macro_avg: metrics::macro_average(&rows),
-            weighted: metrics::weighted_average(cm, &labels, &rows, zero_division),
+            weighted: metrics::weighted_average(&rows),
             confusion: cm.rows_for(&labels),
             rows,
             labels,
@@ -288,7 +288,10 @@ impl ClassificationReport {
         }
         doc.insert("macro avg".into(), scores(&self.macro_avg));
         doc.insert("weighted avg".into(), scores(&self.weighted));
-        doc.insert("micro avg".into(), scores(&self.micro));
+        if self.micro_is_accuracy {
+            // An extension: scikit-learn writes the micro average only in place of accuracy.
+            doc.insert("micro avg".into(), scores(&self.micro));
+        }
         doc.insert("balanced_accuracy".into(), json!(self.balanced_accuracy));
         doc.insert("cohen_kappa".into(), json!(self.cohen_kappa));
         doc.insert("matthews_corrcoef".into(), json!(self.matthews_corrcoef));

@@ -127,10 +127,7 @@ fn multiclass_metrics_match_scikit_learn() {
                 );
                 let averages = [
                     ("macro", metrics::macro_average(&rows)),
-                    (
-                        "weighted",
-                        metrics::weighted_average(&cm, &labels, &rows, zd),
-                    ),
+                    ("weighted", metrics::weighted_average(&rows)),
                     ("micro", metrics::micro_average_beta(&cm, &labels, b, zd)),
                 ];
                 for (avg, s) in averages {

@@ -58,3 +58,26 @@ fn each_malformed_file_names_line_and_column() {
     let (line, col, _) = problem(read("label,prediction\n0,1\n5,1\n", &ClassSet::Count(2)));
     assert_eq!((line, col.as_str()), (3, "label"));
 }
+
+#[test]
+fn scores_are_matched_to_classes_by_name() {
+    let text = "label,prediction,score_cat,score_dog\ncat,cat,0.9,0.1\ndog,cat,0.6,0.4\n";
+    let p = read(text, &ClassSet::Names(vec!["dog".into(), "cat".into()])).unwrap();
+    assert_eq!(
+        p.scores,
+        Some(vec![0.1, 0.9, 0.4, 0.6]),
+        "columns reordered to dog, cat"
+    );
+    let (line, col, _) = problem(read(
+        text,
+        &ClassSet::Names(vec!["dog".into(), "cow".into()]),
+    ));
+    assert_eq!((line, col.as_str()), (1, "score_cow"));
+    let (_, _, msg) = problem(read(
+        "label,prediction\n1,1\n",
+        &ClassSet::Names(vec!["1".into(), "1".into()]),
+    ));
+    assert!(msg.contains("twice"), "{msg}");
+    let (_, _, msg) = problem(read("label,prediction\n1,1\n", &ClassSet::Count(1_000_000)));
+    assert!(msg.contains("limit"), "{msg}");
+}

@@ -13,3 +13,17 @@ fn hand_checked_curve_and_scores() {
     assert_eq!(roc_auc(&y, &s), 0.75);
     assert!(roc_auc(&[true, true], &[0.1, 0.2]).is_nan());
 }
+
+#[test]
+fn no_positive_samples() {
+    // scikit-learn: average_precision_score([0, 0, 0], [0.1, 0.5, 0.2]) == 0.0
+    assert_eq!(average_precision(&[false; 3], &[0.1, 0.5, 0.2]), 0.0);
+    // One-vs-rest with class 2 absent: its AP 0 counts in the macro average (as scikit-learn's
+    // average_precision_score(label_binarize(y), scores, average="macro")).
+    let labels = [0, 1, 0, 1];
+    let scores = [0.9, 0.1, 0.0, 0.2, 0.7, 0.1, 0.8, 0.1, 0.1, 0.3, 0.6, 0.1];
+    let ap = average_precision_ovr(&labels, &scores, 3);
+    assert_eq!(ap.per_class, vec![1.0, 1.0, 0.0]);
+    assert!((ap.macro_avg - 2.0 / 3.0).abs() < 1e-15);
+    assert!(roc_auc_ovr(&labels, &scores, 3).per_class[2].is_nan());
+}

@@ -22,7 +22,7 @@ fn hand_checked_three_class_case() {
     assert_eq!((rows[2].precision, rows[2].recall), (0.5, 1.0));
     assert_eq!(accuracy(&m), 4.0 / 6.0);
     assert!((balanced_accuracy(&m) - (2.0 / 3.0 + 0.5 + 1.0) / 3.0).abs() < 1e-15);
-    let w = weighted_average(&m, &[0, 1, 2], &rows, ZeroDivision::Zero);
+    let w = weighted_average(&rows);
     assert!(
         (w.recall - accuracy(&m)).abs() < 1e-15,
         "weighted recall = accuracy"
