@@ -28,6 +28,21 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// `kiln metrics --predictions FILE --format json EXTRA…`, parsed.
+fn metrics_json(predictions: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "metrics",
+        "--predictions",
+        predictions.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = kiln(&args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn train(data: &Path, artifacts: &Path, backend: Backend, extra: &[&str]) -> Output {
     let (d, a, b) = (
         data.to_str().unwrap(),
@@ -147,18 +162,7 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
 
         // `kiln metrics` on the predictions reproduces eval.json's numbers.
         let preds_path = art.join("predictions.csv");
-        let out = kiln(
-            &[
-                "metrics",
-                "--predictions",
-                preds_path.to_str().unwrap(),
-                "--format",
-                "json",
-            ],
-            &[],
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let again = metrics_json(&preds_path, &[]);
         for key in [
             "accuracy",
             "macro avg",
@@ -180,24 +184,15 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
         }
 
         // The threshold trade-off for one class: every rule's counts cover the test set.
-        let out = kiln(
-            &[
-                "metrics",
-                "--predictions",
-                preds_path.to_str().unwrap(),
-                "--format",
-                "json",
-                "--positive-label",
-                "3",
-                "--min-precision",
-                "0.5",
-                "--min-recall",
-                "0.5",
-            ],
-            &[],
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        let t = serde_json::from_slice::<Value>(&out.stdout).unwrap()["thresholds"].clone();
+        let flags = [
+            "--positive-label",
+            "3",
+            "--min-precision",
+            "0.5",
+            "--min-recall",
+            "0.5",
+        ];
+        let t = metrics_json(&preds_path, &flags)["thresholds"].clone();
         assert_eq!(t["positive_label"], "3");
         for rule in [
             "best_f1",
