@@ -107,10 +107,8 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
     if let (Some(t), Some(obj)) = (&thresholds, doc.as_object_mut()) {
         obj.insert("thresholds".into(), t.to_json());
     }
-    let json = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Flag {
-        flag: "--json",
-        message: e.to_string(),
-    })?;
+    // A `Value` always serializes; `{:#}` is serde_json's pretty form.
+    let json = format!("{doc:#}");
     if let Some(path) = &args.json {
         std::fs::write(path, format!("{json}\n")).map_err(|source| kiln_eval::EvalError::Io {
             path: path.clone(),

@@ -194,10 +194,7 @@ fn ovr(
     let mut per_class = Vec::with_capacity(num_classes);
     let mut support = Vec::with_capacity(num_classes);
     for c in 0..num_classes {
-        let y: Vec<bool> = labels.iter().map(|&l| l == c).collect();
-        let s: Vec<f64> = (0..labels.len())
-            .map(|i| scores[i * num_classes + c])
-            .collect();
+        let (y, s) = one_vs_rest(labels, scores, num_classes, c);
         per_class.push(binary(&y, &s));
         support.push(y.iter().filter(|&&v| v).count() as f64);
     }
@@ -209,6 +206,21 @@ fn ovr(
         weighted: defined().map(|(v, w)| v * w).sum::<f64>() / total,
         per_class,
     }
+}
+
+/// Class `c` against the rest: whether each sample is `c`, and its score for `c`, from
+/// `num_classes`-column score rows.
+pub(crate) fn one_vs_rest(
+    labels: &[usize],
+    scores: &[f64],
+    num_classes: usize,
+    c: usize,
+) -> (Vec<bool>, Vec<f64>) {
+    let y = labels.iter().map(|&l| l == c).collect();
+    let s = (0..labels.len())
+        .map(|i| scores[i * num_classes + c])
+        .collect();
+    (y, s)
 }
 
 /// One-vs-rest ROC AUC of `num_classes`-column score rows (scikit-learn's

@@ -16,8 +16,6 @@ pub struct ClassificationReport {
     pub names: Vec<String>,
     /// Scores of each label.
     pub rows: Vec<Scores>,
-    /// Accuracy over all samples.
-    pub accuracy: f64,
     /// Whether `labels` covers every label present, so that the micro average *is* the
     /// accuracy: scikit-learn then reports an `accuracy` row, and a `micro avg` row otherwise.
     pub micro_is_accuracy: bool,
@@ -79,7 +77,6 @@ impl ClassificationReport {
         Ok(Self {
             micro_is_accuracy,
             names,
-            accuracy: metrics::accuracy(cm),
             balanced_accuracy: metrics::balanced_accuracy(cm),
             cohen_kappa: metrics::cohen_kappa(cm, &labels),
             matthews_corrcoef: metrics::matthews_corrcoef(cm),

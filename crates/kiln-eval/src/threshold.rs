@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::curves::clf_curve;
+use crate::curves::{clf_curve, one_vs_rest};
 
 /// How to pick a decision threshold for a positive class.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,10 +117,7 @@ impl ThresholdReport {
         min_precision: f64,
         min_recall: f64,
     ) -> Self {
-        let y: Vec<bool> = labels.iter().map(|&l| l == positive.0).collect();
-        let s: Vec<f64> = (0..labels.len())
-            .map(|i| scores[i * num_classes + positive.0])
-            .collect();
+        let (y, s) = one_vs_rest(labels, scores, num_classes, positive.0);
         let rules = [
             ThresholdRule::BestF1,
             ThresholdRule::MaxRecallAtPrecision(min_precision),
