@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use kiln_eval::plot::{ScoredSamples, write_plots};
 use kiln_eval::threshold::ThresholdReport;
 use kiln_eval::{
     ClassSet, ClassificationReport, ConfusionMatrix, ZeroDivision, read_predictions_csv,
@@ -54,6 +55,10 @@ pub struct MetricsArgs {
     /// With --positive-label: the highest-precision threshold keeping recall at least this.
     #[arg(long, default_value_t = 0.9)]
     pub min_recall: f64,
+    /// Write the figures (confusion heatmap, per-class bars; with scores PR and ROC curves;
+    /// with --positive-label its threshold trade-off) as PNG and SVG into this directory.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
 }
 
 /// Reads the predictions, prints the report in the chosen format and writes `--json`.
@@ -71,9 +76,10 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
     let labels = explicit.then_some(all.as_slice());
     let mut report = ClassificationReport::new(&cm, labels, Some(&p.classes), args.zero_division)?;
     if let Some(scores) = &p.scores {
-        report.add_scores(&p.y_true, scores, k);
+        report.add_scores(&p.y_true, scores, k)?;
     }
-    let thresholds = match (&args.positive_label, &p.scores) {
+    let positive = positive_index(args.positive_label.as_deref(), &p.classes)?;
+    let thresholds = match (positive, &p.scores) {
         (None, _) => None,
         (Some(_), None) => {
             return Err(CliError::Flag {
@@ -81,27 +87,14 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
                 message: "needs score_<class> columns in the predictions file".into(),
             });
         }
-        (Some(name), Some(scores)) => {
-            let index = p
-                .classes
-                .iter()
-                .position(|c| c == name)
-                .ok_or_else(|| CliError::Flag {
-                    flag: "--positive-label",
-                    message: format!(
-                        "`{name}` is not one of the classes ({})",
-                        p.classes.join(", ")
-                    ),
-                })?;
-            Some(ThresholdReport::new(
-                (index, name),
-                &p.y_true,
-                scores,
-                k,
-                args.min_precision,
-                args.min_recall,
-            ))
-        }
+        (Some(index), Some(scores)) => Some(ThresholdReport::new(
+            (index, &p.classes[index]),
+            &p.y_true,
+            scores,
+            k,
+            args.min_precision,
+            args.min_recall,
+        )?),
     };
     let mut doc = report.to_json();
     if let (Some(t), Some(obj)) = (&thresholds, doc.as_object_mut()) {
@@ -114,6 +107,15 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
             path: path.clone(),
             source,
         })?;
+    }
+    if let Some(dir) = &args.plots {
+        let scored = p.scores.as_deref().map(|scores| ScoredSamples {
+            labels: &p.y_true,
+            scores,
+            classes: &p.classes,
+        });
+        let written = write_plots(dir, &report, scored, positive)?;
+        eprintln!("wrote {} figures to {}", written.len(), dir.display());
     }
     match args.format {
         ReportFormat::Text => {
@@ -130,4 +132,21 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
         ReportFormat::Markdown => print!("{}", report.to_markdown()),
     }
     Ok(report)
+}
+
+/// The index of `--positive-label` among `classes`.
+fn positive_index(name: Option<&str>, classes: &[String]) -> Result<Option<usize>, CliError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    match classes.iter().position(|c| c == name) {
+        Some(i) => Ok(Some(i)),
+        None => Err(CliError::Flag {
+            flag: "--positive-label",
+            message: format!(
+                "`{name}` is not one of the classes ({})",
+                classes.join(", ")
+            ),
+        }),
+    }
 }

@@ -7,6 +7,8 @@
 //! AUC with one class present is NaN, and the one-vs-rest ROC AUC averages skip such classes
 //! (scikit-learn refuses the whole call); one-vs-rest scores need not be probability rows.
 
+use crate::error::EvalError;
+
 /// Cumulative true / false positives at each distinct score, highest score first
 /// (scikit-learn's `_binary_clf_curve`).
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +18,50 @@ pub(crate) struct ClfCurve {
     pub(crate) thresholds: Vec<f64>,
 }
 
-pub(crate) fn clf_curve(y_true: &[bool], scores: &[f64]) -> ClfCurve {
+/// Checks that `y_true` and `scores` pair up and every score is finite.
+pub(crate) fn check_binary(y_true: &[bool], scores: &[f64]) -> Result<(), EvalError> {
+    if y_true.len() != scores.len() {
+        return Err(EvalError::LengthMismatch {
+            what: "labels and scores",
+            left: y_true.len(),
+            right: scores.len(),
+        });
+    }
+    check_finite(scores)
+}
+
+fn check_finite(scores: &[f64]) -> Result<(), EvalError> {
+    match scores.iter().position(|s| !s.is_finite()) {
+        Some(index) => Err(EvalError::NonFiniteScore {
+            index,
+            value: scores[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `scores` holds `num_classes` finite scores per label and that every label is
+/// below `num_classes`.
+pub(crate) fn check_rows(
+    labels: &[usize],
+    scores: &[f64],
+    num_classes: usize,
+) -> Result<(), EvalError> {
+    if scores.len() != labels.len() * num_classes {
+        return Err(EvalError::LengthMismatch {
+            what: "scores and labels × classes",
+            left: scores.len(),
+            right: labels.len() * num_classes,
+        });
+    }
+    if let Some(&label) = labels.iter().find(|&&l| l >= num_classes) {
+        return Err(EvalError::LabelOutOfRange { label, num_classes });
+    }
+    check_finite(scores)
+}
+
+pub(crate) fn clf_curve(y_true: &[bool], scores: &[f64]) -> Result<ClfCurve, EvalError> {
+    check_binary(y_true, scores)?;
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut curve = ClfCurve {
@@ -36,7 +81,7 @@ pub(crate) fn clf_curve(y_true: &[bool], scores: &[f64]) -> ClfCurve {
             curve.thresholds.push(scores[i]);
         }
     }
-    curve
+    Ok(curve)
 }
 
 /// A precision–recall curve: `precision[i]`, `recall[i]` for predicting positive when
@@ -53,9 +98,10 @@ pub struct PrCurve {
 }
 
 /// scikit-learn's `precision_recall_curve(y_true, scores)`. With no positive sample, recall is
-/// 1 at every threshold (as scikit-learn, which also warns).
-pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> PrCurve {
-    let c = clf_curve(y_true, scores);
+/// 1 at every threshold (as scikit-learn, which also warns). Errors when the lengths differ or a
+/// score is not finite.
+pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> Result<PrCurve, EvalError> {
+    let c = clf_curve(y_true, scores)?;
     let total_pos = c.tps.last().copied().unwrap_or(0.0);
     let mut precision: Vec<f64> = c
         .tps
@@ -78,11 +124,11 @@ pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> PrCurve {
         .collect();
     precision.push(1.0);
     recall.push(0.0);
-    PrCurve {
+    Ok(PrCurve {
         precision,
         recall,
         thresholds: c.thresholds.into_iter().rev().collect(),
-    }
+    })
 }
 
 /// An ROC curve: false- and true-positive rates for predicting positive when
@@ -98,9 +144,10 @@ pub struct RocCurve {
 }
 
 /// scikit-learn's `roc_curve(y_true, scores)` (`drop_intermediate=True`: points collinear with
-/// their neighbours are dropped; the area is unchanged).
-pub fn roc_curve(y_true: &[bool], scores: &[f64]) -> RocCurve {
-    let mut c = clf_curve(y_true, scores);
+/// their neighbours are dropped; the area is unchanged). Errors as
+/// [`precision_recall_curve`].
+pub fn roc_curve(y_true: &[bool], scores: &[f64]) -> Result<RocCurve, EvalError> {
+    let mut c = clf_curve(y_true, scores)?;
     if c.fps.len() > 2 {
         let n = c.fps.len();
         let second_diff = |v: &[f64], i: usize| v[i + 1] - 2.0 * v[i] + v[i - 1];
@@ -129,48 +176,57 @@ pub fn roc_curve(y_true: &[bool], scores: &[f64]) -> RocCurve {
             .map(|x| if total > 0.0 { x / total } else { f64::NAN })
             .collect()
     };
-    RocCurve {
+    Ok(RocCurve {
         fpr: rate(&c.fps, neg),
         tpr: rate(&c.tps, pos),
         thresholds: std::iter::once(f64::INFINITY).chain(c.thresholds).collect(),
-    }
+    })
 }
 
 /// Area under a curve by the trapezoidal rule; `x` monotonic (either direction).
-pub fn auc(x: &[f64], y: &[f64]) -> f64 {
+pub fn auc(x: &[f64], y: &[f64]) -> Result<f64, EvalError> {
+    if x.len() != y.len() {
+        return Err(EvalError::LengthMismatch {
+            what: "x and y",
+            left: x.len(),
+            right: y.len(),
+        });
+    }
     let area: f64 = x
         .windows(2)
         .zip(y.windows(2))
         .map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0)
         .sum();
-    area.abs()
+    Ok(area.abs())
 }
 
 /// Area under the ROC curve; NaN unless both classes occur (scikit-learn raises there).
-pub fn roc_auc(y_true: &[bool], scores: &[f64]) -> f64 {
+pub fn roc_auc(y_true: &[bool], scores: &[f64]) -> Result<f64, EvalError> {
+    check_binary(y_true, scores)?;
     let pos = y_true.iter().filter(|&&y| y).count();
     if pos == 0 || pos == y_true.len() {
-        return f64::NAN;
+        return Ok(f64::NAN);
     }
-    let roc = roc_curve(y_true, scores);
+    let roc = roc_curve(y_true, scores)?;
     auc(&roc.fpr, &roc.tpr)
 }
 
 /// Average precision Σ (Rₙ − Rₙ₋₁) Pₙ over the PR curve (scikit-learn's
 /// `average_precision_score`, step-wise, not interpolated); 0 without positive samples, as
 /// scikit-learn.
-pub fn average_precision(y_true: &[bool], scores: &[f64]) -> f64 {
+pub fn average_precision(y_true: &[bool], scores: &[f64]) -> Result<f64, EvalError> {
+    check_binary(y_true, scores)?;
     if !y_true.iter().any(|&y| y) {
-        return 0.0;
+        return Ok(0.0);
     }
-    let pr = precision_recall_curve(y_true, scores);
+    let pr = precision_recall_curve(y_true, scores)?;
     let sum: f64 = pr
         .recall
         .windows(2)
         .zip(&pr.precision)
         .map(|(r, &p)| (r[1] - r[0]) * p)
         .sum();
-    (-sum).max(0.0)
+    Ok((-sum).max(0.0))
 }
 
 /// A one-vs-rest score per class with its macro and prevalence-weighted averages.
@@ -189,23 +245,24 @@ fn ovr(
     labels: &[usize],
     scores: &[f64],
     num_classes: usize,
-    binary: fn(&[bool], &[f64]) -> f64,
-) -> OvrScore {
+    binary: fn(&[bool], &[f64]) -> Result<f64, EvalError>,
+) -> Result<OvrScore, EvalError> {
+    check_rows(labels, scores, num_classes)?;
     let mut per_class = Vec::with_capacity(num_classes);
     let mut support = Vec::with_capacity(num_classes);
     for c in 0..num_classes {
         let (y, s) = one_vs_rest(labels, scores, num_classes, c);
-        per_class.push(binary(&y, &s));
+        per_class.push(binary(&y, &s)?);
         support.push(y.iter().filter(|&&v| v).count() as f64);
     }
     let defined = || per_class.iter().zip(&support).filter(|(v, _)| !v.is_nan());
     let n = defined().count() as f64;
     let total: f64 = defined().map(|(_, w)| w).sum();
-    OvrScore {
+    Ok(OvrScore {
         macro_avg: defined().map(|(v, _)| v).sum::<f64>() / n,
         weighted: defined().map(|(v, w)| v * w).sum::<f64>() / total,
         per_class,
-    }
+    })
 }
 
 /// Class `c` against the rest: whether each sample is `c`, and its score for `c`, from
@@ -224,14 +281,24 @@ pub(crate) fn one_vs_rest(
 }
 
 /// One-vs-rest ROC AUC of `num_classes`-column score rows (scikit-learn's
-/// `roc_auc_score(multi_class="ovr")`, `average=None` / `"macro"` / `"weighted"`).
-pub fn roc_auc_ovr(labels: &[usize], scores: &[f64], num_classes: usize) -> OvrScore {
+/// `roc_auc_score(multi_class="ovr")`, `average=None` / `"macro"` / `"weighted"`). Errors
+/// unless `scores` holds `num_classes` finite scores per label and every label is a class.
+pub fn roc_auc_ovr(
+    labels: &[usize],
+    scores: &[f64],
+    num_classes: usize,
+) -> Result<OvrScore, EvalError> {
     ovr(labels, scores, num_classes, roc_auc)
 }
 
 /// One-vs-rest average precision (scikit-learn's `average_precision_score` on the binarized
-/// labels, `average=None` / `"macro"`; `weighted` uses the class prevalence).
-pub fn average_precision_ovr(labels: &[usize], scores: &[f64], num_classes: usize) -> OvrScore {
+/// labels, `average=None` / `"macro"`; `weighted` uses the class prevalence). Errors as
+/// [`roc_auc_ovr`].
+pub fn average_precision_ovr(
+    labels: &[usize],
+    scores: &[f64],
+    num_classes: usize,
+) -> Result<OvrScore, EvalError> {
     ovr(labels, scores, num_classes, average_precision)
 }
 

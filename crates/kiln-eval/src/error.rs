@@ -16,6 +16,14 @@ pub enum EvalError {
         /// Length of the second.
         right: usize,
     },
+    /// A score is NaN or infinite.
+    #[error("score {index} is {value}: scores must be finite")]
+    NonFiniteScore {
+        /// Its position in the scores.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// A label is not below the number of classes.
     #[error("label {label} is out of range for {num_classes} classes")]
     LabelOutOfRange {
@@ -50,6 +58,14 @@ pub enum EvalError {
         /// The column, when one is at fault.
         column: String,
         /// What is wrong.
+        problem: String,
+    },
+    /// Drawing a figure failed.
+    #[error("{}: drawing the figure failed: {problem}", path.display())]
+    Plot {
+        /// The figure's file.
+        path: PathBuf,
+        /// What went wrong.
         problem: String,
     },
     /// Writing a report file failed.

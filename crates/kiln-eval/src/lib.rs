@@ -14,6 +14,8 @@
 //!   one-vs-rest); [`threshold`]: choosing a decision threshold for a positive class.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`;
 //!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
+//! - `plot` (feature `plots`, on by default): the confusion heatmap, per-class bars, PR / ROC
+//!   curves and threshold trade-off as PNG and SVG.
 
 mod accumulate;
 mod confusion;
@@ -21,6 +23,8 @@ mod csv_input;
 pub mod curves;
 mod error;
 pub mod metrics;
+#[cfg(feature = "plots")]
+pub mod plot;
 mod predictions;
 mod report;
 pub mod threshold;

@@ -268,13 +268,24 @@ pub fn matthews_corrcoef(cm: &ConfusionMatrix) -> f64 {
 
 /// Fraction of samples whose label is among the `k` highest scores (scikit-learn
 /// `top_k_accuracy_score`). `scores` holds `num_classes` scores per sample, row-major. Ties
-/// rank the higher class index first, as scikit-learn's reversed stable sort does.
+/// rank the higher class index first, as scikit-learn's reversed stable sort does. Errors
+/// unless there are `num_classes` scores per label and every label is below `num_classes`.
 pub fn top_k_accuracy<T: PartialOrd + Copy>(
     scores: &[T],
     num_classes: usize,
     labels: &[usize],
     k: usize,
-) -> f64 {
+) -> Result<f64, crate::EvalError> {
+    if scores.len() != labels.len() * num_classes {
+        return Err(crate::EvalError::LengthMismatch {
+            what: "scores and labels × classes",
+            left: scores.len(),
+            right: labels.len() * num_classes,
+        });
+    }
+    if let Some(&label) = labels.iter().find(|&&l| l >= num_classes) {
+        return Err(crate::EvalError::LabelOutOfRange { label, num_classes });
+    }
     let hits = labels
         .iter()
         .enumerate()
@@ -287,7 +298,7 @@ pub fn top_k_accuracy<T: PartialOrd + Copy>(
             ahead < k
         })
         .count();
-    hits as f64 / labels.len() as f64
+    Ok(hits as f64 / labels.len() as f64)
 }
 
 /// Macro-averaged F1 over the present labels, zero_division = 0: the training log's summary.

@@ -94,20 +94,29 @@ impl ClassificationReport {
 
     /// Adds what only scores can tell: top-k accuracy for k ∈ {1, 3, 5} below the class count,
     /// one-vs-rest ROC AUC and average precision. `scores` holds `num_classes` scores for each
-    /// of `labels`, row-major.
-    pub fn add_scores(&mut self, labels: &[usize], scores: &[f64], num_classes: usize) {
+    /// of `labels`, row-major; an error (and the report unchanged) unless every score is finite
+    /// and every label below `num_classes`.
+    pub fn add_scores(
+        &mut self,
+        labels: &[usize],
+        scores: &[f64],
+        num_classes: usize,
+    ) -> Result<(), EvalError> {
+        let roc_auc = curves::roc_auc_ovr(labels, scores, num_classes)?;
+        let average_precision = curves::average_precision_ovr(labels, scores, num_classes)?;
         self.top_k_accuracy = [1, 3, 5]
             .into_iter()
             .filter(|&top| top < num_classes)
             .map(|top| {
-                (
+                Ok((
                     top,
-                    metrics::top_k_accuracy(scores, num_classes, labels, top),
-                )
+                    metrics::top_k_accuracy(scores, num_classes, labels, top)?,
+                ))
             })
-            .collect();
-        self.roc_auc = Some(curves::roc_auc_ovr(labels, scores, num_classes));
-        self.average_precision = Some(curves::average_precision_ovr(labels, scores, num_classes));
+            .collect::<Result<_, EvalError>>()?;
+        self.roc_auc = Some(roc_auc);
+        self.average_precision = Some(average_precision);
+        Ok(())
     }
 
     /// The per-class table as CSV: `class,precision,recall,f1-score,support`, then the

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::curves::{clf_curve, one_vs_rest};
+use crate::curves::{check_rows, clf_curve, one_vs_rest};
+use crate::error::EvalError;
 
 /// How to pick a decision threshold for a positive class.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,17 +39,19 @@ pub struct ThresholdChoice {
 }
 
 /// The threshold satisfying `rule` (ties go to the higher threshold: fewer positives), or
-/// `None` when no threshold meets the constraint or there are no positive samples.
+/// `None` when no threshold meets the constraint or there are no positive samples. Errors when
+/// the lengths differ or a score is not finite.
 pub fn choose_threshold(
     y_true: &[bool],
     scores: &[f64],
     rule: ThresholdRule,
-) -> Option<ThresholdChoice> {
-    let c = clf_curve(y_true, scores);
-    let pos = *c.tps.last()?;
-    let neg = *c.fps.last()?;
+) -> Result<Option<ThresholdChoice>, EvalError> {
+    let c = clf_curve(y_true, scores)?;
+    let (Some(&pos), Some(&neg)) = (c.tps.last(), c.fps.last()) else {
+        return Ok(None);
+    };
     if pos == 0.0 {
-        return None;
+        return Ok(None);
     }
     let choices = c
         .thresholds
@@ -76,7 +79,7 @@ pub fn choose_threshold(
             _ => Some(ch),
         }
     };
-    match rule {
+    Ok(match rule {
         ThresholdRule::BestF1 => choices.fold(None, better(|c| c.f1)),
         ThresholdRule::MaxRecallAtPrecision(p) => choices
             .filter(|c| c.precision >= p)
@@ -84,7 +87,7 @@ pub fn choose_threshold(
         ThresholdRule::MaxPrecisionAtRecall(r) => choices
             .filter(|c| c.recall >= r)
             .fold(None, better(|c| c.precision)),
-    }
+    })
 }
 
 impl std::fmt::Display for ThresholdRule {
@@ -116,20 +119,28 @@ impl ThresholdReport {
         num_classes: usize,
         min_precision: f64,
         min_recall: f64,
-    ) -> Self {
+    ) -> Result<Self, EvalError> {
+        check_rows(labels, scores, num_classes)?;
+        if positive.0 >= num_classes {
+            return Err(EvalError::LabelOutOfRange {
+                label: positive.0,
+                num_classes,
+            });
+        }
         let (y, s) = one_vs_rest(labels, scores, num_classes, positive.0);
         let rules = [
             ThresholdRule::BestF1,
             ThresholdRule::MaxRecallAtPrecision(min_precision),
             ThresholdRule::MaxPrecisionAtRecall(min_recall),
         ];
-        Self {
+        let choices = rules
+            .into_iter()
+            .map(|r| Ok((r, choose_threshold(&y, &s, r)?)))
+            .collect::<Result<_, EvalError>>()?;
+        Ok(Self {
             positive: positive.1.to_string(),
-            choices: rules
-                .into_iter()
-                .map(|r| (r, choose_threshold(&y, &s, r)))
-                .collect(),
-        }
+            choices,
+        })
     }
 
     /// An aligned table: one row per rule.

@@ -44,7 +44,7 @@ fn binary_curves_match_scikit_learn() {
             .map(|v| v == 1)
             .collect();
         let s = floats(&c["scores"]);
-        let pr = precision_recall_curve(&y, &s);
+        let pr = precision_recall_curve(&y, &s).unwrap();
         same(
             &pr.precision,
             &c["pr"]["precision"],
@@ -60,7 +60,7 @@ fn binary_curves_match_scikit_learn() {
             &c["pr"]["thresholds"],
             &format!("case {n} PR thresholds"),
         );
-        let roc = roc_curve(&y, &s);
+        let roc = roc_curve(&y, &s).unwrap();
         same(&roc.fpr, &c["roc"]["fpr"], &format!("case {n} ROC fpr"));
         same(&roc.tpr, &c["roc"]["tpr"], &format!("case {n} ROC tpr"));
         same(
@@ -69,12 +69,12 @@ fn binary_curves_match_scikit_learn() {
             &format!("case {n} ROC thresholds"),
         );
         same(
-            &[roc_auc(&y, &s)],
+            &[roc_auc(&y, &s).unwrap()],
             &Value::from(vec![c["roc_auc"].clone()]),
             &format!("case {n} AUC"),
         );
         same(
-            &[average_precision(&y, &s)],
+            &[average_precision(&y, &s).unwrap()],
             &Value::from(vec![c["average_precision"].clone()]),
             &format!("case {n} AP"),
         );
@@ -98,7 +98,7 @@ fn one_vs_rest_scores_match_scikit_learn() {
             .iter()
             .flat_map(floats)
             .collect();
-        let auc = roc_auc_ovr(&labels, &scores, k);
+        let auc = roc_auc_ovr(&labels, &scores, k).unwrap();
         same(
             &auc.per_class,
             &c["roc_auc"]["per_class"],
@@ -112,7 +112,7 @@ fn one_vs_rest_scores_match_scikit_learn() {
             ]),
             &format!("case {n} AUC avg"),
         );
-        let ap = average_precision_ovr(&labels, &scores, k);
+        let ap = average_precision_ovr(&labels, &scores, k).unwrap();
         same(
             &ap.per_class,
             &c["average_precision"]["per_class"],

@@ -76,7 +76,7 @@ fn multiclass_metrics_match_scikit_learn() {
         for (kk, v) in e["top_k"].as_object().unwrap() {
             let kk: usize = kk.parse().unwrap();
             check(
-                metrics::top_k_accuracy(&scores, k, &t, kk),
+                metrics::top_k_accuracy(&scores, k, &t, kk).unwrap(),
                 v,
                 &format!("{name} top-{kk}"),
             );

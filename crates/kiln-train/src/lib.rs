@@ -7,7 +7,8 @@
 //!   train end;
 //!   built-ins [`Progress`] and [`MetricsCsv`].
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
-//!   artifacts ([`artifacts`]).
+//!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
+//!   split (`kiln eval`).
 
 mod callback;
 mod config;
@@ -18,6 +19,7 @@ mod metrics_csv;
 mod progress;
 mod run;
 mod schedule;
+mod split_eval;
 mod trainer;
 
 pub use callback::{BatchEnd, Callback, DataInfo, TrainInfo};
@@ -29,4 +31,7 @@ pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
 pub use progress::Progress;
 pub use run::{RunOutcome, artifacts, run};
 pub use schedule::LrSchedule;
+pub use split_eval::{
+    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, evaluate_artifacts,
+};
 pub use trainer::fit;

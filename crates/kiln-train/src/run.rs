@@ -4,16 +4,15 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln_data::{Batcher, DatasetFiles, Resolver};
-use kiln_eval::{ClassificationReport, ZeroDivision};
-use kiln_models::ImageClassifier;
+use kiln_data::{Batcher, DatasetFiles};
+use kiln_eval::ClassificationReport;
 
 use crate::callback::{Callback, DataInfo};
 use crate::config::RunConfig;
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
 use crate::history::History;
 use crate::metrics_csv::MetricsCsv;
+use crate::split_eval::{EvalSplit, SplitOutputs, Splits, report_split};
 use crate::trainer::fit;
 
 /// File names inside the artifact directory.
@@ -52,16 +51,18 @@ pub fn run(
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
 ) -> Result<RunOutcome, TrainError> {
-    let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
-    let data = kiln_data::load(config.dataset, &resolver)?;
-    let limit = config.limit.unwrap_or(usize::MAX);
-    let (pool, test) = (data.train.truncate(limit), data.test.truncate(limit));
-    let valid_len = config.valid_len(pool.len());
-    let (train, valid) = pool.split_validation(valid_len, config.training.seed)?;
+    let Splits {
+        spec,
+        files,
+        train,
+        valid,
+        test,
+        valid_len,
+    } = Splits::load(config)?;
     let sizes = [train.len(), valid.len(), test.len()];
     let info = DataInfo {
-        dataset: data.spec.name,
-        files: &data.files,
+        dataset: spec.name,
+        files: &files,
         sizes,
     };
     for cb in callbacks.iter_mut() {
@@ -89,7 +90,7 @@ pub fn run(
 
     device.seed(config.training.seed);
     let model = config.model.init(&device.clone().autodiff());
-    let norm = data.spec.normalization();
+    let norm = spec.normalization();
     callbacks.insert(
         0,
         Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS))?),
@@ -110,15 +111,11 @@ pub fn run(
         .clone()
         .save_file(&model_path)
         .map_err(|e| TrainError::artifact(&model_path, e))?;
-    let report = test_report(
-        &model,
-        &test,
-        &Batcher::new(norm, device.clone()),
-        config,
-        dir,
-    )?;
+    let outputs = SplitOutputs::named(dir, EvalSplit::Test);
+    let batcher = Batcher::new(norm, device.clone());
+    let report = report_split(&model, &test, &batcher, config, outputs)?.report;
     Ok(RunOutcome {
-        files: data.files,
+        files,
         sizes,
         history,
         report,
@@ -126,36 +123,7 @@ pub fn run(
     })
 }
 
-fn test_report<M: ImageClassifier>(
-    model: &M,
-    test: &kiln_data::ImageDataset,
-    batcher: &Batcher,
-    config: &RunConfig,
-    dir: &Path,
-) -> Result<ClassificationReport, TrainError> {
-    let eval = evaluate(model, test, batcher, config.training.batch_size, true)?;
-    let names: Vec<String> = config
-        .dataset
-        .spec()
-        .class_names
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut report = ClassificationReport::new(
-        eval.stats.confusion(),
-        None,
-        Some(&names),
-        ZeroDivision::Zero,
-    )?;
-    if let Some(p) = &eval.predictions {
-        report.add_scores(p.labels(), &p.scores_f64(), p.num_classes());
-        p.write_csv(&dir.join(artifacts::PREDICTIONS))?;
-    }
-    write_json(&dir.join(artifacts::EVAL), &report.to_json())?;
-    Ok(report)
-}
-
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::artifact(path, e))?;
     std::fs::write(path, text + "\n").map_err(|e| TrainError::artifact(path, e))
 }

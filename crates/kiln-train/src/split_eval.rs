@@ -1,0 +1,236 @@
+//! Evaluating one split of a run: the test report at the end of [`crate::run`], and
+//! re-evaluating a finished run's artifacts ([`evaluate_artifacts`], `kiln eval`).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use kiln_data::{Batcher, DatasetFiles, DatasetSpec, ImageDataset, Resolver};
+use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
+use kiln_models::ImageClassifier;
+
+use crate::config::RunConfig;
+use crate::error::TrainError;
+use crate::evaluate::evaluate;
+use crate::run::{artifacts, write_json};
+
+/// One of a run's three splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalSplit {
+    /// The training file minus the validation images.
+    Train,
+    /// The validation images held out of the training file.
+    Valid,
+    /// The test file.
+    Test,
+}
+
+impl std::fmt::Display for EvalSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Train => "train",
+            Self::Valid => "valid",
+            Self::Test => "test",
+        })
+    }
+}
+
+impl std::str::FromStr for EvalSplit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "train" => Ok(Self::Train),
+            "valid" | "validation" => Ok(Self::Valid),
+            "test" => Ok(Self::Test),
+            other => Err(format!("unknown split `{other}` (train, valid or test)")),
+        }
+    }
+}
+
+/// Where the report of one split goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitOutputs {
+    /// The JSON report.
+    pub eval: PathBuf,
+    /// The per-sample predictions.
+    pub predictions: PathBuf,
+}
+
+impl SplitOutputs {
+    /// [`artifacts::EVAL`] and [`artifacts::PREDICTIONS`] in `dir` for the test split,
+    /// `eval-<split>.json` and `predictions-<split>.csv` for the others.
+    pub fn named(dir: &Path, split: EvalSplit) -> Self {
+        match split {
+            EvalSplit::Test => Self {
+                eval: dir.join(artifacts::EVAL),
+                predictions: dir.join(artifacts::PREDICTIONS),
+            },
+            other => Self {
+                eval: dir.join(format!("eval-{other}.json")),
+                predictions: dir.join(format!("predictions-{other}.csv")),
+            },
+        }
+    }
+}
+
+/// A run's dataset, loaded and split.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// The dataset's table entry.
+    pub spec: &'static DatasetSpec,
+    /// The files read.
+    pub files: DatasetFiles,
+    /// Training images.
+    pub train: ImageDataset,
+    /// Validation images.
+    pub valid: ImageDataset,
+    /// Test images.
+    pub test: ImageDataset,
+    /// The validation size used.
+    pub valid_len: usize,
+}
+
+impl Splits {
+    /// Loads the dataset of `config` and splits it as [`crate::run`] does: the first `limit`
+    /// images of each file, then a validation set drawn from the training file by a shuffle
+    /// seeded with the training seed.
+    pub fn load(config: &RunConfig) -> Result<Self, TrainError> {
+        let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
+        let data = kiln_data::load(config.dataset, &resolver)?;
+        let limit = config.limit.unwrap_or(usize::MAX);
+        let pool = data.train.truncate(limit);
+        let valid_len = config.valid_len(pool.len());
+        let (train, valid) = pool.split_validation(valid_len, config.training.seed)?;
+        Ok(Self {
+            spec: data.spec,
+            files: data.files,
+            train,
+            valid,
+            test: data.test.truncate(limit),
+            valid_len,
+        })
+    }
+
+    /// The images of `split`.
+    pub fn get(&self, split: EvalSplit) -> &ImageDataset {
+        match split {
+            EvalSplit::Train => &self.train,
+            EvalSplit::Valid => &self.valid,
+            EvalSplit::Test => &self.test,
+        }
+    }
+}
+
+/// A split's report and predictions, both also written to disk.
+#[derive(Debug, Clone)]
+pub struct SplitReport {
+    /// The classification report, with the score-based metrics.
+    pub report: ClassificationReport,
+    /// Every sample's probabilities, in dataset order.
+    pub predictions: Predictions,
+    /// Every class's name.
+    pub class_names: Vec<String>,
+    /// The files written.
+    pub outputs: SplitOutputs,
+}
+
+/// Evaluates `model` (in inference mode) on `data`, writes the JSON report and the
+/// predictions CSV to `outputs`.
+pub(crate) fn report_split<M: ImageClassifier>(
+    model: &M,
+    data: &ImageDataset,
+    batcher: &Batcher,
+    config: &RunConfig,
+    outputs: SplitOutputs,
+) -> Result<SplitReport, TrainError> {
+    let eval = evaluate(model, data, batcher, config.training.batch_size, true)?;
+    let class_names: Vec<String> = config
+        .dataset
+        .spec()
+        .class_names
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut report = ClassificationReport::new(
+        eval.stats.confusion(),
+        None,
+        Some(&class_names),
+        ZeroDivision::Zero,
+    )?;
+    let predictions = eval
+        .predictions
+        .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
+    report.add_scores(
+        predictions.labels(),
+        &predictions.scores_f64(),
+        predictions.num_classes(),
+    )?;
+    predictions.write_csv(&outputs.predictions)?;
+    write_json(&outputs.eval, &report.to_json())?;
+    Ok(SplitReport {
+        report,
+        predictions,
+        class_names,
+        outputs,
+    })
+}
+
+/// What [`evaluate_artifacts`] is asked to do beyond the run's own configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactEval {
+    /// The split to evaluate.
+    pub split: EvalSplit,
+    /// Read the dataset from here instead of the run's `data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// Never download.
+    pub offline: bool,
+    /// Write the report here instead of the artifact directory.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Re-evaluates the trained model of the run in `dir` (its `config.json` and `model.bpk`) on
+/// one split of its dataset, split exactly as in training, on `device`; writes the report
+/// and predictions ([`SplitOutputs::named`]) to `request.out_dir` or `dir`.
+pub fn evaluate_artifacts(
+    dir: &Path,
+    request: &ArtifactEval,
+    device: &Device,
+) -> Result<SplitReport, TrainError> {
+    let config_path = dir.join(artifacts::CONFIG);
+    let text = std::fs::read_to_string(&config_path).map_err(|e| {
+        TrainError::artifact(
+            &config_path,
+            format!("{e} (is this a kiln artifact directory?)"),
+        )
+    })?;
+    let mut config: RunConfig = serde_json::from_str(&text)
+        .map_err(|e| TrainError::artifact(&config_path, format!("not a kiln run config: {e}")))?;
+    if let Some(data_dir) = &request.data_dir {
+        config.data_dir = Some(data_dir.clone());
+    }
+    config.offline |= request.offline;
+    let splits = Splits::load(&config)?;
+    let model_path = dir.join(artifacts::MODEL);
+    if !model_path.is_file() {
+        return Err(TrainError::artifact(
+            &model_path,
+            "no trained model (the run did not finish?)",
+        ));
+    }
+    let model = config
+        .model
+        .init(device)
+        .try_load_file(&model_path)
+        .map_err(|e| TrainError::artifact(&model_path, e))?;
+    let out = request.out_dir.as_deref().unwrap_or(dir);
+    std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;
+    let batcher = Batcher::new(splits.spec.normalization(), device.clone());
+    report_split(
+        &model,
+        splits.get(request.split),
+        &batcher,
+        &config,
+        SplitOutputs::named(out, request.split),
+    )
+}
