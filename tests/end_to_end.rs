@@ -212,6 +212,55 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
         assert!(t["max_recall_at_precision"]["precision"].as_f64().unwrap() >= 0.5);
         assert!(t["max_precision_at_recall"]["recall"].as_f64().unwrap() >= 0.5);
 
+        // `kiln eval` reloads model.bpk: on the test split it reproduces eval.json and
+        // predictions.csv; on the validation split it sees the 64 held-out images.
+        let re = tmp.path().join(format!("re-{backend}"));
+        let plots = re.join("plots");
+        let (a, r, p, b) = (
+            art.to_str().unwrap(),
+            re.to_str().unwrap(),
+            plots.to_str().unwrap(),
+            backend.to_string(),
+        );
+        let common = ["eval", "--artifact-dir", a, "--backend", &b, "--out", r];
+        let mut args = common.to_vec();
+        args.extend(["--plots", p, "--positive-label", "3", "--format", "json"]);
+        let out = kiln(&args, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed["thresholds"]["positive_label"], "3");
+        let reread = |f: &str| std::fs::read_to_string(re.join(f)).unwrap();
+        let re_eval: Value = serde_json::from_str(&reread("eval.json")).unwrap();
+        assert_eq!(
+            re_eval, eval,
+            "{backend}: kiln eval vs the training run's eval.json"
+        );
+        assert_eq!(reread("predictions.csv"), preds, "{backend}: predictions");
+        for stem in [
+            "confusion_matrix",
+            "per_class",
+            "pr_curve",
+            "roc_curve",
+            "threshold_3",
+        ] {
+            for ext in ["png", "svg"] {
+                let f = plots.join(format!("{stem}.{ext}"));
+                assert!(
+                    std::fs::metadata(&f).unwrap().len() > 1_000,
+                    "{}",
+                    f.display()
+                );
+            }
+        }
+        let mut args = common.to_vec();
+        args.extend(["--split", "valid", "--format", "csv"]);
+        let out = kiln(&args, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let valid: Value = serde_json::from_str(&reread("eval-valid.json")).unwrap();
+        assert_eq!(valid["weighted avg"]["support"], 64);
+        assert_eq!(reread("predictions-valid.csv").lines().count(), 65);
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("class,precision,recall"));
+
         let config: Value =
             serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap())
                 .unwrap();
@@ -277,6 +326,24 @@ fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
         !tmp.path().join("a").exists(),
         "a run that cannot start creates no artifact dir"
     );
+}
+
+#[test]
+fn eval_of_a_directory_without_a_run_names_the_missing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kiln(
+        &["eval", "--artifact-dir", tmp.path().to_str().unwrap()],
+        &[],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("config.json") && log.contains("kiln artifact directory"),
+        "{log}"
+    );
+    let out = kiln(&["eval", "--artifact-dir", ".", "--split", "dev"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unknown split `dev`"), "{}", text(&out));
 }
 
 #[test]

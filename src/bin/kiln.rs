@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use kiln::Backend;
-use kiln::cli::{MetricsArgs, TrainArgs};
+use kiln::cli::{CliError, EvalArgs, MetricsArgs, TrainArgs};
 
 /// Train and honestly evaluate image classifiers.
 #[derive(Parser)]
@@ -18,6 +18,8 @@ enum Command {
     Train(TrainArgs),
     /// Report on any model's predictions CSV (`label`, `prediction`, optional `score_<class>`).
     Metrics(MetricsArgs),
+    /// Re-evaluate a trained run (its artifact directory) on a split of its dataset.
+    Eval(EvalArgs),
     /// List the backends compiled into this binary and whether each has a device here.
     Backends,
 }
@@ -25,20 +27,9 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Train(args) => match kiln::cli::train(&args) {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
-        Command::Metrics(args) => match kiln::cli::metrics(&args) {
-            Ok(_) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
+        Command::Train(args) => exit_code(kiln::cli::train(&args)),
+        Command::Metrics(args) => exit_code(kiln::cli::metrics(&args)),
+        Command::Eval(args) => exit_code(kiln::cli::eval(&args)),
         Command::Backends => {
             for b in Backend::compiled() {
                 match b.device() {
@@ -54,4 +45,15 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// 0, or the error printed and its exit code.
+fn exit_code<T>(result: Result<T, CliError>) -> i32 {
+    match result {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
 }

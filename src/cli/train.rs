@@ -157,27 +157,9 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
     )?;
     println!("\nTest classification report ({}):\n", config.dataset);
     println!("{}", outcome.report.to_text(4));
-    println!("{}", summary(&outcome.report));
+    println!("{}", super::report::summary(&outcome.report));
     println!("Confusion matrix (rows = true label, columns = predicted):\n");
     println!("{}", outcome.report.confusion_text());
     println!("artifacts: {}", outcome.artifact_dir.display());
     Ok(outcome)
-}
-
-/// The summary lines under the report: balanced accuracy, kappa, MCC, and what scores add.
-pub(crate) fn summary(r: &kiln_eval::ClassificationReport) -> String {
-    let mut out = format!(
-        "balanced accuracy: {:.4}   Cohen's kappa: {:.4}   Matthews corr.: {:.4}\n",
-        r.balanced_accuracy, r.cohen_kappa, r.matthews_corrcoef
-    );
-    for (k, v) in &r.top_k_accuracy {
-        out.push_str(&format!("top-{k} accuracy: {v:.4}\n"));
-    }
-    if let (Some(auc), Some(ap)) = (&r.roc_auc, &r.average_precision) {
-        out.push_str(&format!(
-            "ROC AUC (one-vs-rest): macro {:.4}, weighted {:.4}   average precision: macro {:.4}\n",
-            auc.macro_avg, auc.weighted, ap.macro_avg
-        ));
-    }
-    out
 }

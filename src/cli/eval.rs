@@ -1,0 +1,64 @@
+//! `kiln eval`: re-evaluate a trained run on a split of its dataset.
+
+use std::path::PathBuf;
+
+use kiln_eval::plot::ScoredSamples;
+use kiln_train::{ArtifactEval, EvalSplit, SplitReport, evaluate_artifacts};
+
+use super::report::{ReportArgs, emit};
+use super::train::CliError;
+use crate::backend::{self, Backend};
+
+/// Flags of `kiln eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// A `kiln train` artifact directory (its `config.json` and `model.bpk` are read).
+    #[arg(long)]
+    pub artifact_dir: PathBuf,
+    /// The split to evaluate: train, valid or test (split exactly as in training).
+    #[arg(long, default_value = "test")]
+    pub split: EvalSplit,
+    /// Read the dataset from here instead of where the run found it.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download.
+    #[arg(long)]
+    pub offline: bool,
+    /// Write `eval[-<split>].json` and `predictions[-<split>].csv` here [default: the
+    /// artifact directory].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Backend [default: the first usable compiled one, GPU before CPU].
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Output, threshold and plot flags.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Loads the run, evaluates the split, writes its report and predictions, prints the report
+/// and draws the plots.
+pub fn eval(args: &EvalArgs) -> Result<SplitReport, CliError> {
+    let selected = backend::select(args.backend)?;
+    eprintln!("{selected}");
+    let request = ArtifactEval {
+        split: args.split,
+        data_dir: args.data_dir.clone(),
+        offline: args.offline,
+        out_dir: args.out.clone(),
+    };
+    let result = evaluate_artifacts(&args.artifact_dir, &request, &selected.device)?;
+    let scores = result.predictions.scores_f64();
+    let scored = ScoredSamples {
+        labels: result.predictions.labels(),
+        scores: &scores,
+        classes: &result.class_names,
+    };
+    emit(&result.report, Some(scored), &args.report, None)?;
+    eprintln!(
+        "wrote {} and {}",
+        result.outputs.eval.display(),
+        result.outputs.predictions.display()
+    );
+    Ok(result)
+}
