@@ -59,8 +59,6 @@ fn train(data: &Path, artifacts: &Path, backend: Backend, extra: &[&str]) -> Out
         a,
         "--backend",
         &b,
-        "--epochs",
-        "2",
         "--batch-size",
         "32",
         "--valid-size",
@@ -68,6 +66,9 @@ fn train(data: &Path, artifacts: &Path, backend: Backend, extra: &[&str]) -> Out
         "--seed",
         "7",
     ];
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
     args.extend_from_slice(extra);
     kiln(&args, &[])
 }
@@ -325,6 +326,106 @@ fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
     assert!(
         !tmp.path().join("a").exists(),
         "a run that cannot start creates no artifact dir"
+    );
+}
+
+/// Extra metrics become metrics.csv columns; a monitor drives early stopping and the
+/// best-model checkpoint, which `kiln eval --weights` can evaluate.
+#[test]
+fn monitored_metrics_stop_early_and_keep_the_best_model() {
+    let Some((backend, _)) = common::usable_backends()
+        .into_iter()
+        .find(|(b, _)| !b.is_gpu())
+    else {
+        return common::skipped("no CPU backend");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 704, 200, true);
+    let art = tmp.path().join("art");
+    // The training loss falls every epoch, so "higher is better" never improves after epoch 1:
+    // patience 1 stops after epoch 2 of 4, and the best model is epoch 1's.
+    let flags = [
+        "--epochs",
+        "4",
+        "--metric",
+        "macro_f1",
+        "--metric",
+        "recall:3",
+        "--monitor",
+        "train_loss",
+        "--mode",
+        "max",
+        "--early-stopping",
+        "1",
+        "--save-best",
+    ];
+    let out = train(&data, &art, backend, &flags);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("early stopping after epoch 2: train_loss has not improved for 1 epochs"),
+        "{log}"
+    );
+    let metrics = std::fs::read_to_string(art.join("metrics.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = metrics.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "epoch", "split", "loss", "accuracy", "macro_f1", "lr", "seconds", "macro_f1",
+            "recall:3"
+        ]
+    );
+    assert_eq!(rows.len(), 5, "2 epochs × (train, valid):\n{metrics}");
+    for row in &rows[1..] {
+        assert_eq!(
+            row[7], row[4],
+            "the macro_f1 column equals the built-in one"
+        );
+        let recall: f64 = row[8].parse().unwrap();
+        assert!((0.0..=1.0).contains(&recall), "{metrics}");
+    }
+    let loss = |r: usize| rows[r][2].parse::<f64>().unwrap();
+    assert!(loss(3) < loss(1), "training loss fell: {metrics}");
+    let best = art.join("model-best.bpk");
+    assert!(std::fs::metadata(&best).unwrap().len() > 1_000_000);
+    assert_ne!(
+        std::fs::read(&best).unwrap(),
+        std::fs::read(art.join("model.bpk")).unwrap(),
+        "epoch 1's weights differ from epoch 2's"
+    );
+    let (a, w, b) = (
+        art.to_str().unwrap(),
+        best.to_str().unwrap(),
+        backend.to_string(),
+    );
+    let re = tmp.path().join("re");
+    let r = re.to_str().unwrap();
+    let out = kiln(
+        &[
+            "eval",
+            "--artifact-dir",
+            a,
+            "--weights",
+            w,
+            "--backend",
+            &b,
+            "--out",
+            r,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let best_eval: Value =
+        serde_json::from_str(&std::fs::read_to_string(re.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(best_eval["weighted avg"]["support"], 200);
+
+    let out = train(&data, &art, backend, &["--monitor", "valid_recall:Bird"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--monitor: unknown metric `recall:Bird`"),
+        "{}",
+        text(&out)
     );
 }
 

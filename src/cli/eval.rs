@@ -28,6 +28,9 @@ pub struct EvalArgs {
     /// artifact directory].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Weights to load [default: <artifact-dir>/model.bpk; e.g. <artifact-dir>/model-best.bpk].
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     /// Backend [default: the first usable compiled one, GPU before CPU].
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
@@ -46,6 +49,7 @@ pub fn eval(args: &EvalArgs) -> Result<SplitReport, CliError> {
         data_dir: args.data_dir.clone(),
         offline: args.offline,
         out_dir: args.out.clone(),
+        weights: args.weights.clone(),
     };
     let result = evaluate_artifacts(&args.artifact_dir, &request, &selected.device)?;
     let scores = result.predictions.scores_f64();

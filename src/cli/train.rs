@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use kiln_data::DatasetName;
+use kiln_eval::MetricSpec;
 use kiln_models::ModelConfig;
-use kiln_train::{LrSchedule, Progress, RunConfig, RunOutcome, TrainingConfig};
+use kiln_train::{
+    LrSchedule, Mode, Monitor, MonitorConfig, Progress, RunConfig, RunOutcome, TrainingConfig,
+};
 
 use crate::backend::{self, Backend, BackendError};
 
@@ -51,6 +54,27 @@ pub struct TrainArgs {
     /// Backend [default: the first usable compiled one, GPU before CPU].
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
+    /// Extra metric logged per epoch in metrics.csv: accuracy, balanced_accuracy,
+    /// macro_precision, macro_recall, macro_f1, weighted_f1, cohen_kappa, mcc, or
+    /// precision|recall|f1|specificity:<class name or index>. Repeatable.
+    #[arg(long = "metric", value_name = "METRIC")]
+    pub metrics: Vec<String>,
+    /// Quantity to monitor: valid_<metric> or train_<metric>, <metric> being `loss` or any
+    /// --metric name (e.g. valid_loss, valid_macro_f1, valid_recall:Shirt).
+    #[arg(long)]
+    pub monitor: Option<String>,
+    /// With --monitor: min or max is better [default: min for loss, max otherwise].
+    #[arg(long, requires = "monitor")]
+    pub mode: Option<Mode>,
+    /// With --monitor: stop after this many epochs without improvement.
+    #[arg(long, value_name = "PATIENCE", requires = "monitor")]
+    pub early_stopping: Option<usize>,
+    /// With --early-stopping: the smallest change that counts as an improvement.
+    #[arg(long, default_value_t = 0.0, requires = "early_stopping")]
+    pub min_delta: f64,
+    /// With --monitor: keep the best epoch's weights as model-best.bpk.
+    #[arg(long, requires = "monitor")]
+    pub save_best: bool,
 }
 
 /// Anything `kiln train` can fail with.
@@ -126,6 +150,41 @@ impl TrainArgs {
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }
+        let class_names: Vec<String> = spec.class_names.iter().map(|s| s.to_string()).collect();
+        for m in &self.metrics {
+            MetricSpec::parse(m, &class_names).map_err(|e| CliError::Flag {
+                flag: "--metric",
+                message: e.to_string(),
+            })?;
+        }
+        let monitor = match &self.monitor {
+            None => None,
+            Some(name) => {
+                Monitor::parse(name, self.mode, &class_names).map_err(|e| CliError::Flag {
+                    flag: "--monitor",
+                    message: e.to_string(),
+                })?;
+                if self.early_stopping == Some(0) {
+                    return Err(CliError::Flag {
+                        flag: "--early-stopping",
+                        message: "patience must be at least 1".into(),
+                    });
+                }
+                if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+                    return Err(CliError::Flag {
+                        flag: "--min-delta",
+                        message: format!("must be a non-negative number, got {}", self.min_delta),
+                    });
+                }
+                Some(MonitorConfig {
+                    metric: name.clone(),
+                    mode: self.mode,
+                    early_stopping_patience: self.early_stopping,
+                    min_delta: self.min_delta,
+                    save_best: self.save_best,
+                })
+            }
+        };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
             PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, model.name()))
         });
@@ -139,6 +198,8 @@ impl TrainArgs {
             training,
             artifact_dir,
             backend: self.backend.map(|b| b.to_string()),
+            metrics: self.metrics.clone(),
+            monitor,
         })
     }
 }
@@ -155,6 +216,9 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
         &selected.device,
         vec![Box::new(Progress::default())],
     )?;
+    if let Some(reason) = &outcome.stopped_early {
+        println!("\n{reason}");
+    }
     println!("\nTest classification report ({}):\n", config.dataset);
     println!("{}", outcome.report.to_text(4));
     println!("{}", super::report::summary(&outcome.report));

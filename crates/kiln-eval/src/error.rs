@@ -16,6 +16,14 @@ pub enum EvalError {
         /// Length of the second.
         right: usize,
     },
+    /// A metric name (`--metric`, `--monitor`) is not one kiln knows.
+    #[error("unknown metric `{spec}`: {problem}")]
+    UnknownMetric {
+        /// The name given.
+        spec: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A score is NaN or infinite.
     #[error("score {index} is {value}: scores must be finite")]
     NonFiniteScore {

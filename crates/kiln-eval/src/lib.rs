@@ -8,6 +8,8 @@
 //! - [`metrics`]: precision / recall / F-beta / specificity / support per class, micro / macro /
 //!   weighted averages, accuracy, balanced accuracy, top-k accuracy, Cohen's kappa, Matthews
 //!   correlation, with scikit-learn's `zero_division`.
+//! - [`MetricSpec`]: one scalar named by a string (`macro_f1`, `recall:Shirt`), for training
+//!   logs and monitors.
 //! - [`ClassificationReport`]: the `classification_report` text table and the `eval.json`
 //!   document.
 //! - [`curves`]: precision–recall and ROC curves, ROC AUC, average precision (binary and
@@ -22,6 +24,7 @@ mod confusion;
 mod csv_input;
 pub mod curves;
 mod error;
+mod metric_spec;
 pub mod metrics;
 #[cfg(feature = "plots")]
 pub mod plot;
@@ -32,6 +35,7 @@ pub mod threshold;
 pub use confusion::{ConfusionMatrix, Normalize};
 pub use csv_input::{ClassSet, LabeledPredictions, read_predictions_csv};
 pub use error::EvalError;
+pub use metric_spec::{ClassScore, GLOBAL_METRICS, MetricKind, MetricSpec};
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;
 pub use report::ClassificationReport;

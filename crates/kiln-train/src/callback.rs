@@ -1,5 +1,7 @@
 //! Hooks into the training loop. Every hook sees the metrics so far.
 
+use std::path::Path;
+
 use kiln_data::DatasetFiles;
 
 use crate::error::TrainError;
@@ -46,6 +48,13 @@ pub struct DataInfo<'a> {
     pub sizes: [usize; 3],
 }
 
+/// The model as it stands at the end of an epoch, for callbacks that keep copies of it.
+pub trait ModelSnapshot {
+    /// Writes the model's weights (inference form, burnpack) to `path` atomically: a temporary
+    /// file beside it, then a rename.
+    fn save(&self, path: &Path) -> Result<(), TrainError>;
+}
+
 /// Receives the loop's events. Every method has a no-op default; an error stops training.
 pub trait Callback {
     /// Once the data is loaded, before the model is built ([`crate::run`] only).
@@ -79,6 +88,19 @@ pub trait Callback {
         _history: &History,
     ) -> Result<(), TrainError> {
         Ok(())
+    }
+    /// At the end of each epoch, after training and validation, with the model.
+    fn on_epoch_complete(
+        &mut self,
+        _history: &History,
+        _model: &dyn ModelSnapshot,
+    ) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// Asked after [`on_epoch_complete`](Self::on_epoch_complete): `Some(reason)` ends training
+    /// after this epoch.
+    fn stop_requested(&self) -> Option<String> {
+        None
     }
     /// After the last epoch.
     fn on_train_end(&mut self, _history: &History) -> Result<(), TrainError> {

@@ -8,6 +8,7 @@ use kiln_data::DatasetName;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::monitor::Mode;
 use crate::schedule::LrSchedule;
 
 /// The training recipe. The defaults are kiln's default recipe: Adam at 2e-3 with 100 steps of
@@ -56,6 +57,30 @@ pub struct RunConfig {
     /// The backend the run used (recorded for reproduction; the device is chosen by the caller).
     #[serde(default)]
     pub backend: Option<String>,
+    /// Extra metrics logged per epoch and phase in `metrics.csv` ([`kiln_eval::MetricSpec`]
+    /// names: `macro_f1`, `recall:Shirt`, …).
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// A monitored quantity driving early stopping and the best-model checkpoint.
+    #[serde(default)]
+    pub monitor: Option<MonitorConfig>,
+}
+
+/// What to monitor and what to do with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    /// `valid_<metric>` or `train_<metric>` ([`crate::Monitor::parse`]).
+    pub metric: String,
+    /// Lower or higher is better [default: min for the loss, max otherwise].
+    pub mode: Option<Mode>,
+    /// Stop after this many epochs without improvement.
+    pub early_stopping_patience: Option<usize>,
+    /// The smallest change that counts as an improvement for early stopping.
+    #[serde(default)]
+    pub min_delta: f64,
+    /// Keep the best epoch's weights as `model-best.bpk`.
+    #[serde(default)]
+    pub save_best: bool,
 }
 
 impl RunConfig {

@@ -41,6 +41,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Samples seen.
     pub samples: usize,
+    /// The phase's confusion counts, for any further metric ([`kiln_eval::MetricSpec`]).
+    #[serde(skip)]
+    pub confusion: ConfusionMatrix,
 }
 
 /// Every epoch's metrics so far, in order.
@@ -107,6 +110,7 @@ impl PhaseAccumulator {
             lr,
             seconds,
             samples: self.seen,
+            confusion: self.confusion.clone(),
         }
     }
 }

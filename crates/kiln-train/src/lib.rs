@@ -5,33 +5,41 @@
 //!   metrics ([`PhaseAccumulator`]), validation after each epoch.
 //! - [`Callback`]: hooks at data loaded, train start, batch end, epoch end, validation end and
 //!   train end;
-//!   built-ins [`Progress`] and [`MetricsCsv`].
+//!   built-ins [`Progress`], [`MetricsCsv`] (with any [`kiln_eval::MetricSpec`] as extra
+//!   columns), [`EarlyStopping`] and [`BestCheckpoint`], both driven by a [`Monitor`]
+//!   (`valid_loss`, `valid_macro_f1`, `valid_recall:Shirt`, …).
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
 //!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
 //!   split (`kiln eval`).
 
+mod best_checkpoint;
 mod callback;
 mod config;
+mod early_stopping;
 mod error;
 mod evaluate;
 mod history;
 mod metrics_csv;
+mod monitor;
 mod progress;
 mod run;
 mod schedule;
 mod split_eval;
 mod trainer;
 
-pub use callback::{BatchEnd, Callback, DataInfo, TrainInfo};
-pub use config::{RunConfig, TrainingConfig};
+pub use best_checkpoint::BestCheckpoint;
+pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
+pub use config::{MonitorConfig, RunConfig, TrainingConfig};
+pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
+pub use monitor::{Mode, Monitor, Monitored};
 pub use progress::Progress;
 pub use run::{RunOutcome, artifacts, run};
 pub use schedule::LrSchedule;
 pub use split_eval::{
     ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, evaluate_artifacts,
 };
-pub use trainer::fit;
+pub use trainer::{Fitted, fit};

@@ -5,15 +5,18 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::{Batcher, DatasetFiles};
-use kiln_eval::ClassificationReport;
+use kiln_eval::{ClassificationReport, MetricSpec};
 
+use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
 use crate::config::RunConfig;
+use crate::early_stopping::EarlyStopping;
 use crate::error::TrainError;
 use crate::history::History;
 use crate::metrics_csv::MetricsCsv;
+use crate::monitor::Monitor;
 use crate::split_eval::{EvalSplit, SplitOutputs, Splits, report_split};
-use crate::trainer::fit;
+use crate::trainer::{Fitted, fit};
 
 /// File names inside the artifact directory.
 pub mod artifacts {
@@ -27,6 +30,8 @@ pub mod artifacts {
     pub const EVAL: &str = "eval.json";
     /// Test-split per-sample predictions.
     pub const PREDICTIONS: &str = "predictions.csv";
+    /// The best epoch's weights by the monitored metric (with `save_best`).
+    pub const BEST_MODEL: &str = "model-best.bpk";
 }
 
 /// What a run produced.
@@ -42,6 +47,8 @@ pub struct RunOutcome {
     pub report: ClassificationReport,
     /// The artifact directory.
     pub artifact_dir: PathBuf,
+    /// Why training stopped before the last epoch, if it did.
+    pub stopped_early: Option<String>,
 }
 
 /// Runs `config` on `device` (a plain device: autodiff is enabled for training internally).
@@ -65,6 +72,16 @@ pub fn run(
         files: &files,
         sizes,
     };
+    let class_names: Vec<String> = spec.class_names.iter().map(|s| s.to_string()).collect();
+    let extra = config
+        .metrics
+        .iter()
+        .map(|m| MetricSpec::parse(m, &class_names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let monitor = match &config.monitor {
+        Some(m) => Some((Monitor::parse(&m.metric, m.mode, &class_names)?, m)),
+        None => None,
+    };
     for cb in callbacks.iter_mut() {
         cb.on_data_loaded(&info)?;
     }
@@ -73,7 +90,12 @@ pub fn run(
     // one that starts leaves no outputs of an earlier run beside its own.
     let dir = &config.artifact_dir;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
-    for stale in [artifacts::MODEL, artifacts::EVAL, artifacts::PREDICTIONS] {
+    for stale in [
+        artifacts::MODEL,
+        artifacts::BEST_MODEL,
+        artifacts::EVAL,
+        artifacts::PREDICTIONS,
+    ] {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -93,9 +115,22 @@ pub fn run(
     let norm = spec.normalization();
     callbacks.insert(
         0,
-        Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS))?),
+        Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?),
     );
-    let (model, history) = fit(
+    if let Some((monitor, m)) = monitor {
+        if m.save_best {
+            let path = dir.join(artifacts::BEST_MODEL);
+            callbacks.push(Box::new(BestCheckpoint::new(monitor.clone(), path)));
+        }
+        if let Some(patience) = m.early_stopping_patience {
+            callbacks.push(Box::new(EarlyStopping::new(monitor, patience, m.min_delta)));
+        }
+    }
+    let Fitted {
+        model,
+        history,
+        stopped_early,
+    } = fit(
         model,
         &train,
         Some(&valid),
@@ -120,6 +155,7 @@ pub fn run(
         history,
         report,
         artifact_dir: dir.clone(),
+        stopped_early,
     })
 }
 

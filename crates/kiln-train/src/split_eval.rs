@@ -187,6 +187,8 @@ pub struct ArtifactEval {
     pub offline: bool,
     /// Write the report here instead of the artifact directory.
     pub out_dir: Option<PathBuf>,
+    /// Load these weights instead of the run's `model.bpk` (e.g. its `model-best.bpk`).
+    pub weights: Option<PathBuf>,
 }
 
 /// Re-evaluates the trained model of the run in `dir` (its `config.json` and `model.bpk`) on
@@ -211,7 +213,10 @@ pub fn evaluate_artifacts(
     }
     config.offline |= request.offline;
     let splits = Splits::load(&config)?;
-    let model_path = dir.join(artifacts::MODEL);
+    let model_path = request
+        .weights
+        .clone()
+        .unwrap_or_else(|| dir.join(artifacts::MODEL));
     if !model_path.is_file() {
         return Err(TrainError::artifact(
             &model_path,

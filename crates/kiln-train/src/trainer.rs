@@ -1,5 +1,6 @@
 //! The epoch loop: one implementation for every [`ImageClassifier`].
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -8,17 +9,44 @@ use burn::tensor::Device;
 use kiln_data::{Batcher, ImageDataset, Normalization, epoch_batches};
 use kiln_models::ImageClassifier;
 
-use crate::callback::{BatchEnd, Callback, TrainInfo};
+use crate::callback::{BatchEnd, Callback, ModelSnapshot, TrainInfo};
 use crate::config::TrainingConfig;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
 
+/// What [`fit`] returns.
+#[derive(Debug, Clone)]
+pub struct Fitted<M> {
+    /// The model after the last epoch run.
+    pub model: M,
+    /// Every epoch's metrics.
+    pub history: History,
+    /// Why training ended before `config.epochs`, if a callback stopped it.
+    pub stopped_early: Option<String>,
+}
+
+struct Snapshot<'a, M>(&'a M);
+
+impl<M: ImageClassifier> ModelSnapshot for Snapshot<'_, M> {
+    fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        self.0
+            .valid()
+            .save_file(&tmp)
+            .map_err(|e| TrainError::artifact(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| TrainError::artifact(path, e))
+    }
+}
+
 /// Trains `model` (built on `device.autodiff()`) on `train`, validating on `valid` after every
 /// epoch, and returns the trained model with the metrics of every epoch.
 ///
 /// Each epoch visits the training set in an order that is a pure function of
-/// `(config.seed, epoch)`; training metrics are pooled over samples.
+/// `(config.seed, epoch)`; training metrics are pooled over samples. A callback may end
+/// training early ([`Callback::stop_requested`]).
 pub fn fit<M: ImageClassifier>(
     mut model: M,
     train: &ImageDataset,
@@ -27,7 +55,7 @@ pub fn fit<M: ImageClassifier>(
     device: &Device,
     config: &TrainingConfig,
     callbacks: &mut [Box<dyn Callback>],
-) -> Result<(M, History), TrainError> {
+) -> Result<Fitted<M>, TrainError> {
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(TrainError::Config(format!(
             "batch size and epochs must be positive (got {} and {})",
@@ -53,6 +81,7 @@ pub fn fit<M: ImageClassifier>(
     let mut optim = config.optimizer.init();
     let mut history = History::new();
     let mut step = 0;
+    let mut stopped_early = None;
     for epoch in 1..=config.epochs {
         let start = Instant::now();
         let mut stats = PhaseAccumulator::new(train.num_classes());
@@ -115,9 +144,20 @@ pub fn fit<M: ImageClassifier>(
                 cb.on_validation_end(&m, &history)?;
             }
         }
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_complete(&history, &Snapshot(&model))?;
+        }
+        stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
+        if stopped_early.is_some() {
+            break;
+        }
     }
     for cb in callbacks.iter_mut() {
         cb.on_train_end(&history)?;
     }
-    Ok((model, history))
+    Ok(Fitted {
+        model,
+        history,
+        stopped_early,
+    })
 }

@@ -14,6 +14,14 @@ fn run_config_round_trips_through_json() {
             .with_schedule(LrSchedule::Constant),
         artifact_dir: PathBuf::from("out"),
         backend: Some("flex".into()),
+        metrics: vec!["recall:Shirt".into()],
+        monitor: Some(MonitorConfig {
+            metric: "valid_macro_f1".into(),
+            mode: None,
+            early_stopping_patience: Some(2),
+            min_delta: 1e-3,
+            save_best: true,
+        }),
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");
