@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use kiln_data::DatasetName;
-use kiln_eval::MetricSpec;
+use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelConfig;
 use kiln_train::{
-    LrSchedule, Mode, Monitor, MonitorConfig, Progress, RunConfig, RunOutcome, TrainingConfig,
+    LrSchedule, Mode, Monitor, MonitorConfig, Progress, RareClass, RunConfig, RunOutcome,
+    TrainingConfig,
 };
 
 use crate::backend::{self, Backend, BackendError};
@@ -75,6 +76,13 @@ pub struct TrainArgs {
     /// With --monitor: keep the best epoch's weights as model-best.bpk.
     #[arg(long, requires = "monitor")]
     pub save_best: bool,
+    /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in
+    /// the training, validation and test splits.
+    #[arg(long, value_name = "CLASS")]
+    pub rare_class: Option<String>,
+    /// With --rare-class: the fraction of its images kept.
+    #[arg(long, default_value_t = 0.01, requires = "rare_class")]
+    pub rare_fraction: f64,
 }
 
 /// Anything `kiln train` can fail with.
@@ -185,6 +193,29 @@ impl TrainArgs {
                 })
             }
         };
+        let rare_class = match &self.rare_class {
+            None => None,
+            Some(name) => Some(RareClass {
+                class: class_index(name, &class_names).ok_or_else(|| CliError::Flag {
+                    flag: "--rare-class",
+                    message: format!(
+                        "`{name}` is not a class of {} ({} or 0..{})",
+                        self.dataset,
+                        class_names.join(", "),
+                        class_names.len()
+                    ),
+                })?,
+                fraction: match self.rare_fraction {
+                    f if f > 0.0 && f <= 1.0 => f,
+                    f => {
+                        return Err(CliError::Flag {
+                            flag: "--rare-fraction",
+                            message: format!("must be in (0, 1], got {f}"),
+                        });
+                    }
+                },
+            }),
+        };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
             PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, model.name()))
         });
@@ -200,6 +231,7 @@ impl TrainArgs {
             backend: self.backend.map(|b| b.to_string()),
             metrics: self.metrics.clone(),
             monitor,
+            rare_class,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Gathering confusion counts from logits on any backend, without a per-sample host loop.
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 
 use crate::confusion::ConfusionMatrix;
 use crate::error::EvalError;
@@ -45,8 +45,15 @@ impl ConfusionMatrix {
             .sum();
         let preds: Tensor<1, Int> = logits.argmax(1).flatten(0, 1);
         let pair = targets.clamp(0, k_i - 1).mul_scalar(k_i).add(preds);
-        let counts: Tensor<2, Int> = pair.one_hot(k * k);
-        let counts: Tensor<1, Int> = counts.sum_dim(0).flatten(0, 1);
+        // A bincount: scatter-add a 1 per sample into K² cells (O(batch) memory; a one-hot
+        // would materialize batch × K² integers).
+        let ones = Tensor::<1, Int>::ones([batch], &pair.device());
+        let counts = Tensor::<1, Int>::zeros([k * k], &pair.device()).scatter(
+            0,
+            pair,
+            ones,
+            IndexingUpdateOp::Add,
+        );
         let read = Tensor::cat(vec![counts, invalid], 0)
             .into_data()
             .try_into_vec_as::<i64>()

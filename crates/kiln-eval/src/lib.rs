@@ -35,7 +35,7 @@ pub mod threshold;
 pub use confusion::{ConfusionMatrix, Normalize};
 pub use csv_input::{ClassSet, LabeledPredictions, read_predictions_csv};
 pub use error::EvalError;
-pub use metric_spec::{ClassScore, GLOBAL_METRICS, MetricKind, MetricSpec};
+pub use metric_spec::{ClassScore, GLOBAL_METRICS, MetricKind, MetricSpec, class_index};
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;
 pub use report::ClassificationReport;

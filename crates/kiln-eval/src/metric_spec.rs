@@ -100,22 +100,13 @@ impl MetricSpec {
                         )));
                     }
                 };
-                let index = class_names
-                    .iter()
-                    .position(|n| n == class)
-                    .or_else(|| {
-                        class
-                            .parse()
-                            .ok()
-                            .filter(|&i: &usize| i < class_names.len())
-                    })
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "`{class}` is not a class ({} or 0..{})",
-                            class_names.join(", "),
-                            class_names.len()
-                        ))
-                    })?;
+                let index = class_index(class, class_names).ok_or_else(|| {
+                    bad(format!(
+                        "`{class}` is not a class ({} or 0..{})",
+                        class_names.join(", "),
+                        class_names.len()
+                    ))
+                })?;
                 MetricKind::Class(score, index)
             }
         };
@@ -153,6 +144,14 @@ impl MetricSpec {
             }
         }
     }
+}
+
+/// The index of the class called `name`, or numbered `name`, among `class_names`.
+pub fn class_index(name: &str, class_names: &[String]) -> Option<usize> {
+    class_names
+        .iter()
+        .position(|n| n == name)
+        .or_else(|| name.parse().ok().filter(|&i: &usize| i < class_names.len()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::curves::{check_rows, clf_curve, one_vs_rest};
+use crate::curves::{check_binary, check_rows, clf_curve, one_vs_rest};
 use crate::error::EvalError;
 
 /// How to pick a decision threshold for a positive class.
@@ -87,6 +87,37 @@ pub fn choose_threshold(
         ThresholdRule::MaxPrecisionAtRecall(r) => choices
             .filter(|c| c.recall >= r)
             .fold(None, better(|c| c.precision)),
+    })
+}
+
+/// The binary counts, precision, recall and F1 of predicting positive when
+/// `score >= threshold` (0/0 reads as 0). Errors when the lengths differ or a score is not
+/// finite.
+pub fn at_threshold(
+    y_true: &[bool],
+    scores: &[f64],
+    threshold: f64,
+) -> Result<ThresholdChoice, EvalError> {
+    check_binary(y_true, scores)?;
+    let (mut tp, mut fp, mut fn_, mut tn) = (0u64, 0u64, 0u64, 0u64);
+    for (&y, &s) in y_true.iter().zip(scores) {
+        match (y, s >= threshold) {
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fn_ += 1,
+            (false, false) => tn += 1,
+        }
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(ThresholdChoice {
+        threshold,
+        precision: ratio(tp, tp + fp),
+        recall: ratio(tp, tp + fn_),
+        f1: ratio(2 * tp, 2 * tp + fp + fn_),
+        tp,
+        fp,
+        fn_,
+        tn,
     })
 }
 

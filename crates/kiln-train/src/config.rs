@@ -64,6 +64,19 @@ pub struct RunConfig {
     /// A monitored quantity driving early stopping and the best-model checkpoint.
     #[serde(default)]
     pub monitor: Option<MonitorConfig>,
+    /// Make the data imbalanced: keep only a fraction of one class in every split.
+    #[serde(default)]
+    pub rare_class: Option<RareClass>,
+}
+
+/// One class kept at a fraction of its images ([`kiln_data::keep_class_fraction`]), in the
+/// training file (before the validation split) and in the test file alike.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RareClass {
+    /// The class index.
+    pub class: usize,
+    /// The fraction of its images kept, in (0, 1].
+    pub fraction: f64,
 }
 
 /// What to monitor and what to do with it.

@@ -29,7 +29,7 @@ mod trainer;
 
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
-pub use config::{MonitorConfig, RunConfig, TrainingConfig};
+pub use config::{MonitorConfig, RareClass, RunConfig, TrainingConfig};
 pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::{Batcher, DatasetFiles};
-use kiln_eval::{ClassificationReport, MetricSpec};
+use kiln_eval::{ClassificationReport, MetricSpec, Predictions};
 
 use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
@@ -15,7 +15,7 @@ use crate::error::TrainError;
 use crate::history::History;
 use crate::metrics_csv::MetricsCsv;
 use crate::monitor::Monitor;
-use crate::split_eval::{EvalSplit, SplitOutputs, Splits, report_split};
+use crate::split_eval::{EvalSplit, SplitOutputs, SplitReport, Splits, report_split};
 use crate::trainer::{Fitted, fit};
 
 /// File names inside the artifact directory.
@@ -45,6 +45,8 @@ pub struct RunOutcome {
     pub history: History,
     /// The test-split report.
     pub report: ClassificationReport,
+    /// The test split's per-sample probabilities.
+    pub predictions: Predictions,
     /// The artifact directory.
     pub artifact_dir: PathBuf,
     /// Why training stopped before the last epoch, if it did.
@@ -148,12 +150,17 @@ pub fn run(
         .map_err(|e| TrainError::artifact(&model_path, e))?;
     let outputs = SplitOutputs::named(dir, EvalSplit::Test);
     let batcher = Batcher::new(norm, device.clone());
-    let report = report_split(&model, &test, &batcher, config, outputs)?.report;
+    let SplitReport {
+        report,
+        predictions,
+        ..
+    } = report_split(&model, &test, &batcher, config, outputs)?;
     Ok(RunOutcome {
         files,
         sizes,
         history,
         report,
+        predictions,
         artifact_dir: dir.clone(),
         stopped_early,
     })

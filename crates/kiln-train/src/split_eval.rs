@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln_data::{Batcher, DatasetFiles, DatasetSpec, ImageDataset, Resolver};
+use kiln_data::{Batcher, DatasetFiles, DatasetSpec, ImageDataset, Resolver, keep_class_fraction};
 use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
 use kiln_models::ImageClassifier;
 
@@ -93,13 +93,18 @@ pub struct Splits {
 
 impl Splits {
     /// Loads the dataset of `config` and splits it as [`crate::run`] does: the first `limit`
-    /// images of each file, then a validation set drawn from the training file by a shuffle
+    /// images of each file, thinned to the rare-class fraction if asked, then a validation set drawn from the training file by a shuffle
     /// seeded with the training seed.
     pub fn load(config: &RunConfig) -> Result<Self, TrainError> {
         let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
         let data = kiln_data::load(config.dataset, &resolver)?;
         let limit = config.limit.unwrap_or(usize::MAX);
-        let pool = data.train.truncate(limit);
+        let (mut pool, mut test) = (data.train.truncate(limit), data.test.truncate(limit));
+        if let Some(rare) = config.rare_class {
+            let seed = config.training.seed;
+            pool = keep_class_fraction(&pool, rare.class, rare.fraction, seed)?;
+            test = keep_class_fraction(&test, rare.class, rare.fraction, seed.wrapping_add(1))?;
+        }
         let valid_len = config.valid_len(pool.len());
         let (train, valid) = pool.split_validation(valid_len, config.training.seed)?;
         Ok(Self {
@@ -107,7 +112,7 @@ impl Splits {
             files: data.files,
             train,
             valid,
-            test: data.test.truncate(limit),
+            test,
             valid_len,
         })
     }

@@ -26,3 +26,22 @@ fn thresholds_by_rule() {
             .is_none()
     );
 }
+
+#[test]
+fn counts_at_a_fixed_threshold_agree_with_the_chosen_ones() {
+    let y = [true, false, true, false, true];
+    let s = [0.9, 0.8, 0.7, 0.6, 0.1];
+    let at = at_threshold(&y, &s, 0.7).unwrap();
+    assert_eq!((at.tp, at.fp, at.fn_, at.tn), (2, 1, 1, 1));
+    assert_eq!(
+        (at.precision, at.recall, at.f1),
+        (2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0)
+    );
+    let best = choose_threshold(&y, &s, ThresholdRule::BestF1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(at_threshold(&y, &s, best.threshold).unwrap(), best);
+    let none = at_threshold(&y, &s, 2.0).unwrap();
+    assert_eq!((none.tp, none.precision, none.f1), (0, 0.0, 0.0));
+    assert!(at_threshold(&y, &s[..4], 0.5).is_err());
+}

@@ -22,6 +22,10 @@ fn run_config_round_trips_through_json() {
             min_delta: 1e-3,
             save_best: true,
         }),
+        rare_class: Some(RareClass {
+            class: 6,
+            fraction: 0.01,
+        }),
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");

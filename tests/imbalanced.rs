@@ -1,0 +1,134 @@
+//! The accuracy-paradox workflow (`examples/imbalanced.rs`) end to end on generated files.
+
+mod common;
+
+use clap::Parser;
+use kiln::cli::{EvalArgs, ParadoxArgs, accuracy_paradox};
+
+/// `kiln eval`'s flags as a parser.
+#[derive(Parser)]
+struct EvalCli {
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+#[test]
+fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split() {
+    let Some((backend, _)) = common::usable_backends()
+        .into_iter()
+        .find(|(b, _)| !b.is_gpu())
+    else {
+        return common::skipped("no CPU backend");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 1_000, 400, false);
+    let art = tmp.path().join("art");
+    let (d, a, b) = (
+        data.to_str().unwrap(),
+        art.to_str().unwrap(),
+        backend.to_string(),
+    );
+    let args = ParadoxArgs::parse_from([
+        "imbalanced",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--offline",
+        "--artifact-dir",
+        a,
+        "--backend",
+        &b,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--rare-class",
+        "3",
+        "--rare-fraction",
+        "0.1",
+    ]);
+    let (outcome, text) = accuracy_paradox(&args).unwrap();
+
+    // Class 3 keeps a tenth of its images in the training file and in the test file.
+    let support = |r: &kiln::eval::ClassificationReport, label: usize| {
+        r.labels
+            .iter()
+            .position(|&l| l == label)
+            .map(|i| r.rows[i].support)
+    };
+    let rare = support(&outcome.report, 3).unwrap();
+    let common_class = support(&outcome.report, 4).unwrap();
+    assert!(
+        rare >= 1 && rare * 5 < common_class,
+        "{rare} vs {common_class}"
+    );
+    let [train, valid, _] = outcome.sizes;
+    assert!(
+        train + valid < 1_000 - 70,
+        "training pool thinned: {train} + {valid}"
+    );
+
+    // The comparison prints the report's own numbers.
+    let row = outcome.report.rows[outcome.report.labels.iter().position(|&l| l == 3).unwrap()];
+    for (label, value) in [
+        ("accuracy", outcome.report.micro.f1),
+        ("3 recall", row.recall),
+        ("3 precision", row.precision),
+        ("macro F1", outcome.report.macro_avg.f1),
+        ("weighted F1", outcome.report.weighted.f1),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` line in\n{text}"));
+        assert!(line.contains(&format!("{value:.4}")), "{line} vs {value}");
+    }
+    assert!(text.contains(&format!(
+        "is {rare} of the {} test images",
+        outcome.predictions.len()
+    )));
+    assert!(text.contains("(best F1)"), "{text}");
+    // Lowering the threshold never loses recall.
+    let recalls: Vec<f64> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("t "))
+        .skip(1)
+        .take(9)
+        .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(recalls.len(), 9, "{text}");
+    assert!(recalls.windows(2).all(|w| w[0] <= w[1]), "{recalls:?}");
+    for stem in [
+        "confusion_matrix",
+        "per_class",
+        "pr_curve",
+        "roc_curve",
+        "threshold_3",
+    ] {
+        assert!(
+            art.join("plots").join(format!("{stem}.png")).is_file(),
+            "{stem}"
+        );
+    }
+
+    // `kiln eval` rebuilds the same imbalanced test split from config.json.
+    let out = tmp.path().join("re");
+    let eval = kiln::cli::eval(
+        &EvalCli::parse_from([
+            "eval",
+            "--artifact-dir",
+            a,
+            "--backend",
+            &b,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "csv",
+        ])
+        .eval,
+    )
+    .unwrap();
+    assert_eq!(eval.report, outcome.report);
+}
