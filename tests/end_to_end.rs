@@ -237,13 +237,7 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
             "{backend}: kiln eval vs the training run's eval.json"
         );
         assert_eq!(reread("predictions.csv"), preds, "{backend}: predictions");
-        for stem in [
-            "confusion_matrix",
-            "per_class",
-            "pr_curve",
-            "roc_curve",
-            "threshold_3",
-        ] {
+        for stem in common::FIGURES_CLASS_3 {
             for ext in ["png", "svg"] {
                 let f = plots.join(format!("{stem}.{ext}"));
                 assert!(
@@ -333,15 +327,9 @@ fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
 /// best-model checkpoint, which `kiln eval --weights` can evaluate.
 #[test]
 fn monitored_metrics_stop_early_and_keep_the_best_model() {
-    let Some((backend, _)) = common::usable_backends()
-        .into_iter()
-        .find(|(b, _)| !b.is_gpu())
-    else {
-        return common::skipped("no CPU backend");
+    let Some((backend, tmp, data)) = common::cpu_setup(704, 200) else {
+        return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    common::write_dataset(&data, 704, 200, true);
     let art = tmp.path().join("art");
     // The training loss falls every epoch, so "higher is better" never improves after epoch 1:
     // patience 1 stops after epoch 2 of 4, and the best model is epoch 1's.

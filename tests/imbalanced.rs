@@ -14,15 +14,9 @@ struct EvalCli {
 
 #[test]
 fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split() {
-    let Some((backend, _)) = common::usable_backends()
-        .into_iter()
-        .find(|(b, _)| !b.is_gpu())
-    else {
-        return common::skipped("no CPU backend");
+    let Some((backend, tmp, data)) = common::cpu_setup(1_000, 400) else {
+        return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    common::write_dataset(&data, 1_000, 400, false);
     let art = tmp.path().join("art");
     let (d, a, b) = (
         data.to_str().unwrap(),
@@ -100,13 +94,7 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
         .collect();
     assert_eq!(recalls.len(), 9, "{text}");
     assert!(recalls.windows(2).all(|w| w[0] <= w[1]), "{recalls:?}");
-    for stem in [
-        "confusion_matrix",
-        "per_class",
-        "pr_curve",
-        "roc_curve",
-        "threshold_3",
-    ] {
+    for stem in common::FIGURES_CLASS_3 {
         assert!(
             art.join("plots").join(format!("{stem}.png")).is_file(),
             "{stem}"

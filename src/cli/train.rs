@@ -158,7 +158,7 @@ impl TrainArgs {
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }
-        let class_names: Vec<String> = spec.class_names.iter().map(|s| s.to_string()).collect();
+        let class_names = spec.class_name_list();
         for m in &self.metrics {
             MetricSpec::parse(m, &class_names).map_err(|e| CliError::Flag {
                 flag: "--metric",

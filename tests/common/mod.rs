@@ -82,3 +82,29 @@ pub fn skipped(what: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED: {what}");
 }
+
+/// The first usable CPU backend, and a temporary directory whose `data/` holds a generated
+/// dataset (`train` + `test` images); `None`, with the skip reported, when no CPU backend is
+/// compiled in.
+pub fn cpu_setup(
+    train: usize,
+    test: usize,
+) -> Option<(kiln::Backend, tempfile::TempDir, std::path::PathBuf)> {
+    let Some((backend, _)) = usable_backends().into_iter().find(|(b, _)| !b.is_gpu()) else {
+        skipped("no CPU backend");
+        return None;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_dataset(&data, train, test, false);
+    Some((backend, tmp, data))
+}
+
+/// The figure stems `--plots` writes with scores and `--positive-label 3`.
+pub const FIGURES_CLASS_3: [&str; 5] = [
+    "confusion_matrix",
+    "per_class",
+    "pr_curve",
+    "roc_curve",
+    "threshold_3",
+];

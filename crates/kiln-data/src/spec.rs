@@ -113,6 +113,11 @@ impl DatasetSpec {
         self.class_names.len()
     }
 
+    /// The class names, owned (report and metric APIs take `&[String]`).
+    pub fn class_name_list(&self) -> Vec<String> {
+        self.class_names.iter().map(|s| s.to_string()).collect()
+    }
+
     /// The dataset's normalization constants.
     pub fn normalization(&self) -> Normalization {
         Normalization {

@@ -44,16 +44,7 @@ impl BestCheckpoint {
 }
 
 impl Callback for BestCheckpoint {
-    fn on_epoch_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
-        self.observe(m);
-        Ok(())
-    }
-
-    fn on_validation_end(
-        &mut self,
-        m: &EpochMetrics,
-        _history: &History,
-    ) -> Result<(), TrainError> {
+    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.observe(m);
         Ok(())
     }

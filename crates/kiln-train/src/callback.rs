@@ -89,6 +89,12 @@ pub trait Callback {
     ) -> Result<(), TrainError> {
         Ok(())
     }
+    /// After each phase (training, then validation), right after
+    /// [`on_epoch_end`](Self::on_epoch_end) or [`on_validation_end`](Self::on_validation_end):
+    /// for callbacks that treat both phases alike.
+    fn on_phase_end(&mut self, _m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// At the end of each epoch, after training and validation, with the model.
     fn on_epoch_complete(
         &mut self,

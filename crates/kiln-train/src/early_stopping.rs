@@ -54,16 +54,7 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
-    fn on_epoch_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
-        self.observe(m);
-        Ok(())
-    }
-
-    fn on_validation_end(
-        &mut self,
-        m: &EpochMetrics,
-        _history: &History,
-    ) -> Result<(), TrainError> {
+    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.observe(m);
         Ok(())
     }

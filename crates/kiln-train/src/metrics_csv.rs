@@ -54,15 +54,7 @@ impl MetricsCsv {
 }
 
 impl Callback for MetricsCsv {
-    fn on_epoch_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
-        self.row(m)
-    }
-
-    fn on_validation_end(
-        &mut self,
-        m: &EpochMetrics,
-        _history: &History,
-    ) -> Result<(), TrainError> {
+    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.row(m)
     }
 }

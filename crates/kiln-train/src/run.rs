@@ -74,7 +74,7 @@ pub fn run(
         files: &files,
         sizes,
     };
-    let class_names: Vec<String> = spec.class_names.iter().map(|s| s.to_string()).collect();
+    let class_names = spec.class_name_list();
     let extra = config
         .metrics
         .iter()

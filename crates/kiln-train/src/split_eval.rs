@@ -150,13 +150,7 @@ pub(crate) fn report_split<M: ImageClassifier>(
     outputs: SplitOutputs,
 ) -> Result<SplitReport, TrainError> {
     let eval = evaluate(model, data, batcher, config.training.batch_size, true)?;
-    let class_names: Vec<String> = config
-        .dataset
-        .spec()
-        .class_names
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let class_names: Vec<String> = config.dataset.spec().class_name_list();
     let mut report = ClassificationReport::new(
         eval.stats.confusion(),
         None,

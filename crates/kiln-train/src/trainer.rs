@@ -129,6 +129,7 @@ pub fn fit<M: ImageClassifier>(
         history.push(train_metrics.clone());
         for cb in callbacks.iter_mut() {
             cb.on_epoch_end(&train_metrics, &history)?;
+            cb.on_phase_end(&train_metrics, &history)?;
         }
         if let Some(valid) = valid.filter(|v| !v.is_empty()) {
             let eval = evaluate(
@@ -142,6 +143,7 @@ pub fn fit<M: ImageClassifier>(
             history.push(m.clone());
             for cb in callbacks.iter_mut() {
                 cb.on_validation_end(&m, &history)?;
+                cb.on_phase_end(&m, &history)?;
             }
         }
         for cb in callbacks.iter_mut() {

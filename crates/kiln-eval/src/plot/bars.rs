@@ -53,7 +53,7 @@ impl PerClassBars {
         } else {
             // Rotated labels carry " (n=<support>)".
             let n = self.support.iter().max().map_or(1, |s| s.to_string().len()) as u32;
-            (longest + n + 5) * CHAR_W + 10
+            (longest + n + 5) * (CHAR_W - 1) + 12
         }
     }
 }

@@ -64,8 +64,11 @@ impl Figure for ThresholdPlot {
         &self,
         root: &DrawingArea<DB, Shift>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        // The span of the scores, from 0 when they are non-negative: a rare class's
+        // probabilities may all sit below 0.1, and a fixed [0, 1] axis would hide them.
         let lo = self.points.first().map_or(0.0, |p| p.0).min(0.0);
-        let hi = self.points.last().map_or(1.0, |p| p.0).max(1.0);
+        let top = self.points.last().map_or(1.0, |p| p.0);
+        let hi = if top > lo { top } else { lo + 1.0 };
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
@@ -119,7 +122,7 @@ impl Figure for ThresholdPlot {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(SeriesLabelPosition::MiddleRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((FONT, 12))

@@ -47,11 +47,22 @@ fn thin_keeps_ends_and_drops_near_duplicates() {
     );
 }
 
-#[test]
-fn every_figure_is_written_as_png_and_svg() {
-    let (labels, preds, scores) = scored(600, 4);
-    let classes = names(4);
-    let cm = ConfusionMatrix::from_labels(&labels, &preds, 4).unwrap();
+/// Every figure of [`scored`]`(n, k)` drawn into a temporary directory: the directory, the
+/// files, the labels, the scores and the report.
+fn draw_all(
+    n: usize,
+    k: usize,
+    positive: Option<usize>,
+) -> (
+    tempfile::TempDir,
+    Vec<PathBuf>,
+    Vec<usize>,
+    Vec<f64>,
+    ClassificationReport,
+) {
+    let (labels, preds, scores) = scored(n, k);
+    let classes = names(k);
+    let cm = ConfusionMatrix::from_labels(&labels, &preds, k).unwrap();
     let report = ClassificationReport::new(&cm, None, Some(&classes), ZeroDivision::Zero).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = ScoredSamples {
@@ -59,7 +70,14 @@ fn every_figure_is_written_as_png_and_svg() {
         scores: &scores,
         classes: &classes,
     };
-    let written = write_plots(dir.path(), &report, Some(s), Some(2)).unwrap();
+    let written = write_plots(dir.path(), &report, Some(s), positive).unwrap();
+    (dir, written, labels, scores, report)
+}
+
+#[test]
+fn every_figure_is_written_as_png_and_svg() {
+    let (dir, written, labels, scores, report) = draw_all(600, 4, Some(2));
+    let classes = names(4);
     let mut files: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -164,16 +182,6 @@ fn mismatched_scores_are_an_error() {
 
 #[test]
 fn many_classes_still_draw() {
-    let (labels, preds, scores) = scored(2_000, 100);
-    let classes = names(100);
-    let cm = ConfusionMatrix::from_labels(&labels, &preds, 100).unwrap();
-    let report = ClassificationReport::new(&cm, None, Some(&classes), ZeroDivision::Zero).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let s = ScoredSamples {
-        labels: &labels,
-        scores: &scores,
-        classes: &classes,
-    };
-    let written = write_plots(dir.path(), &report, Some(s), None).unwrap();
+    let (_dir, written, ..) = draw_all(2_000, 100, None);
     assert_eq!(written.len(), 8);
 }

@@ -67,12 +67,11 @@ fn early_stopping_waits_patience_epochs_after_the_best() {
     let mut stop = EarlyStopping::new(monitor, 2, 0.0);
     // Recall 0.5, 0.8 (best), 0.8 (no gain), 0.6 -> stop after epoch 4.
     for (epoch, hits) in [(1, 5), (2, 8), (3, 8)] {
-        stop.on_validation_end(&valid(epoch, 1.0, hits), &Vec::new())
+        stop.on_phase_end(&valid(epoch, 1.0, hits), &Vec::new())
             .unwrap();
         assert_eq!(stop.stop_requested(), None, "epoch {epoch}");
     }
-    stop.on_validation_end(&valid(4, 1.0, 6), &Vec::new())
-        .unwrap();
+    stop.on_phase_end(&valid(4, 1.0, 6), &Vec::new()).unwrap();
     let reason = stop.stop_requested().unwrap();
     assert!(
         reason.contains("after epoch 4") && reason.contains("best 0.8 at epoch 2"),
