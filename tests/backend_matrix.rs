@@ -62,3 +62,50 @@ fn confusion_update_rejects_out_of_range_targets() {
         assert!(r.is_err(), "{backend}");
     }
 }
+
+/// A large batch (many samples per cell, so the device's scatter-add must not lose concurrent
+/// updates) counts exactly what the host counts, and two half-batches merged equal one pass.
+#[test]
+fn confusion_update_matches_host_counts_and_merge() {
+    let n = 20_000;
+    let k = 10;
+    let mut rng = kiln::data::SplitMix64::new(11);
+    let t: Vec<usize> = (0..n).map(|_| rng.below(k)).collect();
+    // Mostly right, with class-dependent confusions.
+    let p: Vec<usize> = t
+        .iter()
+        .map(|&c| {
+            if rng.below(4) == 0 {
+                (c + 1 + rng.below(2)) % k
+            } else {
+                c
+            }
+        })
+        .collect();
+    let expected = kiln::eval::ConfusionMatrix::from_labels(&t, &p, k).unwrap();
+    let t64: Vec<i64> = t.iter().map(|&c| c as i64).collect();
+    for (backend, device) in devices() {
+        let mut whole = kiln::eval::ConfusionMatrix::new(k);
+        whole
+            .update(logits_for(&p, k, &device), targets(&t64, &device))
+            .unwrap();
+        assert_eq!(whole, expected, "{backend}: one pass");
+        let half = n / 2;
+        let mut first = kiln::eval::ConfusionMatrix::new(k);
+        first
+            .update(
+                logits_for(&p[..half], k, &device),
+                targets(&t64[..half], &device),
+            )
+            .unwrap();
+        let mut second = kiln::eval::ConfusionMatrix::new(k);
+        second
+            .update(
+                logits_for(&p[half..], k, &device),
+                targets(&t64[half..], &device),
+            )
+            .unwrap();
+        first.merge(&second).unwrap();
+        assert_eq!(first, expected, "{backend}: merged halves");
+    }
+}
