@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{FONT, Figure, ScoredSamples, series_color, thin};
-use crate::curves::{self, check_rows, one_vs_rest};
+use crate::curves::{self, one_vs_rest};
 use crate::error::EvalError;
 
 /// Which curve.
@@ -46,7 +46,7 @@ impl CurvePlot {
     /// The curves of every class of `s` that has true samples.
     pub fn new(kind: CurveKind, s: ScoredSamples<'_>) -> Result<Self, EvalError> {
         let k = s.classes.len();
-        check(s)?;
+        s.check()?;
         let mut series = Vec::new();
         let mut values = Vec::new();
         for (c, name) in s.classes.iter().enumerate() {
@@ -86,11 +86,6 @@ impl CurvePlot {
             series,
         })
     }
-}
-
-/// Checks that `s` has `classes.len()` finite scores per label and every label names a class.
-pub(super) fn check(s: ScoredSamples<'_>) -> Result<(), EvalError> {
-    check_rows(s.labels, s.scores, s.classes.len())
 }
 
 impl Figure for CurvePlot {

@@ -167,6 +167,13 @@ pub struct ScoredSamples<'a> {
     pub classes: &'a [String],
 }
 
+impl ScoredSamples<'_> {
+    /// Checks for `classes.len()` finite scores per label and labels that name a class.
+    fn check(&self) -> Result<(), EvalError> {
+        crate::curves::check_rows(self.labels, self.scores, self.classes.len())
+    }
+}
+
 /// Writes every figure that applies to `report` into `dir` (created if missing): the confusion
 /// heatmap and per-class bars always; with `scored` the PR and ROC curves; with `positive` (a
 /// class index into `scored.classes`) also that class's threshold plot. Returns the files

@@ -3,7 +3,6 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::curves::check;
 use super::{FONT, Figure, ScoredSamples, series_color, thin};
 use crate::curves::{one_vs_rest, precision_recall_curve};
 use crate::error::EvalError;
@@ -24,7 +23,7 @@ pub struct ThresholdPlot {
 impl ThresholdPlot {
     /// The trade-off of class `positive` (an index into `s.classes`).
     pub fn new(s: ScoredSamples<'_>, positive: usize) -> Result<Self, EvalError> {
-        check(s)?;
+        s.check()?;
         let k = s.classes.len();
         if positive >= k {
             return Err(EvalError::LabelOutOfRange {
