@@ -104,6 +104,7 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
     // `kiln eval` rebuilds the same imbalanced test split from config.json.
     let out = tmp.path().join("re");
     let eval = kiln::cli::eval(
+        &kiln::cli::Registry::builtin(),
         &EvalCli::parse_from([
             "eval",
             "--artifact-dir",

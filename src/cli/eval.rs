@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use kiln_eval::plot::ScoredSamples;
-use kiln_train::{ArtifactEval, EvalSplit, SplitReport, evaluate_artifacts};
+use kiln_train::{ArtifactEval, EvalSplit, SplitReport};
 
+use super::registry::Registry;
 use super::report::{ReportArgs, emit};
 use super::train::CliError;
 use crate::backend::{self, Backend};
@@ -41,7 +42,8 @@ pub struct EvalArgs {
 
 /// Loads the run, evaluates the split, writes its report and predictions, prints the report
 /// and draws the plots.
-pub fn eval(args: &EvalArgs) -> Result<SplitReport, CliError> {
+/// The run's architecture is rebuilt from its `config.json` by name in `registry`.
+pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliError> {
     let selected = backend::select(args.backend)?;
     eprintln!("{selected}");
     let request = ArtifactEval {
@@ -51,7 +53,7 @@ pub fn eval(args: &EvalArgs) -> Result<SplitReport, CliError> {
         out_dir: args.out.clone(),
         weights: args.weights.clone(),
     };
-    let result = evaluate_artifacts(&args.artifact_dir, &request, &selected.device)?;
+    let result = registry.eval(&args.artifact_dir, &request, &selected.device)?;
     let scores = result.predictions.scores_f64();
     let scored = ScoredSamples {
         labels: result.predictions.labels(),

@@ -1,13 +1,99 @@
-//! The `kiln` subcommands' flags and actions, shared by the binary and the examples.
+//! The `kiln` command line: its subcommands' flags and actions, shared by the binary and the
+//! examples. [`main`] runs it with any [`Registry`] of architectures.
 
 mod eval;
 mod metrics;
+mod models;
 mod paradox;
+mod predict;
+mod registry;
 mod report;
 mod train;
 
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
 pub use eval::{EvalArgs, eval};
 pub use metrics::{MetricsArgs, metrics};
+pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
+pub use predict::{
+    ClassProbability, Classifier, LoadedModel, Prediction, PredictArgs, classify, predict,
+};
+pub use registry::{ModelListing, ModelSource, Registry};
 pub use report::{ReportArgs, ReportFormat};
-pub use train::{CliError, TrainArgs, train};
+pub use train::{CliError, TrainArgs, train, train_with};
+
+use crate::backend::Backend;
+
+/// Train and honestly evaluate image classifiers.
+#[derive(Parser)]
+#[command(name = "kiln", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model, evaluate it on the test split and write artifacts.
+    Train(TrainArgs),
+    /// Report on any model's predictions CSV (`label`, `prediction`, optional `score_<class>`).
+    Metrics(MetricsArgs),
+    /// Re-evaluate a trained run (its artifact directory) on a split of its dataset.
+    Eval(EvalArgs),
+    /// Classify image files with a trained run or imported (e.g. torchvision) weights.
+    Predict(PredictArgs),
+    /// List the architectures with their parameter counts.
+    Models(ModelsArgs),
+    /// List the backends compiled into this binary and whether each has a device here.
+    Backends,
+}
+
+/// Runs the command line `args` (program name first) with the architectures of `registry`;
+/// returns the process exit code (errors are printed).
+pub fn main<I, T>(registry: &Registry, args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match cli.command {
+        Command::Train(args) => exit_code(train_with(registry, &args)),
+        Command::Metrics(args) => exit_code(metrics(&args)),
+        Command::Eval(args) => exit_code(eval(registry, &args)),
+        Command::Predict(args) => exit_code(predict(registry, &args)),
+        Command::Models(args) => exit_code(models(registry, &args)),
+        Command::Backends => {
+            for b in Backend::compiled() {
+                match b.device() {
+                    Ok(_) => println!("{b}: available"),
+                    Err(e) => println!("{b}: {e}"),
+                }
+            }
+            match crate::select(None) {
+                Ok(s) => println!("default: {s}"),
+                Err(e) => println!("default: {e}"),
+            }
+            0
+        }
+    }
+}
+
+/// 0, or the error printed and its exit code.
+fn exit_code<T>(result: Result<T, CliError>) -> i32 {
+    match result {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use kiln_data::DatasetName;
 use kiln_eval::{MetricSpec, class_index};
-use kiln_models::ModelConfig;
+use kiln_models::ModelSpec;
 use kiln_train::{
-    LrSchedule, Mode, Monitor, MonitorConfig, Progress, RareClass, RunConfig, RunOutcome,
-    TrainingConfig,
+    LrSchedule, Mode, Monitor, MonitorConfig, Pretrained, Progress, RareClass, RunConfig,
+    RunOutcome, TrainingConfig,
 };
 
+use super::registry::Registry;
 use crate::backend::{self, Backend, BackendError};
 
 /// Flags of `kiln train` (and of the `mnist` example).
@@ -18,9 +19,17 @@ pub struct TrainArgs {
     /// Dataset: mnist, fashion-mnist or kmnist.
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: DatasetName,
-    /// Architecture.
+    /// Architecture (`kiln models` lists them).
     #[arg(long, default_value = "mnist-cnn")]
     pub model: String,
+    /// Start from these weights: a PyTorch state dict (.pth/.pt, e.g. torchvision's ResNets),
+    /// .safetensors, or a kiln .bpk. A head for another class count is replaced.
+    #[arg(long, value_name = "FILE")]
+    pub pretrained: Option<PathBuf>,
+    /// With --pretrained: train only the head (frozen batch norms use their running
+    /// statistics).
+    #[arg(long, requires = "pretrained")]
+    pub freeze_backbone: bool,
     /// Directory holding the dataset's four IDX files (.gz or raw); searched first.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -116,21 +125,26 @@ impl CliError {
             Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::NotFound {
                 ..
             })) => 3,
-            Self::Eval(kiln_eval::EvalError::Csv { .. }) => 2,
+            Self::Eval(kiln_eval::EvalError::Csv { .. })
+            | Self::Train(kiln_train::TrainError::Import(_))
+            | Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::Image { .. })) => 2,
             _ => 1,
         }
     }
 }
 
 impl TrainArgs {
-    /// The run these flags describe.
-    pub fn run_config(&self) -> Result<RunConfig, CliError> {
+    /// The sizes the architecture is built for: the dataset's classes, channels and image
+    /// size.
+    pub fn model_spec(&self) -> ModelSpec {
         let spec = self.dataset.spec();
-        let model = ModelConfig::from_name(&self.model, spec.num_classes(), 1, spec.image_size[0])
-            .map_err(|e| CliError::Flag {
-                flag: "--model",
-                message: e.to_string(),
-            })?;
+        ModelSpec::new(spec.num_classes(), 1, spec.image_size[0])
+    }
+
+    /// The run these flags describe, the architecture (`--model`, named in
+    /// `architecture`) still to be configured for [`Self::model_spec`].
+    pub fn run_config(&self) -> Result<RunConfig<()>, CliError> {
+        let spec = self.dataset.spec();
         let counts = [
             ("--epochs", Some(self.epochs)),
             ("--batch-size", Some(self.batch_size)),
@@ -217,7 +231,7 @@ impl TrainArgs {
             }),
         };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
-            PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, model.name()))
+            PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, self.model))
         });
         Ok(RunConfig {
             dataset: self.dataset,
@@ -225,13 +239,18 @@ impl TrainArgs {
             offline: self.offline,
             limit: self.limit,
             valid_size: self.valid_size,
-            model,
+            architecture: self.model.clone(),
+            model: (),
             training,
             artifact_dir,
             backend: self.backend.map(|b| b.to_string()),
             metrics: self.metrics.clone(),
             monitor,
             rare_class,
+            pretrained: self.pretrained.as_ref().map(|weights| Pretrained {
+                weights: weights.clone(),
+                freeze_backbone: self.freeze_backbone,
+            }),
         })
     }
 }
@@ -239,19 +258,44 @@ impl TrainArgs {
 /// `kiln train`: picks the backend, trains, evaluates the test split, prints the report and
 /// confusion matrix, and writes the artifacts.
 pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
+    train_with(&Registry::builtin(), args)
+}
+
+/// [`train`] with the architectures of `registry`.
+pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliError> {
     let mut config = args.run_config()?;
+    if !registry.contains(&args.model) {
+        return Err(CliError::Flag {
+            flag: "--model",
+            message: format!(
+                "unknown model `{}` (known: {})",
+                args.model,
+                registry.names().join(", ")
+            ),
+        });
+    }
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());
-    let outcome = kiln_train::run(
-        &config,
+    let outcome = registry.train(
+        &args.model_spec(),
+        config,
         &selected.device,
         vec![Box::new(Progress::default())],
     )?;
+    if let (Some(report), Some(weights)) = (&outcome.import, &args.pretrained) {
+        println!("\nstarted from {}", weights.display());
+        for (name, found, model) in &report.replaced_head {
+            println!("  head {name} replaced: {found:?} in the file, {model:?} trained here");
+        }
+        if args.freeze_backbone {
+            println!("  backbone frozen: only the head was trained");
+        }
+    }
     if let Some(reason) = &outcome.stopped_early {
         println!("\n{reason}");
     }
-    println!("\nTest classification report ({}):\n", config.dataset);
+    println!("\nTest classification report ({}):\n", args.dataset);
     println!("{}", outcome.report.to_text(4));
     println!("{}", super::report::summary(&outcome.report));
     println!("Confusion matrix (rows = true label, columns = predicted):\n");

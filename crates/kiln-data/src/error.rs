@@ -17,6 +17,14 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// An image file could not be decoded or does not have the required size.
+    #[error("{}: {message}", path.display())]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The file is not a well-formed IDX file of the expected kind.
     #[error("{}: {problem}", path.display())]
     Idx {

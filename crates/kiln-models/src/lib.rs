@@ -1,21 +1,45 @@
 //! Model architectures for kiln.
 //!
 //! - [`ImageClassifier`]: what the trainer needs — images `[batch, channels, height, width]` to
-//!   logits `[batch, num_classes]`.
-//! - [`MnistCnn`] / [`MnistCnnConfig`]: the reference CNN (Burn's MNIST example layers).
-//! - [`ModelConfig`] / [`Model`]: the registry — architectures by name, serializable configs,
-//!   `init(device)`.
+//!   logits `[batch, num_classes]`; [`Architecture`]: a serializable config that builds one.
+//! - Built-ins ([`ARCHITECTURES`], [`ModelConfig`] / [`Model`]): [`MnistCnn`] (the reference
+//!   CNN), [`LeNet5`], the torchvision [`ResNet`]s (`resnet18` … `resnet152`) and the CIFAR
+//!   [`CifarResNet`]s (`resnet20` … `resnet110`), built from [`ResidualBlock`]s
+//!   ([`BasicBlock`], [`Bottleneck`]) in [`StageConfig`] stages.
+//! - [`import_weights`]: torchvision/PyTorch state dicts (`.pth`, `.safetensors`) and kiln
+//!   checkpoints, with the head replaced for another class count; [`freeze_backbone`].
 
+mod architecture;
+mod blocks;
+mod cifar_resnet;
 mod classifier;
 mod conv_block;
+mod lenet;
 mod mnist_cnn;
+mod pretrained;
 mod registry;
+mod resnet;
+mod shortcut;
+mod stage;
+mod torch_init;
 
+pub use architecture::{Architecture, ModelSpec, trainable_params};
+pub use blocks::{BasicBlock, BlockKind, Bottleneck, ResidualBlock, ResidualBlockConfig};
+pub use cifar_resnet::{CifarResNet, CifarResNetConfig};
 pub use classifier::ImageClassifier;
 pub use conv_block::{ConvBlock, ConvBlockConfig};
+pub use lenet::{LeNet5, LeNet5Config};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
-pub use registry::{MODEL_NAMES, Model, ModelConfig, UnknownModel};
+pub use pretrained::{ImportError, ImportReport, WeightsFormat, freeze_backbone, import_weights};
+pub use registry::{ARCHITECTURES, ArchitectureInfo, Model, ModelConfig, UnknownModel, architecture};
+pub use resnet::{ResNet, ResNetConfig};
+pub use shortcut::{Downsample, Projection, ShortcutKind, ZeroPad};
+pub use stage::{StageConfig, forward_stage};
 
 #[cfg(test)]
 #[path = "tests/mnist_cnn.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/architectures.rs"]
+mod architecture_tests;

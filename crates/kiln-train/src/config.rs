@@ -36,8 +36,10 @@ pub struct TrainingConfig {
 }
 
 /// Everything that defines a run; written to `config.json` in the artifact directory.
+/// `A` is the architecture's configuration: the built-ins' [`ModelConfig`] or any other
+/// [`kiln_models::Architecture`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunConfig {
+pub struct RunConfig<A = ModelConfig> {
     /// The dataset.
     pub dataset: DatasetName,
     /// `--data-dir`, if given.
@@ -48,8 +50,13 @@ pub struct RunConfig {
     pub limit: Option<usize>,
     /// Validation images held out of the training file (default: 1/12 of it, 5,000 of 60,000).
     pub valid_size: Option<usize>,
-    /// The architecture.
-    pub model: ModelConfig,
+    /// The architecture's registered name (`--model`, e.g. `resnet18`); `kiln eval` and
+    /// `kiln predict` rebuild the model by it. Empty in runs from before it was recorded
+    /// (built-in architectures).
+    #[serde(default)]
+    pub architecture: String,
+    /// The architecture's configuration.
+    pub model: A,
     /// The recipe.
     pub training: TrainingConfig,
     /// Where artifacts go.
@@ -67,6 +74,19 @@ pub struct RunConfig {
     /// Make the data imbalanced: keep only a fraction of one class in every split.
     #[serde(default)]
     pub rare_class: Option<RareClass>,
+    /// Start from these weights instead of a fresh initialization.
+    #[serde(default)]
+    pub pretrained: Option<Pretrained>,
+}
+
+/// Fine-tuning from imported weights ([`kiln_models::import_weights`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pretrained {
+    /// A PyTorch state dict (`.pth`/`.pt`), a `.safetensors` file or a kiln `.bpk` checkpoint.
+    pub weights: PathBuf,
+    /// Train only the head ([`kiln_models::freeze_backbone`]).
+    #[serde(default)]
+    pub freeze_backbone: bool,
 }
 
 /// One class kept at a fraction of its images ([`kiln_data::keep_class_fraction`]), in the
@@ -96,7 +116,27 @@ pub struct MonitorConfig {
     pub save_best: bool,
 }
 
-impl RunConfig {
+impl<A> RunConfig<A> {
+    /// The same run with the architecture configuration `model`.
+    pub fn with_model<B>(self, model: B) -> RunConfig<B> {
+        RunConfig {
+            dataset: self.dataset,
+            data_dir: self.data_dir,
+            offline: self.offline,
+            limit: self.limit,
+            valid_size: self.valid_size,
+            architecture: self.architecture,
+            model,
+            training: self.training,
+            artifact_dir: self.artifact_dir,
+            backend: self.backend,
+            metrics: self.metrics,
+            monitor: self.monitor,
+            rare_class: self.rare_class,
+            pretrained: self.pretrained,
+        }
+    }
+
     /// Validation images for a training file of `train_len` images.
     pub fn valid_len(&self, train_len: usize) -> usize {
         self.valid_size.unwrap_or(train_len / 12)

@@ -12,6 +12,9 @@ pub enum TrainError {
     /// Computing or writing the evaluation failed.
     #[error(transparent)]
     Eval(#[from] kiln_eval::EvalError),
+    /// Pretrained weights could not be imported.
+    #[error(transparent)]
+    Import(#[from] kiln_models::ImportError),
     /// The configuration cannot be run.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -29,7 +29,7 @@ mod trainer;
 
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
-pub use config::{MonitorConfig, RareClass, RunConfig, TrainingConfig};
+pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, TrainingConfig};
 pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
@@ -40,6 +40,7 @@ pub use progress::Progress;
 pub use run::{RunOutcome, artifacts, run};
 pub use schedule::LrSchedule;
 pub use split_eval::{
-    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, evaluate_artifacts,
+    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, evaluate_artifacts, load_trained,
+    read_architecture, read_run_config,
 };
 pub use trainer::{Fitted, fit};

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::{Batcher, DatasetFiles};
 use kiln_eval::{ClassificationReport, MetricSpec, Predictions};
+use kiln_models::{Architecture, ImportReport, freeze_backbone, import_weights};
 
 use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
@@ -51,12 +52,14 @@ pub struct RunOutcome {
     pub artifact_dir: PathBuf,
     /// Why training stopped before the last epoch, if it did.
     pub stopped_early: Option<String>,
+    /// What importing the pretrained weights did, if the run started from any.
+    pub import: Option<ImportReport>,
 }
 
 /// Runs `config` on `device` (a plain device: autodiff is enabled for training internally).
 /// `callbacks` come after the built-in `metrics.csv` writer.
-pub fn run(
-    config: &RunConfig,
+pub fn run<A: Architecture>(
+    config: &RunConfig<A>,
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
 ) -> Result<RunOutcome, TrainError> {
@@ -88,6 +91,18 @@ pub fn run(
         cb.on_data_loaded(&info)?;
     }
 
+    device.seed(config.training.seed);
+    let mut model = config.model.init(&device.clone().autodiff());
+    let mut import = None;
+    if let Some(pretrained) = &config.pretrained {
+        let (loaded, report) = import_weights(&config.model, model, &pretrained.weights)?;
+        model = match pretrained.freeze_backbone {
+            true => freeze_backbone(loaded, config.model.head()),
+            false => loaded,
+        };
+        import = Some(report);
+    }
+
     // Only now touch the artifact directory: a run that cannot start leaves it as it was, and
     // one that starts leaves no outputs of an earlier run beside its own.
     let dir = &config.artifact_dir;
@@ -112,8 +127,6 @@ pub fn run(
     };
     write_json(&dir.join(artifacts::CONFIG), &resolved)?;
 
-    device.seed(config.training.seed);
-    let model = config.model.init(&device.clone().autodiff());
     let norm = spec.normalization();
     callbacks.insert(
         0,
@@ -163,6 +176,7 @@ pub fn run(
         predictions,
         artifact_dir: dir.clone(),
         stopped_early,
+        import,
     })
 }
 

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::{Batcher, DatasetFiles, DatasetSpec, ImageDataset, Resolver, keep_class_fraction};
 use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
-use kiln_models::ImageClassifier;
+use kiln_models::{Architecture, ImageClassifier};
 
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -95,7 +95,7 @@ impl Splits {
     /// Loads the dataset of `config` and splits it as [`crate::run`] does: the first `limit`
     /// images of each file, thinned to the rare-class fraction if asked, then a validation set drawn from the training file by a shuffle
     /// seeded with the training seed.
-    pub fn load(config: &RunConfig) -> Result<Self, TrainError> {
+    pub fn load<A>(config: &RunConfig<A>) -> Result<Self, TrainError> {
         let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
         let data = kiln_data::load(config.dataset, &resolver)?;
         let limit = config.limit.unwrap_or(usize::MAX);
@@ -142,11 +142,11 @@ pub struct SplitReport {
 
 /// Evaluates `model` (in inference mode) on `data`, writes the JSON report and the
 /// predictions CSV to `outputs`.
-pub(crate) fn report_split<M: ImageClassifier>(
+pub(crate) fn report_split<M: ImageClassifier, A>(
     model: &M,
     data: &ImageDataset,
     batcher: &Batcher,
-    config: &RunConfig,
+    config: &RunConfig<A>,
     outputs: SplitOutputs,
 ) -> Result<SplitReport, TrainError> {
     let eval = evaluate(model, data, batcher, config.training.batch_size, true)?;
@@ -193,40 +193,21 @@ pub struct ArtifactEval {
 /// Re-evaluates the trained model of the run in `dir` (its `config.json` and `model.bpk`) on
 /// one split of its dataset, split exactly as in training, on `device`; writes the report
 /// and predictions ([`SplitOutputs::named`]) to `request.out_dir` or `dir`.
-pub fn evaluate_artifacts(
+///
+/// `A` must be the architecture type the run was trained with; [`read_architecture`] tells
+/// which one.
+pub fn evaluate_artifacts<A: Architecture>(
     dir: &Path,
     request: &ArtifactEval,
     device: &Device,
 ) -> Result<SplitReport, TrainError> {
-    let config_path = dir.join(artifacts::CONFIG);
-    let text = std::fs::read_to_string(&config_path).map_err(|e| {
-        TrainError::artifact(
-            &config_path,
-            format!("{e} (is this a kiln artifact directory?)"),
-        )
-    })?;
-    let mut config: RunConfig = serde_json::from_str(&text)
-        .map_err(|e| TrainError::artifact(&config_path, format!("not a kiln run config: {e}")))?;
+    let mut config: RunConfig<A> = read_run_config(dir)?;
     if let Some(data_dir) = &request.data_dir {
         config.data_dir = Some(data_dir.clone());
     }
     config.offline |= request.offline;
     let splits = Splits::load(&config)?;
-    let model_path = request
-        .weights
-        .clone()
-        .unwrap_or_else(|| dir.join(artifacts::MODEL));
-    if !model_path.is_file() {
-        return Err(TrainError::artifact(
-            &model_path,
-            "no trained model (the run did not finish?)",
-        ));
-    }
-    let model = config
-        .model
-        .init(device)
-        .try_load_file(&model_path)
-        .map_err(|e| TrainError::artifact(&model_path, e))?;
+    let model = load_trained(dir, &config, request.weights.as_deref(), device)?;
     let out = request.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;
     let batcher = Batcher::new(splits.spec.normalization(), device.clone());
@@ -237,4 +218,53 @@ pub fn evaluate_artifacts(
         &config,
         SplitOutputs::named(out, request.split),
     )
+}
+
+/// The `config.json` of the run in `dir`, with the architecture configuration as `A`.
+pub fn read_run_config<A: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> Result<RunConfig<A>, TrainError> {
+    let path = dir.join(artifacts::CONFIG);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        TrainError::artifact(&path, format!("{e} (is this a kiln artifact directory?)"))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| TrainError::artifact(&path, format!("not a kiln run config: {e}")))
+}
+
+/// The registered architecture name of the run in `dir` (`config.json`'s `architecture`;
+/// for runs that predate it, the built-in family tag of its `model`).
+pub fn read_architecture(dir: &Path) -> Result<String, TrainError> {
+    let names: RunConfig<serde_json::Value> = read_run_config(dir)?;
+    if !names.architecture.is_empty() {
+        return Ok(names.architecture);
+    }
+    Ok(names
+        .model
+        .get("architecture")
+        .and_then(|a| a.as_str())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The trained model of the run in `dir` (configured by its `config`): its `model.bpk`, or
+/// `weights` (e.g. its `model-best.bpk`), on `device`.
+pub fn load_trained<A: Architecture>(
+    dir: &Path,
+    config: &RunConfig<A>,
+    weights: Option<&Path>,
+    device: &Device,
+) -> Result<A::Model, TrainError> {
+    let path = weights.map_or_else(|| dir.join(artifacts::MODEL), Path::to_path_buf);
+    if !path.is_file() {
+        return Err(TrainError::artifact(
+            &path,
+            "no trained model (the run did not finish?)",
+        ));
+    }
+    config
+        .model
+        .init(device)
+        .try_load_file(&path)
+        .map_err(|e| TrainError::artifact(&path, e))
 }

@@ -1,7 +1,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::{ImageClassifier, MnistCnnConfig, ModelConfig};
+use crate::{Architecture, ImageClassifier, MnistCnnConfig, ModelConfig, ModelSpec};
 
 #[test]
 fn mnist_cnn_shapes_and_parameter_count() {
@@ -18,19 +18,19 @@ fn mnist_cnn_shapes_and_parameter_count() {
 #[test]
 fn registry_builds_by_name_and_rejects_unknown_names() {
     let device = Device::flex();
-    let config = ModelConfig::from_name("mnist-cnn", 4, 1, 28).unwrap();
+    let config = ModelConfig::from_name("mnist-cnn", &ModelSpec::new(4, 1, 28)).unwrap();
     let model = config.init(&device);
     assert_eq!(
         model.forward(Tensor::zeros([2, 1, 28, 28], &device)).dims(),
         [2, 4]
     );
-    let err = ModelConfig::from_name("resnet-9000", 10, 1, 28).unwrap_err();
-    assert!(err.to_string().contains("mnist-cnn"), "{err}");
+    let err = ModelConfig::from_name("resnet-9000", &ModelSpec::new(10, 1, 28)).unwrap_err();
+    assert!(err.to_string().contains("resnet18"), "{err}");
 }
 
 #[test]
 fn config_round_trips_through_json() {
-    let config = ModelConfig::from_name("mnist-cnn", 10, 1, 28).unwrap();
+    let config = ModelConfig::from_name("mnist-cnn", &ModelSpec::new(10, 1, 28)).unwrap();
     let json = serde_json::to_string(&config).unwrap();
     assert!(json.contains("\"architecture\":\"mnist-cnn\""), "{json}");
     let back: ModelConfig = serde_json::from_str(&json).unwrap();

@@ -8,7 +8,8 @@ fn run_config_round_trips_through_json() {
         offline: true,
         limit: Some(1000),
         valid_size: None,
-        model: ModelConfig::from_name("mnist-cnn", 10, 1, 28).unwrap(),
+        architecture: "resnet20".into(),
+        model: ModelConfig::from_name("resnet20", &kiln_models::ModelSpec::new(10, 1, 28)).unwrap(),
         training: TrainingConfig::new()
             .with_epochs(3)
             .with_schedule(LrSchedule::Constant),
@@ -26,6 +27,10 @@ fn run_config_round_trips_through_json() {
             class: 6,
             fraction: 0.01,
         }),
+        pretrained: Some(Pretrained {
+            weights: PathBuf::from("resnet.pth"),
+            freeze_backbone: true,
+        }),
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");
@@ -33,4 +38,5 @@ fn run_config_round_trips_through_json() {
     assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json);
     assert_eq!(back.valid_len(60_000), 5_000);
     assert_eq!(back.training.schedule, LrSchedule::Constant);
+    assert_eq!(back.model.name(), "resnet20");
 }

@@ -1,0 +1,229 @@
+//! Architectures by name for the command line: the built-ins, plus any added with
+//! [`Registry::with`] — which is all a program needs to train, evaluate and run its own
+//! architecture with kiln's CLI (`examples/custom_model.rs`).
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, trainable_params};
+use kiln_train::{
+    ArtifactEval, Callback, RunConfig, RunOutcome, SplitReport, TrainError, evaluate_artifacts,
+};
+
+use super::predict::LoadedModel;
+
+/// The operations the CLI needs from one architecture, with its type erased.
+trait Erased: Send + Sync {
+    fn trainable_params(&self, spec: &ModelSpec) -> usize;
+    fn train(
+        &self,
+        spec: &ModelSpec,
+        base: RunConfig<()>,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError>;
+    fn eval(
+        &self,
+        dir: &Path,
+        request: &ArtifactEval,
+        device: &Device,
+    ) -> Result<SplitReport, TrainError>;
+    fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError>;
+}
+
+/// Where `kiln predict` gets its model.
+#[derive(Debug, Clone, Copy)]
+pub enum ModelSource<'a> {
+    /// A trained run: its `config.json`, and its `model.bpk` or these weights.
+    Artifacts {
+        /// The artifact directory.
+        dir: &'a Path,
+        /// Weights other than `model.bpk`.
+        weights: Option<&'a Path>,
+    },
+    /// A weights file (PyTorch, safetensors or kiln `.bpk`) for the architecture built for
+    /// `spec`.
+    Weights {
+        /// The file.
+        path: &'a Path,
+        /// The sizes to build the architecture for.
+        spec: ModelSpec,
+    },
+}
+
+struct Typed<A, F>(F, std::marker::PhantomData<fn() -> A>);
+
+impl<A, F> Erased for Typed<A, F>
+where
+    A: Architecture,
+    F: Fn(&ModelSpec) -> A + Send + Sync,
+{
+    fn trainable_params(&self, spec: &ModelSpec) -> usize {
+        trainable_params(&(self.0)(spec).init(&Device::default()))
+    }
+
+    fn train(
+        &self,
+        spec: &ModelSpec,
+        base: RunConfig<()>,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError> {
+        kiln_train::run(&base.with_model((self.0)(spec)), device, callbacks)
+    }
+
+    fn eval(
+        &self,
+        dir: &Path,
+        request: &ArtifactEval,
+        device: &Device,
+    ) -> Result<SplitReport, TrainError> {
+        evaluate_artifacts::<A>(dir, request, device)
+    }
+
+    fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
+        match *source {
+            ModelSource::Artifacts { dir, weights } => {
+                let config: RunConfig<A> = kiln_train::read_run_config(dir)?;
+                let model = kiln_train::load_trained(dir, &config, weights, device)?;
+                Ok(LoadedModel::from_run(Box::new(model), &config))
+            }
+            ModelSource::Weights { path, spec } => {
+                let arch = (self.0)(&spec);
+                let (model, _) = kiln_models::import_weights(&arch, arch.init(device), path)?;
+                Ok(LoadedModel::from_weights(Box::new(model), spec))
+            }
+        }
+    }
+}
+
+struct Entry {
+    name: String,
+    summary: String,
+    arch: Box<dyn Erased>,
+}
+
+/// Architectures by name.
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+/// A registry entry, as `kiln models` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelListing {
+    /// The name.
+    pub name: String,
+    /// Learnable parameters for the asked sizes (PyTorch's count).
+    pub parameters: usize,
+    /// One line about it.
+    pub summary: String,
+}
+
+impl Registry {
+    /// kiln's built-in architectures ([`kiln_models::ARCHITECTURES`]).
+    pub fn builtin() -> Self {
+        let mut registry = Self {
+            entries: Vec::new(),
+        };
+        for info in ARCHITECTURES {
+            let build: fn(&ModelSpec) -> ModelConfig = info.build;
+            registry = registry.with(info.name, info.summary, build);
+        }
+        registry
+    }
+
+    /// Adds (or replaces) the architecture `name`: `build` configures it for a dataset's
+    /// sizes.
+    pub fn with<A, F>(mut self, name: &str, summary: &str, build: F) -> Self
+    where
+        A: Architecture,
+        F: Fn(&ModelSpec) -> A + Send + Sync + 'static,
+    {
+        self.entries.retain(|e| e.name != name);
+        self.entries.push(Entry {
+            name: name.to_string(),
+            summary: summary.to_string(),
+            arch: Box::new(Typed(build, std::marker::PhantomData)),
+        });
+        self
+    }
+
+    /// Every name, in registration order.
+    pub fn names(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry, TrainError> {
+        self.entries.iter().find(|e| e.name == name).ok_or_else(|| {
+            TrainError::Config(format!(
+                "unknown model `{name}` (known: {})",
+                self.names().join(", ")
+            ))
+        })
+    }
+
+    /// Whether `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| e.name == name)
+    }
+
+    /// Every architecture with its parameter count for `spec`.
+    pub fn listing(&self, spec: &ModelSpec) -> Vec<ModelListing> {
+        self.entries
+            .iter()
+            .map(|e| ModelListing {
+                name: e.name.clone(),
+                parameters: e.arch.trainable_params(spec),
+                summary: e.summary.clone(),
+            })
+            .collect()
+    }
+
+    /// Trains `base` with the architecture `base.architecture` configured for `spec`.
+    pub fn train(
+        &self,
+        spec: &ModelSpec,
+        base: RunConfig<()>,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError> {
+        self.entry(&base.architecture)?
+            .arch
+            .train(spec, base, device, callbacks)
+    }
+
+    /// Re-evaluates the run in `dir` with the architecture its `config.json` names.
+    pub fn eval(
+        &self,
+        dir: &Path,
+        request: &ArtifactEval,
+        device: &Device,
+    ) -> Result<SplitReport, TrainError> {
+        self.run_entry(dir)?.arch.eval(dir, request, device)
+    }
+
+    /// Loads a model for prediction: a run's (by the architecture its `config.json` names) or
+    /// the architecture `name` with a weights file.
+    pub fn load(
+        &self,
+        name: Option<&str>,
+        source: &ModelSource<'_>,
+        device: &Device,
+    ) -> Result<LoadedModel, TrainError> {
+        let entry = match (name, source) {
+            (Some(name), _) => self.entry(name)?,
+            (None, ModelSource::Artifacts { dir, .. }) => self.run_entry(dir)?,
+            (None, ModelSource::Weights { .. }) => {
+                return Err(TrainError::Config("a weights file needs --model".into()));
+            }
+        };
+        entry.arch.load(source, device)
+    }
+
+    fn run_entry(&self, dir: &Path) -> Result<&Entry, TrainError> {
+        let name = kiln_train::read_architecture(dir)?;
+        // Runs recorded before the architecture name was: the built-in family tag, which is
+        // the registered name for the architectures that existed then.
+        self.entry(&name)
+    }
+}
