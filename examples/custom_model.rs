@@ -89,9 +89,11 @@ impl Architecture for TinyVggConfig {
 
 /// kiln's built-in architectures plus `tiny-vgg`.
 pub fn registry() -> Registry {
-    Registry::builtin().with("tiny-vgg", "TinyVGG: 2 × (conv-ReLU-conv-ReLU-pool), linear head", |s: &ModelSpec| {
-        TinyVggConfig::new(s.num_classes, s.in_channels, s.image_size)
-    })
+    Registry::builtin().with(
+        "tiny-vgg",
+        "TinyVGG: 2 × (conv-ReLU-conv-ReLU-pool), linear head",
+        |s: &ModelSpec| TinyVggConfig::new(s.num_classes, s.in_channels, s.image_size),
+    )
 }
 
 fn main() {

@@ -30,15 +30,20 @@ fn run(args: &[&str]) -> i32 {
 
 #[test]
 fn the_registered_architecture_is_listed_with_its_parameter_count() {
-    let args = Cli::<ModelsArgs>::parse_from(["models", "--num-classes", "10", "--in-channels", "1"]);
+    let args =
+        Cli::<ModelsArgs>::parse_from(["models", "--num-classes", "10", "--in-channels", "1"]);
     let listing = models(&custom_model::registry(), &args.args).unwrap();
     let tiny = listing.iter().find(|m| m.name == "tiny-vgg").unwrap();
     // conv1 16·1·9 + 16; conv2..4 3 × (16·16·9 + 16); head (16·7·7)·10 + 10 for 28×28.
     assert_eq!(tiny.parameters, 160 + 3 * 2_320 + 7_850);
-    assert!(listing.iter().any(|m| m.name == "resnet18"), "built-ins stay");
+    assert!(
+        listing.iter().any(|m| m.name == "resnet18"),
+        "built-ins stay"
+    );
     let spec = ModelSpec::new(10, 1, 28);
     assert_eq!(
-        custom_model::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size).hidden,
+        custom_model::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size)
+            .hidden,
         16
     );
 }
@@ -55,8 +60,22 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
         backend.to_string(),
     );
     let code = run(&[
-        "train", "--model", "tiny-vgg", "--dataset", "mnist", "--data-dir", d, "--offline",
-        "--artifact-dir", a, "--backend", &b, "--epochs", "2", "--batch-size", "32",
+        "train",
+        "--model",
+        "tiny-vgg",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--offline",
+        "--artifact-dir",
+        a,
+        "--backend",
+        &b,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
     ]);
     assert_eq!(code, 0);
 
@@ -69,12 +88,18 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
     let eval: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(art.join("eval.json")).unwrap()).unwrap();
     let accuracy = eval["accuracy"].as_f64().unwrap();
-    assert!(accuracy > 0.5, "tiny-vgg learns the separable set: {accuracy}");
+    assert!(
+        accuracy > 0.5,
+        "tiny-vgg learns the separable set: {accuracy}"
+    );
 
     // `kiln eval` rebuilds tiny-vgg from config.json and reproduces the report.
     let before = std::fs::read_to_string(art.join("predictions.csv")).unwrap();
     assert_eq!(run(&["eval", "--artifact-dir", a, "--backend", &b]), 0);
-    assert_eq!(std::fs::read_to_string(art.join("predictions.csv")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(art.join("predictions.csv")).unwrap(),
+        before
+    );
 
     // `kiln predict` on test images exported as PNG gives predictions.csv's class and scores.
     let (pixels, _) = common::separable(200, 2);
@@ -84,7 +109,15 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
         write_png(&path, &pixels[i * 784..(i + 1) * 784]);
         files.push((i, path));
     }
-    let mut args = vec!["predict", "--artifact-dir", a, "--backend", &b, "--top-k", "10"];
+    let mut args = vec![
+        "predict",
+        "--artifact-dir",
+        a,
+        "--backend",
+        &b,
+        "--top-k",
+        "10",
+    ];
     let paths: Vec<String> = files.iter().map(|(_, p)| p.display().to_string()).collect();
     for p in &paths {
         args.extend(["--image", p.as_str()]);
@@ -138,5 +171,8 @@ fn the_extending_guide_quotes_the_example_verbatim() {
         blocks += 1;
         rest = &body[end + 3..];
     }
-    assert!(blocks >= 4, "the guide walks through the example ({blocks} blocks)");
+    assert!(
+        blocks >= 4,
+        "the guide walks through the example ({blocks} blocks)"
+    );
 }

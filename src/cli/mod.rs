@@ -19,7 +19,7 @@ pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
 pub use predict::{
-    ClassProbability, Classifier, LoadedModel, Prediction, PredictArgs, classify, predict,
+    ClassProbability, Classifier, LoadedModel, PredictArgs, Prediction, classify, predict,
 };
 pub use registry::{ModelListing, ModelSource, Registry};
 pub use report::{ReportArgs, ReportFormat};

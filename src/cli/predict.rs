@@ -136,7 +136,10 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
             weights: args.weights.as_deref(),
         },
         None => ModelSource::Weights {
-            path: args.weights.as_deref().ok_or_else(|| flag("--weights", "required with --model".into()))?,
+            path: args
+                .weights
+                .as_deref()
+                .ok_or_else(|| flag("--weights", "required with --model".into()))?,
             spec: ModelSpec::new(args.num_classes, args.in_channels, args.image_size as usize),
         },
     };
@@ -145,7 +148,10 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
     {
         return Err(flag(
             "--model",
-            format!("unknown model `{name}` (known: {})", registry.names().join(", ")),
+            format!(
+                "unknown model `{name}` (known: {})",
+                registry.names().join(", ")
+            ),
         ));
     }
     let mut loaded = registry.load(args.model.as_deref(), &source, device)?;
@@ -164,7 +170,10 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
         for p in &predictions {
             println!("{}", p.image.display());
             for (rank, c) in p.top_k.iter().enumerate() {
-                let name = c.name.clone().unwrap_or_else(|| format!("class {}", c.class));
+                let name = c
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("class {}", c.class));
                 println!("  {}. {name:<24} {:>7.4}", rank + 1, c.probability);
             }
         }

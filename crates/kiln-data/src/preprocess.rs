@@ -87,8 +87,13 @@ impl Preprocess {
         let image = match self.resize_shorter {
             Some(short) if w.min(h) != short => {
                 // torchvision: the longer side is truncated, `int(short * long / shorter)`.
-                let scale = |side: u32| (u64::from(short) * u64::from(side) / u64::from(w.min(h))) as u32;
-                let (nw, nh) = if w <= h { (short, scale(h)) } else { (scale(w), short) };
+                let scale =
+                    |side: u32| (u64::from(short) * u64::from(side) / u64::from(w.min(h))) as u32;
+                let (nw, nh) = if w <= h {
+                    (short, scale(h))
+                } else {
+                    (scale(w), short)
+                };
                 resized = image.resize_exact(nw, nh, FilterType::Triangle);
                 &resized
             }
@@ -103,7 +108,10 @@ impl Preprocess {
         };
         let (w, h) = image.dimensions();
         if w < self.crop || h < self.crop {
-            return Err(format!("is {w}×{h} after resizing, smaller than the {0}×{0} crop", self.crop));
+            return Err(format!(
+                "is {w}×{h} after resizing, smaller than the {0}×{0} crop",
+                self.crop
+            ));
         }
         // torchvision's CenterCrop: top = round((h - crop) / 2).
         let offset = |side: u32| ((f64::from(side - self.crop)) / 2.0).round() as u32;
@@ -111,12 +119,17 @@ impl Preprocess {
         let crop = self.crop as usize;
         let mut out = vec![0.0f32; self.channels * crop * crop];
         if !matches!(self.channels, 1 | 3) {
-            return Err(format!("{} channels: only 1 (grayscale) or 3 (RGB)", self.channels));
+            return Err(format!(
+                "{} channels: only 1 (grayscale) or 3 (RGB)",
+                self.channels
+            ));
         }
         let rgb = image.to_rgb8();
         let plane = crop * crop;
         for i in 0..plane {
-            let p = rgb.get_pixel(left + (i % crop) as u32, top + (i / crop) as u32).0;
+            let p = rgb
+                .get_pixel(left + (i % crop) as u32, top + (i / crop) as u32)
+                .0;
             if self.channels == 1 {
                 // PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded.
                 let [r, g, b] = p.map(u32::from);

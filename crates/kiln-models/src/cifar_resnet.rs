@@ -90,7 +90,9 @@ impl CifarResNet {
     /// - images: `[batch, in_channels, height, width]` (32×32 for CIFAR, 28×28 for MNIST)
     /// - output: `[batch, num_classes]` logits
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(images)));
+        let x = self
+            .relu
+            .forward(self.bn1.forward(self.conv1.forward(images)));
         let x = forward_stage(&self.layer1, x);
         let x = forward_stage(&self.layer2, x);
         let x = forward_stage(&self.layer3, x);

@@ -31,7 +31,9 @@ pub use conv_block::{ConvBlock, ConvBlockConfig};
 pub use lenet::{LeNet5, LeNet5Config};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
 pub use pretrained::{ImportError, ImportReport, WeightsFormat, freeze_backbone, import_weights};
-pub use registry::{ARCHITECTURES, ArchitectureInfo, Model, ModelConfig, UnknownModel, architecture};
+pub use registry::{
+    ARCHITECTURES, ArchitectureInfo, Model, ModelConfig, UnknownModel, architecture,
+};
 pub use resnet::{ResNet, ResNetConfig};
 pub use shortcut::{Downsample, Projection, ShortcutKind, ZeroPad};
 pub use stage::{StageConfig, forward_stage};

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ParamGroup};
 use burn::store::{
-    ApplyError, ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
-    SafetensorsStore,
+    ApplyError, ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
 
 use crate::architecture::Architecture;

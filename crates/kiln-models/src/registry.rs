@@ -159,7 +159,9 @@ impl ModelConfig {
         let spec = self.spec();
         ARCHITECTURES
             .iter()
-            .find(|a| serde_json::to_value((a.build)(&spec)).ok() == serde_json::to_value(self).ok())
+            .find(|a| {
+                serde_json::to_value((a.build)(&spec)).ok() == serde_json::to_value(self).ok()
+            })
             .map(|a| a.name.to_string())
             .unwrap_or_else(|| self.family().to_string())
     }

@@ -2,9 +2,9 @@
 //! `conv1` (7×7/2) → `bn1` → ReLU → max-pool 3×3/2 → `layer1` … `layer4` → global average pool
 //! → `fc`. A torchvision state dict maps onto it 1:1 (`downsample.0/1` ↔ `downsample.conv/bn`).
 
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
-use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use crate::blocks::{BlockKind, ResidualBlock};
@@ -108,7 +108,9 @@ impl ResNet {
     ///   the feature map is `⌈height / 32⌉` before pooling)
     /// - output: `[batch, num_classes]` logits
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(images)));
+        let x = self
+            .relu
+            .forward(self.bn1.forward(self.conv1.forward(images)));
         let x = self.maxpool.forward(x);
         let x = forward_stage(&self.layer1, x);
         let x = forward_stage(&self.layer2, x);

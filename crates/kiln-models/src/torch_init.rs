@@ -15,7 +15,9 @@ pub(crate) fn conv(
 ) -> Conv2dConfig {
     Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
         .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
         .with_bias(false)
         .with_initializer(Initializer::KaimingNormal {
             gain: std::f64::consts::SQRT_2,

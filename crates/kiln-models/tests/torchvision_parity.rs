@@ -58,12 +58,12 @@ fn read_fixture(dir: &Path, name: &str) -> Fixture {
 /// Imports `weights` into `arch` and compares its logits on the fixture's input.
 fn assert_parity(arch: &ModelConfig, fixture: &Fixture, weights: &Path) {
     let device = Device::flex();
-    let (model, report) = import_weights(arch, arch.init(&device), weights)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (model, report) =
+        import_weights(arch, arch.init(&device), weights).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.replaced_head.is_empty(), "{report:?}");
     assert!(report.applied.unwrap() > 0);
-    let input = Tensor::<1>::from_floats(fixture.input.as_slice(), &device)
-        .reshape(fixture.input_shape);
+    let input =
+        Tensor::<1>::from_floats(fixture.input.as_slice(), &device).reshape(fixture.input_shape);
     let logits = model.valid().forward(input);
     assert_eq!(logits.dims(), fixture.logits_shape);
     let got = logits.into_data().try_to_vec::<f32>().unwrap();
@@ -153,9 +153,18 @@ fn state_dicts_of_another_architecture_are_refused_with_the_keys_named() {
     let mut fewer = read_fixture(&dir, "narrow_basic").config;
     fewer.layers = [1, 1, 1, 1];
     let (missing, unexpected, mis_shaped) = mismatch(&fewer.resnet(), &weights);
-    assert!(missing.is_empty() && mis_shaped.is_empty(), "{missing:?} {mis_shaped:?}");
-    assert!(unexpected.contains(&"layer1.1.conv1.weight".to_string()), "{unexpected:?}");
-    assert!(unexpected.iter().all(|k| k.starts_with("layer1.1.")), "{unexpected:?}");
+    assert!(
+        missing.is_empty() && mis_shaped.is_empty(),
+        "{missing:?} {mis_shaped:?}"
+    );
+    assert!(
+        unexpected.contains(&"layer1.1.conv1.weight".to_string()),
+        "{unexpected:?}"
+    );
+    assert!(
+        unexpected.iter().all(|k| k.starts_with("layer1.1.")),
+        "{unexpected:?}"
+    );
 
     // Bottleneck blocks for a basic-block file: conv3/bn3 missing, shapes differ.
     let mut bottleneck = read_fixture(&dir, "narrow_basic").config;
@@ -168,12 +177,22 @@ fn state_dicts_of_another_architecture_are_refused_with_the_keys_named() {
     assert!(!mis_shaped.is_empty());
 
     // The error message lists them for the user.
-    let message = import_weights(&bottleneck.resnet(), bottleneck.resnet().init(&Device::flex()), &weights)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(message.contains("narrow_basic.pth: the weights do not fit the model"), "{message}");
-    assert!(message.contains("missing keys") && message.contains("mis-shaped keys"), "{message}");
+    let message = import_weights(
+        &bottleneck.resnet(),
+        bottleneck.resnet().init(&Device::flex()),
+        &weights,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        message.contains("narrow_basic.pth: the weights do not fit the model"),
+        "{message}"
+    );
+    assert!(
+        message.contains("missing keys") && message.contains("mis-shaped keys"),
+        "{message}"
+    );
 
     // Other formats and files.
     let arch = basic.resnet();
@@ -238,15 +257,29 @@ fn freezing_the_backbone_leaves_only_the_head_trainable() {
     let frozen = freeze_backbone(model, arch.head()).train();
     let after = trainable_paths(&frozen);
     assert_eq!(after.len(), 2, "{after:?}");
-    assert!(after.iter().all(|p| p.ends_with("fc.weight") || p.ends_with("fc.bias")), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|p| p.ends_with("fc.weight") || p.ends_with("fc.bias")),
+        "{after:?}"
+    );
 
     // The frozen batch norms normalize with the imported running statistics even in training
     // mode: the training-mode forward equals the evaluation-mode one.
     let input = |device: &Device| {
         Tensor::<1>::from_floats(fixture.input.as_slice(), device).reshape(fixture.input_shape)
     };
-    let train = frozen.forward(input(&device)).into_data().try_to_vec::<f32>().unwrap();
-    let eval = frozen.valid().forward(input(&Device::flex())).into_data().try_to_vec::<f32>().unwrap();
+    let train = frozen
+        .forward(input(&device))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let eval = frozen
+        .valid()
+        .forward(input(&Device::flex()))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     for (t, e) in train.iter().zip(&eval) {
         assert!((t - e).abs() < 1e-5, "train {t}, eval {e}");
     }

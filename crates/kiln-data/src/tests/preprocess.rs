@@ -17,7 +17,10 @@ fn an_image_at_the_input_size_is_only_scaled_and_normalized_channel_major() {
         let px = [(x * 10) as f32, (y * 20) as f32, 200.0];
         for c in 0..3 {
             let expected = (px[c] / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
-            assert!((out[c * 16 + i] - expected).abs() < 1e-6, "({x},{y}) channel {c}");
+            assert!(
+                (out[c * 16 + i] - expected).abs() < 1e-6,
+                "({x},{y}) channel {c}"
+            );
         }
     }
 }
@@ -38,7 +41,11 @@ fn the_center_crop_is_torchvisions() {
     let out = p.apply(&image).unwrap();
     let plane = 224 * 224;
     assert_eq!(out[0] * 255.0, 0.0);
-    assert!((out[plane] * 255.0 - 18.0).abs() < 1e-4, "{}", out[plane] * 255.0);
+    assert!(
+        (out[plane] * 255.0 - 18.0).abs() < 1e-4,
+        "{}",
+        out[plane] * 255.0
+    );
     assert!((out[plane + plane - 1] * 255.0 - 241.0).abs() < 1e-4);
 }
 
@@ -53,7 +60,10 @@ fn resizing_keeps_the_aspect_ratio_then_crops_the_input_size() {
     for c in 0..3 {
         let expected = ((51.0 * (c + 1) as f32) / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
         let plane = &out[c * 224 * 224..(c + 1) * 224 * 224];
-        assert!(plane.iter().all(|v| (v - expected).abs() < 1e-5), "channel {c}");
+        assert!(
+            plane.iter().all(|v| (v - expected).abs() < 1e-5),
+            "channel {c}"
+        );
     }
     // An image too small for the crop after resizing cannot happen with resize ≥ crop; a
     // resize target below the crop is reported.
@@ -61,7 +71,12 @@ fn resizing_keeps_the_aspect_ratio_then_crops_the_input_size() {
         resize_shorter: Some(100),
         ..Preprocess::imagenet(224, 3)
     };
-    assert!(small.apply(&image).unwrap_err().contains("smaller than the 224×224 crop"));
+    assert!(
+        small
+            .apply(&image)
+            .unwrap_err()
+            .contains("smaller than the 224×224 crop")
+    );
 }
 
 #[test]
@@ -69,11 +84,26 @@ fn grayscale_uses_pils_luma_and_gray_images_keep_their_values() {
     let p = Preprocess::fit(2, 1, 0.0, 1.0);
     let red = p.apply(&rgb(2, 2, |_, _| [255, 0, 0])).unwrap();
     // PIL: L = R · 299/1000 + G · 587/1000 + B · 114/1000 → 76 for pure red.
-    assert!(red.iter().all(|v| (v * 255.0 - 76.0).abs() < 1e-4), "{red:?}");
-    let gray = DynamicImage::ImageLuma8(GrayImage::from_fn(2, 2, |x, y| image::Luma([(x * 100 + y * 7) as u8])));
+    assert!(
+        red.iter().all(|v| (v * 255.0 - 76.0).abs() < 1e-4),
+        "{red:?}"
+    );
+    let gray = DynamicImage::ImageLuma8(GrayImage::from_fn(2, 2, |x, y| {
+        image::Luma([(x * 100 + y * 7) as u8])
+    }));
     let out = p.apply(&gray).unwrap();
-    assert_eq!(out.iter().map(|v| (v * 255.0).round() as u32).collect::<Vec<_>>(), vec![0, 100, 7, 107]);
-    assert!(Preprocess { channels: 2, ..p }.apply(&gray).unwrap_err().contains("2 channels"));
+    assert_eq!(
+        out.iter()
+            .map(|v| (v * 255.0).round() as u32)
+            .collect::<Vec<_>>(),
+        vec![0, 100, 7, 107]
+    );
+    assert!(
+        Preprocess { channels: 2, ..p }
+            .apply(&gray)
+            .unwrap_err()
+            .contains("2 channels")
+    );
 }
 
 #[test]

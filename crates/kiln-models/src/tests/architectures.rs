@@ -44,7 +44,10 @@ fn cifar_resnets_have_the_papers_parameter_counts() {
     // Option B adds a 1×1 conv + batch norm at the two widening blocks:
     // (16·32 + 2·32) + (32·64 + 2·64) = 576 + 2,176.
     let b = CifarResNetConfig::new(10, 3).with_shortcut(ShortcutKind::Projection);
-    assert_eq!(trainable_params(&b.init(&Device::flex())), 269_722 + 576 + 2_176);
+    assert_eq!(
+        trainable_params(&b.init(&Device::flex())),
+        269_722 + 576 + 2_176
+    );
 }
 
 #[test]
