@@ -5,41 +5,12 @@
 
 mod common;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use common::usable_backends;
+use common::{parameters, usable_backends};
 use kiln::models::{ARCHITECTURES, Architecture, ImageClassifier, ModelSpec};
-
-/// Every float parameter's path and values (flattened), in visiting order.
-fn parameters<M: Module>(model: &M) -> Vec<(String, Vec<f32>)> {
-    #[derive(Default)]
-    struct Collect {
-        path: Vec<String>,
-        values: Vec<(String, Vec<f32>)>,
-    }
-    impl ModuleVisitor for Collect {
-        fn enter_module(&mut self, name: &str, _container: &str) {
-            self.path.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let values = param
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec()
-                .unwrap();
-            self.values.push((self.path.join("."), values));
-        }
-    }
-    let mut collect = Collect::default();
-    model.visit(&mut collect);
-    collect.values
-}
 
 /// Forward + one SGD step of `arch` on `device`; returns the parameters it left unchanged.
 fn train_step<A: Architecture>(

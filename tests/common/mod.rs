@@ -108,3 +108,35 @@ pub const FIGURES_CLASS_3: [&str; 5] = [
     "roc_curve",
     "threshold_3",
 ];
+
+/// Every float parameter's path and values (flattened), in visiting order.
+pub fn parameters<M: burn::module::Module>(model: &M) -> Vec<(String, Vec<f32>)> {
+    #[derive(Default)]
+    struct Collect {
+        path: Vec<String>,
+        values: Vec<(String, Vec<f32>)>,
+    }
+    impl burn::module::ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let values = param
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .unwrap();
+            self.values.push((self.path.join("."), values));
+        }
+    }
+    let mut collect = Collect::default();
+    model.visit(&mut collect);
+    collect.values
+}

@@ -3,9 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ParamGroup};
+use burn::module::{Module, ModuleMapper, Param, ParamGroup};
+use burn::prelude::*;
+use burn::store::bridge::to_data;
 use burn::store::{
-    ApplyError, ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    ApplyError, ApplyResult, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
+    SafetensorsStore,
 };
 
 use crate::architecture::Architecture;
@@ -57,13 +60,17 @@ fn mismatch_text(missing: &[String], unexpected: &[String], mis_shaped: &[String
 }
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Tensors loaded into the model (`None` for a `.bpk` checkpoint, loaded as a whole).
     pub applied: Option<usize>,
     /// The head kept freshly initialized because the file's has another shape (another class
     /// count): `(name, found shape, model shape)` per tensor.
     pub replaced_head: Vec<(String, Vec<usize>, Vec<usize>)>,
+    /// Input convolutions of RGB weights (`[out, 3, kh, kw]`) loaded into a grayscale model
+    /// (`[out, 1, kh, kw]`) as the sum over the three input channels, so a gray image `x` gets
+    /// the response the RGB weights give to `(x, x, x)` (timm's `adapt_input_conv`).
+    pub gray_input: Vec<String>,
 }
 
 /// The supported weight formats.
@@ -96,34 +103,24 @@ impl WeightsFormat {
 /// PyTorch and safetensors files must hold a state dict with PyTorch's names and layouts (as
 /// torchvision's); every model parameter must be in the file and every file tensor in the
 /// model (batch-norm `num_batches_tracked` counters aside), or the error lists the missing,
-/// unexpected and mis-shaped keys. The one exception is the head ([`Architecture::head`]): when
-/// only its shapes differ (ImageNet's 1000 classes, the model's 10), it keeps its fresh
-/// initialization — the head is replaced for the new class count — and the report says so.
+/// unexpected and mis-shaped keys. Two exceptions, both in the report: the head
+/// ([`Architecture::head`]) keeps its fresh initialization when only its shapes differ
+/// (ImageNet's 1000 classes, the model's 10) — the head is replaced for the new class count;
+/// and an RGB input convolution loads into a grayscale model as the sum of its three input
+/// channels ([`ImportReport::gray_input`]).
 /// kiln's own `.bpk` checkpoints must match the model exactly.
 pub fn import_weights<A: Architecture>(
     arch: &A,
-    mut model: A::Model,
+    model: A::Model,
     path: &Path,
 ) -> Result<(A::Model, ImportReport), ImportError> {
-    let read_error = |message: String| ImportError::Read {
-        path: path.to_path_buf(),
-        message,
-    };
     if !path.is_file() {
-        return Err(read_error("no such file".into()));
+        return Err(read_error(path, "no such file"));
     }
-    let result = match WeightsFormat::of(path)? {
+    match WeightsFormat::of(path)? {
         WeightsFormat::Burnpack => {
-            let model = model
-                .try_load_file(path)
-                .map_err(|e| read_error(e.to_string()))?;
-            return Ok((
-                model,
-                ImportReport {
-                    applied: None,
-                    replaced_head: Vec::new(),
-                },
-            ));
+            let model = model.try_load_file(path).map_err(|e| read_error(path, e))?;
+            Ok((model, ImportReport::default()))
         }
         WeightsFormat::PyTorch => {
             let mut store = PytorchStore::from_file(path)
@@ -133,9 +130,7 @@ pub fn import_weights<A: Architecture>(
             for (from, to) in arch.torch_key_remaps() {
                 store = store.with_key_remapping(from, *to);
             }
-            model
-                .load_from(&mut store)
-                .map_err(|e| read_error(e.to_string()))?
+            import_from(model, &mut store, arch.head(), path)
         }
         WeightsFormat::SafeTensors => {
             let mut store = SafetensorsStore::from_file(path)
@@ -147,19 +142,117 @@ pub fn import_weights<A: Architecture>(
             for (from, to) in arch.torch_key_remaps() {
                 store = store.with_key_remapping(from, *to);
             }
-            model
-                .load_from(&mut store)
-                .map_err(|e| read_error(e.to_string()))?
+            import_from(model, &mut store, arch.head(), path)
         }
-    };
-    let report = check(result, arch.head(), path)?;
+    }
+}
+
+fn read_error(path: &Path, message: impl std::fmt::Display) -> ImportError {
+    ImportError::Read {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Applies `store` to `model`, checks the result, and adapts RGB input convolutions to a
+/// grayscale model.
+fn import_from<M: Module, S: ModuleStore>(
+    mut model: M,
+    store: &mut S,
+    head: &str,
+    path: &Path,
+) -> Result<(M, ImportReport), ImportError>
+where
+    S::Error: std::fmt::Display,
+{
+    let result = model.load_from(store).map_err(|e| read_error(path, e))?;
+    let report = check(result, head, path)?;
+    for name in &report.gray_input {
+        let tensor = store
+            .get_tensor(name)
+            .map_err(|e| read_error(path, e))?
+            .ok_or_else(|| read_error(path, format!("{name}: listed but not readable")))?;
+        let data = to_data(tensor).map_err(|e| read_error(path, format!("{name}: {e}")))?;
+        let summed =
+            sum_input_channels(data).map_err(|e| read_error(path, format!("{name}: {e}")))?;
+        model = model.map(&mut SetParam {
+            path: Vec::new(),
+            target: name.clone(),
+            value: Some(summed),
+        });
+    }
     Ok((model, report))
 }
 
-/// Accepts a complete import, or one whose only mismatches are the head's shapes.
+/// `[out, in, kh, kw]` → `[out, 1, kh, kw]`, summed over the input channels.
+fn sum_input_channels(data: TensorData) -> Result<TensorData, String> {
+    let shape = data.shape().to_vec();
+    let [out, channels, kh, kw] = shape[..] else {
+        return Err(format!(
+            "expected a 4-D convolution weight, found {shape:?}"
+        ));
+    };
+    let values = data
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    let plane = kh * kw;
+    let mut summed = vec![0.0f32; out * plane];
+    for o in 0..out {
+        for c in 0..channels {
+            let from = &values[(o * channels + c) * plane..][..plane];
+            for (s, v) in summed[o * plane..][..plane].iter_mut().zip(from) {
+                *s += v;
+            }
+        }
+    }
+    Ok(TensorData::new(summed, [out, 1, kh, kw]))
+}
+
+/// Replaces the value of the parameter at `target` (a path without enum-variant segments).
+struct SetParam {
+    path: Vec<String>,
+    target: String,
+    value: Option<TensorData>,
+}
+
+impl ModuleMapper for SetParam {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let fields: Vec<&str> = self
+            .path
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !is_variant(s))
+            .collect();
+        if fields.join(".") != self.target || D != 4 {
+            return param;
+        }
+        match self.value.take() {
+            Some(value) => {
+                let id = param.id;
+                let tensor = Tensor::<D>::from_data(value, &param.lazy_device());
+                param.transform_for_load(tensor, id)
+            }
+            None => param,
+        }
+    }
+}
+
+/// Accepts a complete import, or one whose only mismatches are the head's shapes and RGB input
+/// convolutions for a grayscale model.
 fn check(result: ApplyResult, head: &str, path: &Path) -> Result<ImportReport, ImportError> {
-    let is_head = |p: &str| in_head(p, head);
-    let mut replaced_head = Vec::new();
+    let mut report = ImportReport {
+        applied: Some(result.applied.len()),
+        ..ImportReport::default()
+    };
     let mut mis_shaped = Vec::new();
     for error in &result.errors {
         match error {
@@ -167,9 +260,16 @@ fn check(result: ApplyResult, head: &str, path: &Path) -> Result<ImportReport, I
                 path,
                 expected,
                 found,
-            } if is_head(path) => {
-                replaced_head.push((path.clone(), found.to_vec(), expected.to_vec()));
+            } if in_head(path, head) => {
+                report
+                    .replaced_head
+                    .push((path.clone(), found.to_vec(), expected.to_vec()));
             }
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } if rgb_for_gray(expected, found) => report.gray_input.push(path.clone()),
             ApplyError::ShapeMismatch {
                 path,
                 expected,
@@ -197,19 +297,24 @@ fn check(result: ApplyResult, head: &str, path: &Path) -> Result<ImportReport, I
             path: path.to_path_buf(),
         });
     }
-    Ok(ImportReport {
-        applied: Some(result.applied.len()),
-        replaced_head,
-    })
+    Ok(report)
+}
+
+/// A convolution weight `[out, 3, kh, kw]` in the file for `[out, 1, kh, kw]` in the model.
+fn rgb_for_gray(expected: &[usize], found: &[usize]) -> bool {
+    matches!((expected, found), ([eo, 1, eh, ew], [fo, 3, fh, fw]) if (eo, eh, ew) == (fo, fh, fw))
+}
+
+/// An enum variant's segment in a Burn module path (CamelCase; fields are snake_case).
+fn is_variant(segment: &str) -> bool {
+    segment.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 /// Whether the parameter `path` lies in the top-level field `head`. Burn's paths name the
 /// variant of an enum module (`ResNet.fc.weight` in [`crate::Model`]); such leading variant
 /// segments (CamelCase, where fields are snake_case) are skipped.
 fn in_head(path: &str, head: &str) -> bool {
-    path.split('.')
-        .find(|segment| !segment.starts_with(|c: char| c.is_ascii_uppercase()))
-        == Some(head)
+    path.split('.').find(|segment| !is_variant(segment)) == Some(head)
 }
 
 /// Freezes every parameter except the head's ([`Architecture::head`]): no gradients, and the

@@ -284,3 +284,38 @@ fn freezing_the_backbone_leaves_only_the_head_trainable() {
         assert!((t - e).abs() < 1e-5, "train {t}, eval {e}");
     }
 }
+
+#[test]
+fn rgb_weights_load_into_a_grayscale_model_as_the_sum_of_their_input_channels() {
+    let dir = fixtures();
+    let fixture = read_fixture(&dir, "narrow_basic");
+    let rgb = fixture.config.resnet();
+    let mut gray_config = read_fixture(&dir, "narrow_basic").config;
+    gray_config.in_channels = 1;
+    let gray = gray_config.resnet();
+    let device = Device::flex();
+    let x = Tensor::<4>::random([2, 1, 40, 40], burn::tensor::Distribution::Default, &device);
+    for ext in ["pth", "safetensors"] {
+        let weights = dir.join(format!("narrow_basic.{ext}"));
+        let (rgb_model, _) = import_weights(&rgb, rgb.init(&device), &weights).unwrap();
+        let (gray_model, report) = import_weights(&gray, gray.init(&device), &weights).unwrap();
+        assert_eq!(report.gray_input, vec!["conv1.weight".to_string()], "{ext}");
+        assert!(report.replaced_head.is_empty());
+        // A gray image through the adapted model = the same image as (x, x, x) through the
+        // RGB weights.
+        let expected = rgb_model
+            .valid()
+            .forward(Tensor::cat(vec![x.clone(), x.clone(), x.clone()], 1));
+        let got = gray_model.valid().forward(x.clone());
+        let (e, g) = (
+            expected.into_data().try_to_vec::<f32>().unwrap(),
+            got.into_data().try_to_vec::<f32>().unwrap(),
+        );
+        for (a, b) in e.iter().zip(&g) {
+            assert!(
+                (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+                "{ext}: {a} vs {b}"
+            );
+        }
+    }
+}
