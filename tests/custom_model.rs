@@ -21,11 +21,9 @@ struct Cli<T: clap::Args> {
     args: T,
 }
 
-fn run(args: &[&str]) -> i32 {
-    kiln::cli::main(
-        &custom_model::registry(),
-        std::iter::once("kiln").chain(args.iter().copied()),
-    )
+fn run<S: Into<String>>(args: impl IntoIterator<Item = S>) -> i32 {
+    let args = std::iter::once("kiln".to_string()).chain(args.into_iter().map(Into::into));
+    kiln::cli::main(&custom_model::registry(), args)
 }
 
 #[test]
@@ -50,33 +48,15 @@ fn the_registered_architecture_is_listed_with_its_parameter_count() {
 
 #[test]
 fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
-    let Some((backend, tmp, data)) = common::cpu_setup(600, 200) else {
+    let Some(cpu) = common::cpu_run(600, 200) else {
         return;
     };
-    let art = tmp.path().join("art");
-    let (d, a, b) = (
-        data.to_str().unwrap(),
-        art.to_str().unwrap(),
-        backend.to_string(),
-    );
-    let code = run(&[
-        "train",
-        "--model",
-        "tiny-vgg",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        d,
-        "--offline",
-        "--artifact-dir",
-        a,
-        "--backend",
-        &b,
-        "--epochs",
-        "2",
-        "--batch-size",
-        "32",
-    ]);
+    let (tmp, art) = (&cpu.tmp, &cpu.art);
+    let (a, b) = (art.to_str().unwrap(), cpu.backend.to_string());
+    let code = run(cpu.args(
+        &["train", "--model", "tiny-vgg"],
+        &["--epochs", "2", "--batch-size", "32"],
+    ));
     assert_eq!(code, 0);
 
     // The run records the architecture by name and its full configuration.
@@ -95,7 +75,7 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
 
     // `kiln eval` rebuilds tiny-vgg from config.json and reproduces the report.
     let before = std::fs::read_to_string(art.join("predictions.csv")).unwrap();
-    assert_eq!(run(&["eval", "--artifact-dir", a, "--backend", &b]), 0);
+    assert_eq!(run(["eval", "--artifact-dir", a, "--backend", &b]), 0);
     assert_eq!(
         std::fs::read_to_string(art.join("predictions.csv")).unwrap(),
         before

@@ -327,10 +327,15 @@ fn missing_dataset_offline_is_an_actionable_error_not_a_panic() {
 /// best-model checkpoint, which `kiln eval --weights` can evaluate.
 #[test]
 fn monitored_metrics_stop_early_and_keep_the_best_model() {
-    let Some((backend, tmp, data)) = common::cpu_setup(704, 200) else {
+    let Some(common::CpuRun {
+        backend,
+        tmp,
+        data,
+        art,
+    }) = common::cpu_run(704, 200)
+    else {
         return;
     };
-    let art = tmp.path().join("art");
     // The training loss falls every epoch, so "higher is better" never improves after epoch 1:
     // patience 1 stops after epoch 2 of 4, and the best model is epoch 1's.
     let flags = [
@@ -492,5 +497,104 @@ fn metrics_on_malformed_csv_names_line_and_column() {
     assert!(
         log.contains("| cat | 0.6667 | 1.0000 | 0.8000 | 2 |"),
         "{log}"
+    );
+}
+
+#[test]
+fn models_lists_every_architecture_with_torchvisions_parameter_counts() {
+    let out = kiln(&["models", "--json", "--image-size", "224"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let count = |name: &str| {
+        listing
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["parameters"].as_u64().unwrap())
+    };
+    assert_eq!(count("resnet18"), Some(11_689_512));
+    assert_eq!(count("resnet50"), Some(25_557_032));
+    assert_eq!(count("resnet152"), Some(60_192_808));
+    let out = kiln(
+        &[
+            "models",
+            "--json",
+            "--num-classes",
+            "10",
+            "--image-size",
+            "32",
+        ],
+        &[],
+    );
+    let listing: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mnist-cnn",
+            "lenet5",
+            "resnet18",
+            "resnet34",
+            "resnet50",
+            "resnet101",
+            "resnet152",
+            "resnet20",
+            "resnet32",
+            "resnet44",
+            "resnet56",
+            "resnet110"
+        ]
+    );
+    let resnet20 = &listing[7];
+    assert_eq!(resnet20["parameters"], 269_722);
+    // The text listing groups digits.
+    let out = kiln(&["models", "--num-classes", "10"], &[]);
+    assert!(text(&out).contains("269,722"), "{}", text(&out));
+}
+
+#[test]
+fn a_cifar_resnet_trains_on_grayscale_images_and_is_reevaluated_by_name() {
+    let Some(common::CpuRun {
+        backend,
+        tmp: _tmp, // kept: dropping it deletes the data
+        data,
+        art,
+    }) = common::cpu_run(400, 100)
+    else {
+        return;
+    };
+    let out = train(
+        &data,
+        &art,
+        backend,
+        &["--model", "resnet20", "--epochs", "1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architecture"], "resnet20");
+    assert_eq!(config["model"]["architecture"], "cifar-resnet");
+    assert_eq!(config["model"]["in_channels"], 1);
+    let before = std::fs::read_to_string(art.join("eval.json")).unwrap();
+    let out = kiln(
+        &[
+            "eval",
+            "--artifact-dir",
+            art.to_str().unwrap(),
+            "--backend",
+            &backend.to_string(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(art.join("eval.json")).unwrap(),
+        before
     );
 }

@@ -14,35 +14,23 @@ struct EvalCli {
 
 #[test]
 fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split() {
-    let Some((backend, tmp, data)) = common::cpu_setup(1_000, 400) else {
+    let Some(run) = common::cpu_run(1_000, 400) else {
         return;
     };
-    let art = tmp.path().join("art");
-    let (d, a, b) = (
-        data.to_str().unwrap(),
-        art.to_str().unwrap(),
-        backend.to_string(),
-    );
-    let args = ParadoxArgs::parse_from([
-        "imbalanced",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        d,
-        "--offline",
-        "--artifact-dir",
-        a,
-        "--backend",
-        &b,
-        "--epochs",
-        "2",
-        "--batch-size",
-        "32",
-        "--rare-class",
-        "3",
-        "--rare-fraction",
-        "0.1",
-    ]);
+    let (tmp, art) = (&run.tmp, &run.art);
+    let args = ParadoxArgs::parse_from(run.args(
+        &["imbalanced"],
+        &[
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--rare-class",
+            "3",
+            "--rare-fraction",
+            "0.1",
+        ],
+    ));
     let (outcome, text) = accuracy_paradox(&args).unwrap();
 
     // Class 3 keeps a tenth of its images in the training file and in the test file.
@@ -108,9 +96,9 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
         &EvalCli::parse_from([
             "eval",
             "--artifact-dir",
-            a,
+            art.to_str().unwrap(),
             "--backend",
-            &b,
+            &run.backend.to_string(),
             "--out",
             out.to_str().unwrap(),
             "--format",

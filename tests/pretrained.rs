@@ -34,47 +34,30 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn kiln(args: &[&str]) -> i32 {
-    kiln::cli::main(
-        &registry(),
-        std::iter::once("kiln").chain(args.iter().copied()),
-    )
+fn kiln<S: Into<String>>(args: impl IntoIterator<Item = S>) -> i32 {
+    let args = std::iter::once("kiln".to_string()).chain(args.into_iter().map(Into::into));
+    kiln::cli::main(&registry(), args)
 }
 
 #[test]
 fn a_frozen_backbone_keeps_the_imported_weights_and_only_the_head_trains() {
-    let Some((backend, tmp, data)) = common::cpu_setup(300, 100) else {
+    let Some(cpu) = common::cpu_run(300, 100) else {
         return;
     };
-    let art = tmp.path().join("art");
-    let weights = fixture("narrow_basic.pth");
-    let (d, a, b, w) = (
-        data.to_str().unwrap(),
-        art.to_str().unwrap(),
-        backend.to_string(),
-        weights.to_str().unwrap(),
-    );
-    let code = kiln(&[
-        "train",
-        "--model",
-        "narrow-resnet",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        d,
-        "--offline",
-        "--artifact-dir",
-        a,
-        "--backend",
-        &b,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--pretrained",
-        w,
-        "--freeze-backbone",
-    ]);
+    let (art, weights) = (&cpu.art, fixture("narrow_basic.pth"));
+    let w = weights.to_str().unwrap();
+    let code = kiln(cpu.args(
+        &["train", "--model", "narrow-resnet"],
+        &[
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--pretrained",
+            w,
+            "--freeze-backbone",
+        ],
+    ));
     assert_eq!(code, 0);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap()).unwrap();
@@ -114,39 +97,19 @@ fn a_frozen_backbone_keeps_the_imported_weights_and_only_the_head_trains() {
 
 #[test]
 fn weights_that_do_not_fit_are_refused_before_the_artifact_dir_is_touched() {
-    let Some((backend, tmp, data)) = common::cpu_setup(100, 50) else {
+    let Some(cpu) = common::cpu_run(100, 50) else {
         return;
     };
-    let art = tmp.path().join("art");
-    let (d, a, b) = (
-        data.to_str().unwrap(),
-        art.to_str().unwrap(),
-        backend.to_string(),
-    );
     // A bottleneck fixture for a basic-block architecture: exit 2, nothing written.
     let wrong = fixture("narrow_bottleneck.safetensors");
-    let code = kiln(&[
-        "train",
-        "--model",
-        "narrow-resnet",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        d,
-        "--offline",
-        "--artifact-dir",
-        a,
-        "--backend",
-        &b,
-        "--epochs",
-        "1",
-        "--pretrained",
-        wrong.to_str().unwrap(),
-    ]);
+    let code = kiln(cpu.args(
+        &["train", "--model", "narrow-resnet"],
+        &["--epochs", "1", "--pretrained", wrong.to_str().unwrap()],
+    ));
     assert_eq!(code, 2);
-    assert!(!art.exists());
+    assert!(!cpu.art.exists());
     // --freeze-backbone needs --pretrained (a usage error).
-    let code = kiln(&["train", "--model", "narrow-resnet", "--freeze-backbone"]);
+    let code = kiln(["train", "--model", "narrow-resnet", "--freeze-backbone"]);
     assert_eq!(code, 2);
 }
 

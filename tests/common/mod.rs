@@ -83,13 +83,42 @@ pub fn skipped(what: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {what}");
 }
 
-/// The first usable CPU backend, and a temporary directory whose `data/` holds a generated
-/// dataset (`train` + `test` images); `None`, with the skip reported, when no CPU backend is
-/// compiled in.
-pub fn cpu_setup(
-    train: usize,
-    test: usize,
-) -> Option<(kiln::Backend, tempfile::TempDir, std::path::PathBuf)> {
+/// A CPU run on a generated dataset: the first usable CPU backend, a temporary directory whose
+/// `data/` holds the dataset (`train` + `test` images) and an artifact directory `art/` in it
+/// (not created).
+pub struct CpuRun {
+    pub backend: kiln::Backend,
+    pub tmp: tempfile::TempDir,
+    pub data: std::path::PathBuf,
+    pub art: std::path::PathBuf,
+}
+
+impl CpuRun {
+    /// `before`, then the flags naming the dataset, artifact dir and backend, then `after`.
+    pub fn args(&self, before: &[&str], after: &[&str]) -> Vec<String> {
+        let (d, a) = (self.data.to_str().unwrap(), self.art.to_str().unwrap());
+        let flags = [
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            d,
+            "--offline",
+            "--artifact-dir",
+            a,
+        ];
+        let backend = self.backend.to_string();
+        before
+            .iter()
+            .chain(&flags)
+            .chain(&["--backend", backend.as_str()])
+            .chain(after)
+            .map(|s| s.to_string())
+            .collect()
+    }
+}
+
+/// A [`CpuRun`]; `None`, with the skip reported, when no CPU backend is compiled in.
+pub fn cpu_run(train: usize, test: usize) -> Option<CpuRun> {
     let Some((backend, _)) = usable_backends().into_iter().find(|(b, _)| !b.is_gpu()) else {
         skipped("no CPU backend");
         return None;
@@ -97,7 +126,13 @@ pub fn cpu_setup(
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_dataset(&data, train, test, false);
-    Some((backend, tmp, data))
+    let art = tmp.path().join("art");
+    Some(CpuRun {
+        backend,
+        tmp,
+        data,
+        art,
+    })
 }
 
 /// The figure stems `--plots` writes with scores and `--positive-label 3`.

@@ -7,8 +7,8 @@ use burn::module::{Module, ModuleMapper, Param, ParamGroup};
 use burn::prelude::*;
 use burn::store::bridge::to_data;
 use burn::store::{
-    ApplyError, ApplyResult, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
-    SafetensorsStore,
+    ApplyError, ApplyResult, KeyRemapper, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
 };
 
 use crate::architecture::Architecture;
@@ -122,27 +122,27 @@ pub fn import_weights<A: Architecture>(
             let model = model.try_load_file(path).map_err(|e| read_error(path, e))?;
             Ok((model, ImportReport::default()))
         }
-        WeightsFormat::PyTorch => {
-            let mut store = PytorchStore::from_file(path)
-                .map_indices_contiguous(false)
-                .allow_partial(true)
-                .validate(false);
-            for (from, to) in arch.torch_key_remaps() {
-                store = store.with_key_remapping(from, *to);
+        format => {
+            let remaps = KeyRemapper::from_patterns(arch.torch_key_remaps().to_vec())
+                .map_err(|e| read_error(path, format!("the architecture's key remapping: {e}")))?;
+            // Missing/unexpected/mis-shaped tensors are collected and judged by `check`.
+            if format == WeightsFormat::PyTorch {
+                let mut store = PytorchStore::from_file(path)
+                    .map_indices_contiguous(false)
+                    .allow_partial(true)
+                    .validate(false)
+                    .remap(remaps);
+                import_from(model, &mut store, arch.head(), path)
+            } else {
+                let mut store = SafetensorsStore::from_file(path)
+                    .with_from_adapter(PyTorchToBurnAdapter)
+                    .skip_enum_variants(true)
+                    .map_indices_contiguous(false)
+                    .allow_partial(true)
+                    .validate(false)
+                    .remap(remaps);
+                import_from(model, &mut store, arch.head(), path)
             }
-            import_from(model, &mut store, arch.head(), path)
-        }
-        WeightsFormat::SafeTensors => {
-            let mut store = SafetensorsStore::from_file(path)
-                .with_from_adapter(PyTorchToBurnAdapter)
-                .skip_enum_variants(true)
-                .map_indices_contiguous(false)
-                .allow_partial(true)
-                .validate(false);
-            for (from, to) in arch.torch_key_remaps() {
-                store = store.with_key_remapping(from, *to);
-            }
-            import_from(model, &mut store, arch.head(), path)
         }
     }
 }
