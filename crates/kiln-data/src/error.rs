@@ -33,6 +33,14 @@ pub enum DataError {
         /// What is wrong with it.
         problem: IdxProblem,
     },
+    /// The file is not a well-formed CIFAR binary file (or archive) of the expected kind.
+    #[error("{}: {problem}", path.display())]
+    Cifar {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: CifarProblem,
+    },
     /// An image file and its label file disagree on the number of items.
     #[error(
         "{} holds {images} images but {} holds {labels} labels",
@@ -164,6 +172,49 @@ pub enum IdxProblem {
     /// The gzip stream is corrupt.
     #[error("corrupt gzip stream: {0}")]
     Gzip(String),
+}
+
+/// The specific way a CIFAR file is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CifarProblem {
+    /// The record file is empty.
+    #[error("empty: no records")]
+    Empty,
+    /// The file size is not a whole number of records (truncated, or another CIFAR).
+    #[error(
+        "{len} bytes is not a multiple of the {record}-byte record (truncated, or not this CIFAR variant)"
+    )]
+    RecordSize {
+        /// The file's size.
+        len: usize,
+        /// Bytes per record.
+        record: usize,
+    },
+    /// A label byte is not below its class count.
+    #[error("label {label} of record {index} is out of range for {num_classes} classes")]
+    LabelOutOfRange {
+        /// The record's position.
+        index: usize,
+        /// The label value.
+        label: u8,
+        /// The class count of that label.
+        num_classes: usize,
+    },
+    /// A class-names file does not list one name per class.
+    #[error("expected {expected} class names (one per line), found {found}")]
+    NameCount {
+        /// The class count.
+        expected: usize,
+        /// Non-empty lines found.
+        found: usize,
+    },
+    /// A class-names file is not UTF-8 text.
+    #[error("class names are not text")]
+    NamesNotText,
+    /// The archive lacks a member.
+    #[error("the archive has no member {0}")]
+    MissingMember(String),
 }
 
 fn not_found_message(dataset: &str, searched: &[(PathBuf, String)], download: &str) -> String {

@@ -1,5 +1,6 @@
 //! Datasets for kiln.
 //!
+//! - [`cifar`]: CIFAR-10/100 binary records, from the extracted directory or the `.tar.gz`.
 //! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
 //!   label range, with typed [`DataError`]s that name the file.
 //! - [`spec`]: datasets as data — [`DatasetSpec`] tables for MNIST, Fashion-MNIST and KMNIST.
@@ -12,6 +13,7 @@
 
 mod batch;
 mod checksum;
+pub mod cifar;
 #[cfg(feature = "download")]
 mod download;
 mod error;
@@ -28,7 +30,7 @@ pub use batch::{Batch, Batcher, Normalization, epoch_batches};
 pub use checksum::{sha256_file, verify_sha256};
 #[cfg(feature = "download")]
 pub use download::download_file;
-pub use error::{DataError, IdxProblem};
+pub use error::{CifarProblem, DataError, IdxProblem};
 pub use images::{ImageDataset, ImageShape};
 pub use imbalance::keep_class_fraction;
 pub use load::{LoadedDataset, load};
