@@ -29,7 +29,7 @@ fn reads_generated_files_raw_and_gzip() {
             .unwrap();
         assert_eq!(files.source, Source::DataDir);
         let d =
-            ImageDataset::from_idx(&files.train[0], &files.train[1], Some([28, 28]), 10).unwrap();
+            ImageDataset::from_idx(&files.paths[0], &files.paths[1], Some([28, 28]), 10).unwrap();
         let (pixels, labels) = common::separable(30, 1);
         assert_eq!(d.len(), 30);
         assert_eq!(d.labels(), labels.as_slice());
@@ -183,7 +183,7 @@ fn resolution_order_is_data_dir_env_cache_system() {
 
     let loaded = load(DatasetName::Kmnist, &r).unwrap();
     assert_eq!((loaded.train.len(), loaded.test.len()), (12, 4));
-    assert!(sha256_file(&files.train[0]).unwrap().len() == 64);
+    assert!(sha256_file(&files.paths[0]).unwrap().len() == 64);
 }
 
 /// Fashion-MNIST from Debian's `dataset-fashion-mnist`, when installed.

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use kiln::data::{DataError, download_file, sha256_file};
+use kiln::data::{Checksum, DataError, download_file, sha256_file};
 
 /// Serves `body` to `requests` connections on 127.0.0.1, then stops. Returns the base URL.
 fn serve(body: Vec<u8>, requests: usize) -> String {
@@ -36,12 +36,16 @@ fn download_verifies_then_renames() {
     let url = serve(body.clone(), 2);
 
     let dest = tmp.path().join("out.gz");
-    download_file(&format!("{url}file"), &dest, &sha).unwrap();
+    // Checksums live in static dataset tables; a test's computed digest is leaked to match.
+    let sha: &'static str = Box::leak(sha.into_boxed_str());
+    download_file(&format!("{url}file"), &dest, Checksum::Sha256(sha)).unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), body);
 
     // A wrong digest leaves nothing behind at the destination, nor any temporary file.
     let bad = tmp.path().join("bad.gz");
-    let err = download_file(&format!("{url}file"), &bad, &"0".repeat(64)).unwrap_err();
+    let zeros =
+        Checksum::Sha256("0000000000000000000000000000000000000000000000000000000000000000");
+    let err = download_file(&format!("{url}file"), &bad, zeros).unwrap_err();
     assert!(matches!(err, DataError::Checksum { .. }), "{err}");
     assert!(!bad.exists());
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
@@ -63,7 +67,7 @@ fn unreachable_mirror_is_a_download_error() {
     let err = download_file(
         "http://127.0.0.1:9/x.gz",
         &tmp.path().join("x"),
-        &"0".repeat(64),
+        Checksum::Md5("00000000000000000000000000000000"),
     )
     .unwrap_err();
     assert!(matches!(err, DataError::Download { .. }), "{err}");

@@ -83,7 +83,12 @@ impl LoadedModel {
         let spec = config.dataset.spec();
         Self {
             model,
-            preprocess: Preprocess::fit(spec.image_size[0] as u32, 1, spec.mean, spec.std),
+            preprocess: Preprocess::fit(
+                spec.image_size[0] as u32,
+                spec.channels,
+                &spec.mean,
+                &spec.std,
+            ),
             class_names: Some(spec.class_name_list()),
         }
     }

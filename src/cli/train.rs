@@ -16,7 +16,7 @@ use crate::backend::{self, Backend, BackendError};
 /// Flags of `kiln train` (and of the `mnist` example).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
-    /// Dataset: mnist, fashion-mnist or kmnist.
+    /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: DatasetName,
     /// Architecture (`kiln models` lists them).
@@ -138,7 +138,7 @@ impl TrainArgs {
     /// size.
     pub fn model_spec(&self) -> ModelSpec {
         let spec = self.dataset.spec();
-        ModelSpec::new(spec.num_classes(), 1, spec.image_size[0])
+        ModelSpec::new(spec.num_classes(), spec.channels, spec.image_size[0])
     }
 
     /// The run these flags describe, the architecture (`--model`, named in

@@ -175,3 +175,36 @@ pub fn parameters<M: burn::module::Module>(model: &M) -> Vec<(String, Vec<f32>)>
     model.visit(&mut collect);
     collect.values
 }
+
+/// A separable 10-class CIFAR-10 set in the official binary layout: `<label><R plane><G plane>
+/// <B plane>` records, class `c` being a bright band at rows `3c..3c+3` of channel `c mod 3` on
+/// low noise. Writes `dir/cifar-10-batches-bin/` (5 training batches of `per_batch` records, a
+/// test batch of `test`, `batches.meta.txt`); returns the test records.
+pub fn write_cifar10(dir: &Path, per_batch: usize, test: usize) -> Vec<u8> {
+    let out = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut rng = kiln::data::SplitMix64::new(3);
+    let mut records = |n: usize| {
+        let mut bytes = Vec::with_capacity(n * 3073);
+        for _ in 0..n {
+            let c = rng.below(10);
+            bytes.push(c as u8);
+            let mut image: Vec<u8> = (0..3072).map(|_| rng.below(50) as u8).collect();
+            for row in 3 * c..3 * c + 3 {
+                for col in 2..30 {
+                    image[(c % 3) * 1024 + row * 32 + col] = 200 + rng.below(56) as u8;
+                }
+            }
+            bytes.extend(image);
+        }
+        bytes
+    };
+    for b in 1..=5 {
+        std::fs::write(out.join(format!("data_batch_{b}.bin")), records(per_batch)).unwrap();
+    }
+    let test_records = records(test);
+    std::fs::write(out.join("test_batch.bin"), &test_records).unwrap();
+    let names = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+    std::fs::write(out.join("batches.meta.txt"), names).unwrap();
+    test_records
+}

@@ -5,19 +5,21 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::images::ImageDataset;
 use crate::rng::SplitMix64;
 
-/// `(x / 255 - mean) / std`, per channel-independent constants.
+/// `(x / 255 - mean[c]) / std[c]` for channel `c` (grayscale datasets use the first entry).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalization {
-    /// Mean of the pixels scaled to `[0, 1]`.
-    pub mean: f32,
-    /// Standard deviation of the pixels scaled to `[0, 1]`.
-    pub std: f32,
+    /// Per-channel mean of the pixels scaled to `[0, 1]`.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation of the pixels scaled to `[0, 1]`.
+    pub std: [f32; 3],
 }
 
 impl Normalization {
-    /// The value each byte maps to, as a lookup table.
-    fn table(&self) -> [f32; 256] {
-        std::array::from_fn(|b| (b as f32 / 255.0 - self.mean) / self.std)
+    /// The value each byte of channel `c` maps to, as a lookup table per channel.
+    fn tables(&self) -> [[f32; 256]; 3] {
+        std::array::from_fn(|c| {
+            std::array::from_fn(|b| (b as f32 / 255.0 - self.mean[c]) / self.std[c])
+        })
     }
 }
 
@@ -33,7 +35,7 @@ pub struct Batch {
 /// Builds batches of a dataset on one device.
 #[derive(Debug, Clone)]
 pub struct Batcher {
-    table: [f32; 256],
+    tables: [[f32; 256]; 3],
     device: Device,
 }
 
@@ -41,7 +43,7 @@ impl Batcher {
     /// A batcher normalizing with `norm` and placing batches on `device`.
     pub fn new(norm: Normalization, device: Device) -> Self {
         Self {
-            table: norm.table(),
+            tables: norm.tables(),
             device,
         }
     }
@@ -50,8 +52,12 @@ impl Batcher {
     pub fn batch(&self, data: &ImageDataset, indices: &[usize]) -> Batch {
         let shape = data.shape();
         let mut pixels = Vec::with_capacity(indices.len() * shape.len());
+        let plane = shape.height * shape.width;
         for &i in indices {
-            pixels.extend(data.image(i).iter().map(|&b| self.table[usize::from(b)]));
+            for (c, channel) in data.image(i).chunks(plane.max(1)).enumerate() {
+                let table = &self.tables[c.min(2)];
+                pixels.extend(channel.iter().map(|&b| table[usize::from(b)]));
+            }
         }
         let labels: Vec<i64> = indices
             .iter()

@@ -1,20 +1,17 @@
-//! Verified downloads: stream to a temporary file beside the destination while hashing, check
-//! the SHA-256, then rename into place — a destination path never holds a partial or unverified
-//! file.
+//! Verified downloads: stream to a temporary file beside the destination, check its digest,
+//! then rename into place — a destination path never holds a partial or unverified file.
 
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-use crate::checksum::hex;
+use crate::checksum::Checksum;
 use crate::error::DataError;
 
-/// Downloads `url` to `dest`, verifying its SHA-256 (hex) before an atomic rename.
+/// Downloads `url` to `dest`, verifying its digest before an atomic rename.
 ///
 /// A progress bar is drawn on stderr when it is a terminal.
-pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataError> {
+pub fn download_file(url: &str, dest: &Path, checksum: Checksum) -> Result<(), DataError> {
     let fail = |message: String| DataError::Download {
         url: url.to_string(),
         message,
@@ -43,7 +40,6 @@ pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataErr
         .map_err(io(dir))?;
     let bar = progress_bar(total, dest);
     let mut reader = response.into_body().into_reader();
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut received = 0u64;
     loop {
@@ -51,7 +47,6 @@ pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataErr
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
         tmp.write_all(&buf[..n]).map_err(io(tmp.path()))?;
         received += n as u64;
         bar.set_position(received);
@@ -60,14 +55,17 @@ pub fn download_file(url: &str, dest: &Path, sha256: &str) -> Result<(), DataErr
     if let Some(total) = total.filter(|&t| t != received) {
         return Err(fail(format!("received {received} of {total} bytes")));
     }
-    let actual = hex(&hasher.finalize());
-    if !actual.eq_ignore_ascii_case(sha256) {
-        return Err(DataError::Checksum {
+    tmp.as_file().flush().map_err(io(tmp.path()))?;
+    checksum.verify(tmp.path()).map_err(|e| match e {
+        DataError::Checksum {
+            expected, actual, ..
+        } => DataError::Checksum {
             path: dest.to_path_buf(),
-            expected: sha256.to_string(),
+            expected,
             actual,
-        });
-    }
+        },
+        other => other,
+    })?;
     tmp.as_file().sync_all().map_err(io(tmp.path()))?;
     tmp.persist(dest).map_err(|e| DataError::Io {
         path: dest.to_path_buf(),

@@ -224,7 +224,8 @@ fn not_found_message(dataset: &str, searched: &[(PathBuf, String)], download: &s
     }
     msg.push_str(&format!("  - download: {download}\n"));
     msg.push_str(&format!(
-        "Fix: pass --data-dir DIR (a directory holding the four IDX files, .gz or raw), \
+        "Fix: pass --data-dir DIR (a directory holding the dataset: the four IDX files, .gz or raw, \
+         or CIFAR's official .tar.gz or its extracted directory), \
          set KILN_DATA_DIR so that $KILN_DATA_DIR/{dataset} holds them, \
          install a system package that puts them in /usr/share/datasets/{dataset} \
          (Debian: dataset-fashion-mnist), or let kiln download them into its cache \

@@ -3,7 +3,8 @@
 //! - [`cifar`]: CIFAR-10/100 binary records, from the extracted directory or the `.tar.gz`.
 //! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
 //!   label range, with typed [`DataError`]s that name the file.
-//! - [`spec`]: datasets as data — [`DatasetSpec`] tables for MNIST, Fashion-MNIST and KMNIST.
+//! - [`spec`]: datasets as data — [`DatasetSpec`] tables for MNIST, Fashion-MNIST, KMNIST,
+//!   CIFAR-10 and CIFAR-100.
 //! - [`resolve`]: where files come from ([`Resolver`]), in a fixed order ending in a verified
 //!   download (feature `download`).
 //! - [`ImageDataset`]: `u8` images in memory, seeded validation split; [`Batcher`] builds one
@@ -27,7 +28,7 @@ mod rng;
 pub mod spec;
 
 pub use batch::{Batch, Batcher, Normalization, epoch_batches};
-pub use checksum::{sha256_file, verify_sha256};
+pub use checksum::{Checksum, sha256_file, verify_sha256};
 #[cfg(feature = "download")]
 pub use download::download_file;
 pub use error::{CifarProblem, DataError, IdxProblem};
@@ -37,4 +38,4 @@ pub use load::{LoadedDataset, load};
 pub use preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use resolve::{DatasetFiles, Resolver, Source};
 pub use rng::SplitMix64;
-pub use spec::{DatasetName, DatasetSpec, FileSpec, Split};
+pub use spec::{DatasetFormat, DatasetName, DatasetSpec, FileSpec, Split};

@@ -1,9 +1,12 @@
 //! Loading a named dataset end to end: resolve its files, read and validate them.
 
+use std::path::PathBuf;
+
+use crate::cifar::{CifarSource, read_cifar};
 use crate::error::DataError;
 use crate::images::ImageDataset;
 use crate::resolve::{DatasetFiles, Resolver};
-use crate::spec::{DatasetName, DatasetSpec, Split};
+use crate::spec::{DatasetFormat, DatasetName, DatasetSpec, Split};
 
 /// A dataset's training and test splits in memory, with where they came from.
 #[derive(Debug, Clone)]
@@ -22,14 +25,39 @@ pub struct LoadedDataset {
 pub fn load(name: DatasetName, resolver: &Resolver) -> Result<LoadedDataset, DataError> {
     let spec = name.spec();
     let files = resolver.resolve(spec)?;
-    let read = |split| {
-        let [images, labels] = files.split(split);
-        ImageDataset::from_idx(images, labels, Some(spec.image_size), spec.num_classes())
+    let (train, test) = match spec.format {
+        DatasetFormat::Idx => {
+            let read = |images: &PathBuf, labels: &PathBuf| {
+                ImageDataset::from_idx(images, labels, Some(spec.image_size), spec.num_classes())
+            };
+            match &files.paths[..] {
+                [a, b, c, d] => (read(a, b)?, read(c, d)?),
+                other => {
+                    return Err(DataError::InvalidRequest(format!(
+                        "internal: {} paths for an IDX dataset",
+                        other.len()
+                    )));
+                }
+            }
+        }
+        DatasetFormat::Cifar(kind) => {
+            let path = files.paths.first().ok_or_else(|| {
+                DataError::InvalidRequest("internal: no path for a CIFAR dataset".into())
+            })?;
+            let source = match path.is_dir() {
+                true => CifarSource::Directory(path.clone()),
+                false => CifarSource::Archive(path.clone()),
+            };
+            (
+                read_cifar(&source, kind, Split::Train)?.dataset,
+                read_cifar(&source, kind, Split::Test)?.dataset,
+            )
+        }
     };
     Ok(LoadedDataset {
         spec,
-        train: read(Split::Train)?,
-        test: read(Split::Test)?,
+        train,
+        test,
         files,
     })
 }

@@ -48,14 +48,15 @@ impl Preprocess {
     }
 
     /// Resize the shorter side to `size` and center crop `size` (the identity for images that
-    /// already have the size), then normalize with a dataset's mean/std.
-    pub fn fit(size: u32, channels: usize, mean: f32, std: f32) -> Self {
+    /// already have the size), then normalize with a dataset's per-channel mean/std (the first
+    /// `channels` entries).
+    pub fn fit(size: u32, channels: usize, mean: &[f32], std: &[f32]) -> Self {
         Self {
             resize_shorter: Some(size),
             crop: size,
             channels,
-            mean: vec![mean; channels],
-            std: vec![std; channels],
+            mean: mean.iter().copied().cycle().take(channels).collect(),
+            std: std.iter().copied().cycle().take(channels).collect(),
         }
     }
 

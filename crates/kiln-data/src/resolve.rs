@@ -11,7 +11,9 @@
 //!    when offline);
 //!
 //! and otherwise a [`DataError::NotFound`] listing every place looked and how to fix it.
-//! A directory counts only if it holds all four files, each either `.gz` or decompressed.
+//! A directory counts only if it holds the whole dataset: for the IDX family all four files,
+//! each either `.gz` or decompressed; for CIFAR the official `.tar.gz`, or its extracted
+//! directory (`cifar-10-batches-bin/` inside the directory, or the directory itself).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::error::DataError;
 #[cfg(feature = "download")]
 use crate::spec::FileSpec;
-use crate::spec::{DatasetSpec, Split};
+use crate::spec::{DatasetFormat, DatasetSpec};
 
 /// Which rung of the resolution order supplied a dataset's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,27 +50,16 @@ impl fmt::Display for Source {
     }
 }
 
-/// The four located files of a dataset.
+/// The located files of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetFiles {
     /// The directory holding them.
     pub dir: PathBuf,
     /// Where in the resolution order they were found.
     pub source: Source,
-    /// Training `[images, labels]`.
-    pub train: [PathBuf; 2],
-    /// Test `[images, labels]`.
-    pub test: [PathBuf; 2],
-}
-
-impl DatasetFiles {
-    /// The `[images, labels]` paths of a split.
-    pub fn split(&self, split: Split) -> &[PathBuf; 2] {
-        match split {
-            Split::Train => &self.train,
-            Split::Test => &self.test,
-        }
-    }
+    /// IDX: training images, training labels, test images, test labels. CIFAR: the `.tar.gz`
+    /// or the extracted directory.
+    pub paths: Vec<PathBuf>,
 }
 
 /// The places to look, in order. Build it with [`Resolver::from_env`], or set the fields
@@ -163,20 +154,43 @@ impl Resolver {
     }
 }
 
-fn assemble(dir: PathBuf, source: Source, [a, b, c, d]: [PathBuf; 4]) -> DatasetFiles {
-    DatasetFiles {
-        dir,
-        source,
-        train: [a, b],
-        test: [c, d],
-    }
+fn assemble(dir: PathBuf, source: Source, paths: Vec<PathBuf>) -> DatasetFiles {
+    DatasetFiles { dir, source, paths }
 }
 
-/// The four files in `dir` (each `.gz` or decompressed), or a line saying what is missing.
-fn locate_in(dir: &Path, spec: &DatasetSpec) -> Result<[PathBuf; 4], String> {
+/// The dataset's files in `dir`, or a line saying what is missing.
+fn locate_in(dir: &Path, spec: &DatasetSpec) -> Result<Vec<PathBuf>, String> {
     if !dir.is_dir() {
         return Err("no such directory".into());
     }
+    match spec.format {
+        DatasetFormat::Idx => locate_idx(dir, spec),
+        DatasetFormat::Cifar(kind) => {
+            let holds_records = |d: &Path| {
+                kind.files(crate::spec::Split::Train)
+                    .iter()
+                    .chain(kind.files(crate::spec::Split::Test))
+                    .chain(&[kind.names_file()])
+                    .all(|f| d.join(f).is_file())
+            };
+            let extracted = dir.join(kind.directory());
+            let archive = spec.all_files().map(|f| dir.join(f.name));
+            [extracted, dir.to_path_buf()]
+                .into_iter()
+                .filter(|d| holds_records(d))
+                .chain(archive.filter(|a| a.is_file()))
+                .next()
+                .map(|p| vec![p])
+                .ok_or_else(|| {
+                    let names: Vec<&str> = spec.all_files().map(|f| f.name).collect();
+                    format!("neither {} nor {}/", names.join(", "), kind.directory())
+                })
+        }
+    }
+}
+
+/// The four IDX files in `dir` (each `.gz` or decompressed).
+fn locate_idx(dir: &Path, spec: &DatasetSpec) -> Result<Vec<PathBuf>, String> {
     let found: Vec<Result<PathBuf, &str>> = spec
         .all_files()
         .map(|f| {
@@ -194,47 +208,41 @@ fn locate_in(dir: &Path, spec: &DatasetSpec) -> Result<[PathBuf; 4], String> {
     if !missing.is_empty() {
         return Err(format!("missing {}", missing.join(", ")));
     }
-    let paths: Vec<PathBuf> = found.into_iter().flatten().collect();
-    paths
-        .try_into()
-        .map_err(|_| "internal: expected four files".to_string())
+    Ok(found.into_iter().flatten().collect())
 }
 
-/// Checks each `.gz` file against the table's SHA-256 (decompressed files have no canonical
-/// digest and are validated structurally when read).
-fn verify_checksums(spec: &DatasetSpec, files: &[PathBuf; 4]) -> Result<(), DataError> {
+/// Checks each file under its canonical name against the table's digest (decompressed or
+/// extracted files have no canonical digest and are validated structurally when read).
+fn verify_checksums(spec: &DatasetSpec, files: &[PathBuf]) -> Result<(), DataError> {
     for (file, path) in spec.all_files().zip(files) {
         if path.file_name().is_some_and(|n| n == file.name) {
-            crate::checksum::verify_sha256(path, file.sha256)?;
+            file.checksum.verify(path)?;
         }
     }
     Ok(())
 }
 
 #[cfg(feature = "download")]
-fn download_into(dir: &Path, spec: &DatasetSpec) -> Result<[PathBuf; 4], DataError> {
+fn download_into(dir: &Path, spec: &DatasetSpec) -> Result<Vec<PathBuf>, DataError> {
     std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut out = Vec::with_capacity(4);
-    for file in spec.all_files() {
-        out.push(download_one(dir, spec, file)?);
-    }
-    out.try_into()
-        .map_err(|_| DataError::InvalidRequest("internal: expected four files".into()))
+    spec.all_files()
+        .map(|file| download_one(dir, spec, file))
+        .collect()
 }
 
 #[cfg(feature = "download")]
 fn download_one(dir: &Path, spec: &DatasetSpec, file: FileSpec) -> Result<PathBuf, DataError> {
     let dest = dir.join(file.name);
-    if dest.is_file() && crate::checksum::verify_sha256(&dest, file.sha256).is_ok() {
+    if dest.is_file() && file.checksum.verify(&dest).is_ok() {
         return Ok(dest);
     }
     let mut errors = Vec::new();
     for mirror in spec.mirrors {
         let url = format!("{mirror}{}", file.name);
-        match crate::download::download_file(&url, &dest, file.sha256) {
+        match crate::download::download_file(&url, &dest, file.checksum) {
             Ok(()) => return Ok(dest),
             Err(e) => errors.push(e.to_string()),
         }
@@ -246,7 +254,7 @@ fn download_one(dir: &Path, spec: &DatasetSpec, file: FileSpec) -> Result<PathBu
 }
 
 #[cfg(not(feature = "download"))]
-fn download_into(_dir: &Path, _spec: &DatasetSpec) -> Result<[PathBuf; 4], DataError> {
+fn download_into(_dir: &Path, _spec: &DatasetSpec) -> Result<Vec<PathBuf>, DataError> {
     Err(DataError::InvalidRequest(
         "built without the `download` feature".into(),
     ))

@@ -1,7 +1,8 @@
-//! Datasets described as data: file names, checksums, mirrors, class names and normalization.
+//! Datasets described as data: format, file names, checksums, mirrors, class names and
+//! normalization.
 //!
-//! Adding an IDX-format dataset means adding one [`DatasetSpec`] to [`DatasetName::spec`], not
-//! writing a loader.
+//! Adding an IDX-format or CIFAR-format dataset means adding one [`DatasetSpec`] to
+//! [`DatasetName::spec`], not writing a loader.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,6 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::Normalization;
+use crate::checksum::Checksum;
+use crate::cifar::CifarKind;
 use crate::error::DataError;
 
 /// The datasets kiln knows by name.
@@ -21,11 +24,21 @@ pub enum DatasetName {
     FashionMnist,
     /// Kuzushiji-MNIST cursive Japanese characters.
     Kmnist,
+    /// CIFAR-10: 32×32 colour images of 10 classes.
+    Cifar10,
+    /// CIFAR-100 with its 100 fine labels.
+    Cifar100,
 }
 
 impl DatasetName {
     /// Every known dataset, in the order `--help` lists them.
-    pub const ALL: [DatasetName; 3] = [Self::Mnist, Self::FashionMnist, Self::Kmnist];
+    pub const ALL: [DatasetName; 5] = [
+        Self::Mnist,
+        Self::FashionMnist,
+        Self::Kmnist,
+        Self::Cifar10,
+        Self::Cifar100,
+    ];
 
     /// The dataset's table entry.
     pub fn spec(self) -> &'static DatasetSpec {
@@ -33,6 +46,8 @@ impl DatasetName {
             Self::Mnist => &MNIST,
             Self::FashionMnist => &FASHION_MNIST,
             Self::Kmnist => &KMNIST,
+            Self::Cifar10 => &CIFAR10,
+            Self::Cifar100 => &CIFAR100,
         }
     }
 }
@@ -63,10 +78,10 @@ impl FromStr for DatasetName {
 /// One file of a dataset, as its canonical mirrors serve it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileSpec {
-    /// File name on the mirrors (gzip-compressed IDX).
+    /// File name on the mirrors (a gzip-compressed IDX file, or a CIFAR `.tar.gz`).
     pub name: &'static str,
-    /// SHA-256 of the canonical `.gz` file, checked after every download.
-    pub sha256: &'static str,
+    /// Digest of the canonical file, checked after every download and on cached copies.
+    pub checksum: Checksum,
 }
 
 impl FileSpec {
@@ -74,6 +89,17 @@ impl FileSpec {
     pub fn raw_name(&self) -> &'static str {
         self.name.strip_suffix(".gz").unwrap_or(self.name)
     }
+}
+
+/// How a dataset is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetFormat {
+    /// Four IDX files — training images, training labels, test images, test labels — each raw
+    /// or `.gz` ([`DatasetSpec::files`] in that order).
+    Idx,
+    /// A CIFAR binary distribution ([`crate::cifar`]): one `.tar.gz` ([`DatasetSpec::files`]),
+    /// used as it is or extracted.
+    Cifar(CifarKind),
 }
 
 /// Which part of a dataset.
@@ -86,25 +112,27 @@ pub enum Split {
     Test,
 }
 
-/// Everything kiln needs to know about one IDX-family dataset.
+/// Everything kiln needs to know about one dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetSpec {
-    /// Name used on the command line and as the directory name (`mnist`, `fashion-mnist`, ...).
+    /// Name used on the command line and as the directory name (`mnist`, `cifar10`, ...).
     pub name: &'static str,
+    /// How the files are stored.
+    pub format: DatasetFormat,
     /// Base URLs tried in order; each file is `<mirror><file name>`.
     pub mirrors: &'static [&'static str],
-    /// Training images and labels.
-    pub train: [FileSpec; 2],
-    /// Test images and labels.
-    pub test: [FileSpec; 2],
+    /// The canonical files (see [`DatasetFormat`] for their roles).
+    pub files: &'static [FileSpec],
+    /// Colour channels: 1 (grayscale) or 3 (RGB).
+    pub channels: usize,
     /// Image height and width in pixels.
     pub image_size: [usize; 2],
     /// Class names, indexed by label.
     pub class_names: &'static [&'static str],
-    /// Per-channel mean of the training pixels scaled to [0, 1].
-    pub mean: f32,
+    /// Per-channel mean of the training pixels scaled to [0, 1] (the first `channels` are used).
+    pub mean: [f32; 3],
     /// Per-channel standard deviation of the training pixels scaled to [0, 1].
-    pub std: f32,
+    pub std: [f32; 3],
 }
 
 impl DatasetSpec {
@@ -126,14 +154,17 @@ impl DatasetSpec {
         }
     }
 
-    /// All four files, training first.
+    /// The canonical files.
     pub fn all_files(&self) -> impl Iterator<Item = FileSpec> + '_ {
-        self.train.iter().chain(self.test.iter()).copied()
+        self.files.iter().copied()
     }
 }
 
 const fn file(name: &'static str, sha256: &'static str) -> FileSpec {
-    FileSpec { name, sha256 }
+    FileSpec {
+        name,
+        checksum: Checksum::Sha256(sha256),
+    }
 }
 
 const DIGITS: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -145,7 +176,9 @@ pub static MNIST: DatasetSpec = DatasetSpec {
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ],
-    train: [
+    format: DatasetFormat::Idx,
+    channels: 1,
+    files: &[
         file(
             "train-images-idx3-ubyte.gz",
             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -154,8 +187,6 @@ pub static MNIST: DatasetSpec = DatasetSpec {
             "train-labels-idx1-ubyte.gz",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
         ),
-    ],
-    test: [
         file(
             "t10k-images-idx3-ubyte.gz",
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
@@ -167,15 +198,17 @@ pub static MNIST: DatasetSpec = DatasetSpec {
     ],
     image_size: [28, 28],
     class_names: DIGITS,
-    mean: 0.1307,
-    std: 0.3081,
+    mean: [0.1307; 3],
+    std: [0.3081; 3],
 };
 
 /// Fashion-MNIST (Xiao, Rasul, Vollgraf 2017).
 pub static FASHION_MNIST: DatasetSpec = DatasetSpec {
     name: "fashion-mnist",
     mirrors: &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
-    train: [
+    format: DatasetFormat::Idx,
+    channels: 1,
+    files: &[
         file(
             "train-images-idx3-ubyte.gz",
             "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
@@ -184,8 +217,6 @@ pub static FASHION_MNIST: DatasetSpec = DatasetSpec {
             "train-labels-idx1-ubyte.gz",
             "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
         ),
-    ],
-    test: [
         file(
             "t10k-images-idx3-ubyte.gz",
             "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
@@ -208,15 +239,17 @@ pub static FASHION_MNIST: DatasetSpec = DatasetSpec {
         "Bag",
         "Ankle boot",
     ],
-    mean: 0.2860,
-    std: 0.3530,
+    mean: [0.2860; 3],
+    std: [0.3530; 3],
 };
 
 /// Kuzushiji-MNIST (Clanuwat et al. 2018), ROIS-CODH release.
 pub static KMNIST: DatasetSpec = DatasetSpec {
     name: "kmnist",
     mirrors: &["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"],
-    train: [
+    format: DatasetFormat::Idx,
+    channels: 1,
+    files: &[
         file(
             "train-images-idx3-ubyte.gz",
             "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
@@ -225,8 +258,6 @@ pub static KMNIST: DatasetSpec = DatasetSpec {
             "train-labels-idx1-ubyte.gz",
             "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
         ),
-    ],
-    test: [
         file(
             "t10k-images-idx3-ubyte.gz",
             "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
@@ -238,9 +269,160 @@ pub static KMNIST: DatasetSpec = DatasetSpec {
     ],
     image_size: [28, 28],
     class_names: &["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
-    mean: 0.1918,
-    std: 0.3483,
+    mean: [0.1918; 3],
+    std: [0.3483; 3],
 };
+
+const CIFAR_MIRRORS: &[&str] = &["https://www.cs.toronto.edu/~kriz/"];
+
+/// CIFAR-10 (Krizhevsky 2009), the binary version. The page publishes MD5 only; the SHA-256 of
+/// the same 170,052,171-byte file is checked as well when it is downloaded.
+pub static CIFAR10: DatasetSpec = DatasetSpec {
+    name: "cifar10",
+    format: DatasetFormat::Cifar(CifarKind::Cifar10),
+    mirrors: CIFAR_MIRRORS,
+    files: &[FileSpec {
+        name: "cifar-10-binary.tar.gz",
+        checksum: Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530"),
+    }],
+    channels: 3,
+    image_size: [32, 32],
+    class_names: &[
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ],
+    // The training set's per-channel statistics (as torchvision recipes use).
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.2470, 0.2435, 0.2616],
+};
+
+/// CIFAR-100 (Krizhevsky 2009), the binary version, fine labels.
+pub static CIFAR100: DatasetSpec = DatasetSpec {
+    name: "cifar100",
+    format: DatasetFormat::Cifar(CifarKind::Cifar100Fine),
+    mirrors: CIFAR_MIRRORS,
+    files: &[FileSpec {
+        name: "cifar-100-binary.tar.gz",
+        checksum: Checksum::Md5("03b5dce01913d631647c71ecec9e9cb8"),
+    }],
+    channels: 3,
+    image_size: [32, 32],
+    class_names: &CIFAR100_FINE,
+    mean: [0.5071, 0.4865, 0.4409],
+    std: [0.2673, 0.2564, 0.2762],
+};
+
+/// CIFAR-100's fine labels, in label order (`fine_label_names.txt`).
+const CIFAR100_FINE: [&str; 100] = [
+    "apple",
+    "aquarium_fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn_mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple_tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak_tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm_tree",
+    "pear",
+    "pickup_truck",
+    "pine_tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet_pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow_tree",
+    "wolf",
+    "woman",
+    "worm",
+];
 
 #[cfg(test)]
 #[path = "tests/spec.rs"]

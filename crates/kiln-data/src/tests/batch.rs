@@ -21,10 +21,41 @@ fn batches_cover_every_index_once() {
 #[test]
 fn normalization_table() {
     let t = Normalization {
-        mean: 0.5,
-        std: 0.5,
+        mean: [0.5, 0.0, 1.0],
+        std: [0.5, 1.0, 0.5],
     }
-    .table();
-    assert_eq!(t[0], -1.0);
-    assert_eq!(t[255], 1.0);
+    .tables();
+    assert_eq!((t[0][0], t[0][255]), (-1.0, 1.0));
+    assert_eq!((t[1][0], t[1][255]), (0.0, 1.0));
+    assert_eq!((t[2][0], t[2][255]), (-2.0, 0.0));
+}
+
+#[test]
+fn rgb_batches_normalize_each_channel_with_its_own_constants() {
+    use burn::tensor::Device;
+
+    use crate::images::{ImageDataset, ImageShape};
+    let shape = ImageShape {
+        channels: 3,
+        height: 1,
+        width: 2,
+    };
+    // Two images; channel planes R, G, B of 2 pixels each.
+    let pixels = vec![0, 255, 0, 255, 0, 255, 255, 255, 0, 0, 255, 0];
+    let data = ImageDataset::new(shape, 2, pixels, vec![1, 0]).unwrap();
+    let norm = Normalization {
+        mean: [0.5, 0.0, 1.0],
+        std: [0.5, 1.0, 0.5],
+    };
+    let batch = Batcher::new(norm, Device::flex()).batch(&data, &[1, 0]);
+    assert_eq!(batch.images.dims(), [2, 3, 1, 2]);
+    let v = batch.images.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(
+        v,
+        [
+            1.0, 1.0, 0.0, 0.0, 0.0, -2.0, -1.0, 1.0, 0.0, 1.0, -2.0, 0.0
+        ]
+    );
+    let t = batch.targets.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+    assert_eq!(t, [0, 1]);
 }

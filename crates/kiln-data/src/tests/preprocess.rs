@@ -37,7 +37,7 @@ fn the_center_crop_is_torchvisions() {
     // Shorter side already 224: no resize; rows 18..242 of 260 (round(36 / 2) = 18) and
     // columns 0..224 are kept.
     let image = rgb(224, 260, |x, y| [x as u8, y as u8, 0]);
-    let p = Preprocess::fit(224, 3, 0.0, 1.0);
+    let p = Preprocess::fit(224, 3, &[0.0], &[1.0]);
     let out = p.apply(&image).unwrap();
     let plane = 224 * 224;
     assert_eq!(out[0] * 255.0, 0.0);
@@ -81,7 +81,7 @@ fn resizing_keeps_the_aspect_ratio_then_crops_the_input_size() {
 
 #[test]
 fn grayscale_uses_pils_luma_and_gray_images_keep_their_values() {
-    let p = Preprocess::fit(2, 1, 0.0, 1.0);
+    let p = Preprocess::fit(2, 1, &[0.0], &[1.0]);
     let red = p.apply(&rgb(2, 2, |_, _| [255, 0, 0])).unwrap();
     // PIL: L = R · 299/1000 + G · 587/1000 + B · 114/1000 → 76 for pure red.
     assert!(

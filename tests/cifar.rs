@@ -1,0 +1,150 @@
+//! CIFAR-10 end to end on generated files in the official binary layout: `examples/cifar10.rs`
+//! (resnet20) trains and evaluates, `kiln predict` on a test image exported as PNG reproduces
+//! the run's predictions (RGB, per-channel normalization), and missing data is an actionable
+//! error.
+
+mod common;
+
+#[path = "../examples/cifar10.rs"]
+#[allow(dead_code)] // its `main` is the example's
+mod cifar10;
+
+use clap::Parser;
+use kiln::cli::{PredictArgs, Registry, predict};
+
+#[derive(Parser)]
+struct PredictCli {
+    #[command(flatten)]
+    args: PredictArgs,
+}
+
+#[test]
+fn the_cifar10_example_trains_resnet20_and_predict_reproduces_its_outputs() {
+    let Some(cpu) = common::cpu_run(0, 0) else {
+        return;
+    };
+    let data = cpu.tmp.path().join("cifar");
+    let test_records = common::write_cifar10(&data, 100, 60);
+    let (d, a, b) = (
+        data.to_str().unwrap(),
+        cpu.art.to_str().unwrap(),
+        cpu.backend.to_string(),
+    );
+    let code = cifar10::run(
+        [
+            "cifar10",
+            "--data-dir",
+            d,
+            "--offline",
+            "--artifact-dir",
+            a,
+            "--backend",
+            &b,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--valid-size",
+            "50",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    assert_eq!(code, 0);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cpu.art.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["dataset"], "cifar10");
+    assert_eq!(config["architecture"], "resnet20");
+    assert_eq!(config["model"]["in_channels"], 3);
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cpu.art.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(eval["class_names"][9], "truck");
+    assert_eq!(eval["macro avg"]["support"], 60);
+
+    // Test images 0 and 5 as RGB PNGs (CHW planes → interleaved pixels).
+    let predictions = std::fs::read_to_string(cpu.art.join("predictions.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = predictions
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let mut args = vec![
+        "predict".to_string(),
+        "--artifact-dir".into(),
+        a.into(),
+        "--backend".into(),
+        b.clone(),
+        "--top-k".into(),
+        "10".into(),
+    ];
+    let indices = [0usize, 5];
+    for i in indices {
+        let planes = &test_records[i * 3073 + 1..(i + 1) * 3073];
+        let png = cpu.tmp.path().join(format!("test-{i}.png"));
+        image::RgbImage::from_fn(32, 32, |x, y| {
+            let p = (y * 32 + x) as usize;
+            image::Rgb([planes[p], planes[1024 + p], planes[2048 + p]])
+        })
+        .save(&png)
+        .unwrap();
+        args.extend(["--image".to_string(), png.display().to_string()]);
+    }
+    let got = predict(&Registry::builtin(), &PredictCli::parse_from(args).args).unwrap();
+    for (p, i) in got.iter().zip(indices) {
+        assert_eq!(p.top_k[0].class.to_string(), rows[i][2], "image {i}");
+        for c in &p.top_k {
+            let expected: f32 = rows[i][3 + c.class].parse().unwrap();
+            assert!(
+                (c.probability - expected).abs() < 1e-4,
+                "image {i} class {}",
+                c.class
+            );
+        }
+    }
+}
+
+#[test]
+fn cifar10_from_the_archive_and_missing_data_as_an_actionable_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Nowhere: exit 3 naming the archive and the extracted directory.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let resolver = kiln::data::Resolver {
+        data_dir: Some(empty.clone()),
+        env_root: None,
+        cache_root: None,
+        system_root: None,
+        download: false,
+    };
+    let error = kiln::data::load(kiln::data::DatasetName::Cifar10, &resolver).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("cifar-10-binary.tar.gz") && message.contains("cifar-10-batches-bin/"),
+        "{message}"
+    );
+
+    // The official archive in --data-dir is read as it is.
+    let extracted = tmp.path().join("x");
+    common::write_cifar10(&extracted, 4, 3);
+    let archive_dir = tmp.path().join("archive");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    let tar_gz = std::fs::File::create(archive_dir.join("cifar-10-binary.tar.gz")).unwrap();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        tar_gz,
+        flate2::Compression::fast(),
+    ));
+    tar.append_dir_all(
+        "cifar-10-batches-bin",
+        extracted.join("cifar-10-batches-bin"),
+    )
+    .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    let resolver = kiln::data::Resolver {
+        data_dir: Some(archive_dir),
+        ..resolver
+    };
+    let loaded = kiln::data::load(kiln::data::DatasetName::Cifar10, &resolver).unwrap();
+    assert_eq!((loaded.train.len(), loaded.test.len()), (20, 3));
+    assert_eq!(loaded.train.shape().channels, 3);
+}
