@@ -598,3 +598,113 @@ fn a_cifar_resnet_trains_on_grayscale_images_and_is_reevaluated_by_name() {
         before
     );
 }
+
+#[test]
+fn data_info_reports_where_the_files_are_and_the_class_balance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 200, 50, false);
+    let d = data.to_str().unwrap();
+    let out = kiln(
+        &["data", "info", "--dataset", "mnist", "--data-dir", d],
+        &[],
+    );
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains(&format!("found: {d} (--data-dir)")), "{log}");
+    assert!(log.contains("no canonical checksum"), "{log}");
+    assert!(log.contains("train 200, test 50; 10 classes"), "{log}");
+    let total = log.lines().find(|l| l.starts_with("total")).unwrap();
+    assert_eq!(
+        total.split_whitespace().collect::<Vec<_>>(),
+        ["total", "200", "50"]
+    );
+
+    // fetch of a dataset that is nowhere, with downloads off: exit 3 and the places looked.
+    let cache = tmp.path().join("cache");
+    let out = kiln(
+        &["data", "fetch", "--dataset", "cifar10"],
+        &[("KILN_CACHE_DIR", &cache), ("KILN_DATA_DIR", &cache)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let log = text(&out);
+    assert!(
+        log.contains("dataset `cifar10` not found") && log.contains("download: disabled"),
+        "{log}"
+    );
+}
+
+#[test]
+fn data_verify_passes_a_good_copy_and_names_the_file_of_a_corrupted_one() {
+    let system = Path::new("/usr/share/datasets/fashion-mnist");
+    if !system.is_dir() {
+        common::skipped("data verify: Debian's dataset-fashion-mnist is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("fashion");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in common::FILES {
+        std::fs::copy(system.join(f), copy.join(f)).unwrap();
+    }
+    let c = copy.to_str().unwrap();
+    let verify = || {
+        kiln(
+            &[
+                "data",
+                "verify",
+                "--dataset",
+                "fashion-mnist",
+                "--data-dir",
+                c,
+            ],
+            &[],
+        )
+    };
+    let out = verify();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out).matches("content checksum verified").count(),
+        4,
+        "{}",
+        text(&out)
+    );
+
+    // A well-formed file with one label changed: the checksum catches it.
+    let labels = copy.join("t10k-labels-idx1-ubyte.gz");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&labels).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    raw[100] = (raw[100] + 1) % 10;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    std::fs::write(&labels, gz.finish().unwrap()).unwrap();
+    let out = verify();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("t10k-labels-idx1-ubyte.gz: CHECKSUM MISMATCH"),
+        "{log}"
+    );
+    assert!(
+        log.contains("error:") && log.contains("t10k-labels-idx1-ubyte.gz"),
+        "{log}"
+    );
+
+    // A flipped byte inside the gzip stream: the error names the file.
+    let images = copy.join("t10k-images-idx3-ubyte.gz");
+    let mut bytes = std::fs::read(&images).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&images, bytes).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("t10k-images-idx3-ubyte.gz"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,6 +1,7 @@
 //! The `kiln` command line: its subcommands' flags and actions, shared by the binary and the
 //! examples. [`main`] runs it with any [`Registry`] of architectures.
 
+mod data;
 mod eval;
 mod metrics;
 mod models;
@@ -14,6 +15,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
+pub use data::{DataAction, DataArgs, DataSelect, data};
 pub use eval::{EvalArgs, eval};
 pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};
@@ -47,6 +49,9 @@ enum Command {
     Predict(PredictArgs),
     /// List the architectures with their parameter counts.
     Models(ModelsArgs),
+    /// Dataset files: where they are (`info`), whether they are intact (`verify`), getting them
+    /// (`fetch`).
+    Data(DataArgs),
     /// List the backends compiled into this binary and whether each has a device here.
     Backends,
 }
@@ -71,6 +76,7 @@ where
         Command::Eval(args) => exit_code(eval(registry, &args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),
+        Command::Data(args) => exit_code(data(&args)),
         Command::Backends => {
             for b in Backend::compiled() {
                 match b.device() {

@@ -227,9 +227,13 @@ fn not_found_message(dataset: &str, searched: &[(PathBuf, String)], download: &s
         "Fix: pass --data-dir DIR (a directory holding the dataset: the four IDX files, .gz or raw, \
          or CIFAR's official .tar.gz or its extracted directory), \
          set KILN_DATA_DIR so that $KILN_DATA_DIR/{dataset} holds them, \
-         install a system package that puts them in /usr/share/datasets/{dataset} \
-         (Debian: dataset-fashion-mnist), or let kiln download them into its cache \
-         (network access, without --offline or KILN_OFFLINE)."
+         install a system package that puts them in /usr/share/datasets/{dataset}{package}, \
+         or let kiln download them into its cache \
+         (network access, without --offline or KILN_OFFLINE).",
+        package = match dataset {
+            "fashion-mnist" => " (Debian: dataset-fashion-mnist)",
+            _ => "",
+        }
     ));
     msg
 }

@@ -136,7 +136,7 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8], gzip: bool) -> Result
     Ok(())
 }
 
-fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
+pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,

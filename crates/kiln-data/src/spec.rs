@@ -82,6 +82,10 @@ pub struct FileSpec {
     pub name: &'static str,
     /// Digest of the canonical file, checked after every download and on cached copies.
     pub checksum: Checksum,
+    /// SHA-256 of the decompressed content, where known: it identifies a copy recompressed
+    /// by a distribution package (Debian's `gzip -n` drops the name from the header) or
+    /// decompressed by the user.
+    pub raw_sha256: Option<&'static str>,
 }
 
 impl FileSpec {
@@ -164,6 +168,19 @@ const fn file(name: &'static str, sha256: &'static str) -> FileSpec {
     FileSpec {
         name,
         checksum: Checksum::Sha256(sha256),
+        raw_sha256: None,
+    }
+}
+
+/// A file whose decompressed content's SHA-256 is known too.
+const fn file_with_content(
+    name: &'static str,
+    sha256: &'static str,
+    raw_sha256: &'static str,
+) -> FileSpec {
+    FileSpec {
+        raw_sha256: Some(raw_sha256),
+        ..file(name, sha256)
     }
 }
 
@@ -202,28 +219,34 @@ pub static MNIST: DatasetSpec = DatasetSpec {
     std: [0.3081; 3],
 };
 
-/// Fashion-MNIST (Xiao, Rasul, Vollgraf 2017).
+/// Fashion-MNIST (Xiao, Rasul, Vollgraf 2017). The content digests are those of the files in
+/// Debian's `dataset-fashion-mnist` (upstream git 55506a9), whose `.gz` files are the canonical
+/// streams recompressed without the original file name (24 bytes shorter).
 pub static FASHION_MNIST: DatasetSpec = DatasetSpec {
     name: "fashion-mnist",
     mirrors: &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
     format: DatasetFormat::Idx,
     channels: 1,
     files: &[
-        file(
+        file_with_content(
             "train-images-idx3-ubyte.gz",
             "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
         ),
-        file(
+        file_with_content(
             "train-labels-idx1-ubyte.gz",
             "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
         ),
-        file(
+        file_with_content(
             "t10k-images-idx3-ubyte.gz",
             "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         ),
-        file(
+        file_with_content(
             "t10k-labels-idx1-ubyte.gz",
             "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         ),
     ],
     image_size: [28, 28],
@@ -275,8 +298,7 @@ pub static KMNIST: DatasetSpec = DatasetSpec {
 
 const CIFAR_MIRRORS: &[&str] = &["https://www.cs.toronto.edu/~kriz/"];
 
-/// CIFAR-10 (Krizhevsky 2009), the binary version. The page publishes MD5 only; the SHA-256 of
-/// the same 170,052,171-byte file is checked as well when it is downloaded.
+/// CIFAR-10 (Krizhevsky 2009), the binary version (the authors publish MD5 digests only).
 pub static CIFAR10: DatasetSpec = DatasetSpec {
     name: "cifar10",
     format: DatasetFormat::Cifar(CifarKind::Cifar10),
@@ -284,6 +306,7 @@ pub static CIFAR10: DatasetSpec = DatasetSpec {
     files: &[FileSpec {
         name: "cifar-10-binary.tar.gz",
         checksum: Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530"),
+        raw_sha256: None,
     }],
     channels: 3,
     image_size: [32, 32],
@@ -312,6 +335,7 @@ pub static CIFAR100: DatasetSpec = DatasetSpec {
     files: &[FileSpec {
         name: "cifar-100-binary.tar.gz",
         checksum: Checksum::Md5("03b5dce01913d631647c71ecec9e9cb8"),
+        raw_sha256: None,
     }],
     channels: 3,
     image_size: [32, 32],

@@ -56,6 +56,11 @@ fn rgb_batches_normalize_each_channel_with_its_own_constants() {
             1.0, 1.0, 0.0, 0.0, 0.0, -2.0, -1.0, 1.0, 0.0, 1.0, -2.0, 0.0
         ]
     );
-    let t = batch.targets.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+    let t = batch
+        .targets
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap();
     assert_eq!(t, [0, 1]);
 }
