@@ -34,7 +34,7 @@ pub use checksum::{Checksum, sha256_file, verify_sha256};
 pub use download::download_file;
 pub use error::{CifarProblem, DataError, IdxProblem};
 pub use images::{ImageDataset, ImageShape};
-pub use imbalance::keep_class_fraction;
+pub use imbalance::{keep_class_fraction, keep_class_fractions, stratified_split};
 pub use inspect::{ChecksumStatus, FileCheck, check_files, class_balance_table};
 pub use load::{LoadedDataset, load};
 pub use preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess};
