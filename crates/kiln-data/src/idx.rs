@@ -4,6 +4,7 @@
 //! dimensions, then the elements in row-major order. kiln reads unsigned-byte files (`TYPE =
 //! 0x08`), raw or gzip-compressed (detected by content, not by file name).
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -141,17 +142,32 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
         path: path.to_path_buf(),
         source,
     })?;
-    if !raw.starts_with(&GZIP_MAGIC) {
-        return Ok(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|e| DataError::Idx {
+    match gunzip_if_gzip(&raw) {
+        Ok(Cow::Borrowed(_)) => Ok(raw),
+        Ok(Cow::Owned(out)) => Ok(out),
+        Err(problem) => Err(DataError::Idx {
             path: path.to_path_buf(),
-            problem: IdxProblem::Gzip(e.to_string()),
-        })?;
-    Ok(out)
+            problem,
+        }),
+    }
+}
+
+/// The bytes, gunzipped first when they start with the gzip magic.
+fn gunzip_if_gzip(bytes: &[u8]) -> Result<Cow<'_, [u8]>, IdxProblem> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| IdxProblem::Gzip(e.to_string()))?;
+    Ok(Cow::Owned(out))
+}
+
+/// Parses an unsigned-byte IDX file's bytes (raw or gzip-compressed) — what [`read_idx`]
+/// does after reading the file; the entry point of the `idx` fuzz target.
+pub fn decode_idx(bytes: &[u8]) -> Result<IdxArray, IdxProblem> {
+    parse_idx(&gunzip_if_gzip(bytes)?)
 }
 
 fn parse_idx(bytes: &[u8]) -> Result<IdxArray, IdxProblem> {

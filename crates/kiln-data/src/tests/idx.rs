@@ -63,3 +63,19 @@ fn huge_dimensions_do_not_overflow() {
         Err(IdxProblem::BadDimensions { .. })
     ));
 }
+
+#[test]
+fn decode_reads_raw_and_gzip_bytes_alike() {
+    let bytes = idx_bytes(0x08, &[2, 3], &[1, 2, 3, 4, 5, 6]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let raw = decode_idx(&bytes).unwrap();
+    assert_eq!(raw.dims, [2, 3]);
+    assert_eq!(decode_idx(&gz).unwrap(), raw);
+    // A gzip stream cut short is a gzip problem, not a panic.
+    assert!(matches!(
+        decode_idx(&gz[..gz.len() - 6]),
+        Err(IdxProblem::Gzip(_))
+    ));
+}
