@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use kiln::data::cifar::{CifarKind, CifarSource, read_cifar};
+use kiln::data::cifar::{CifarKind, CifarSource, read_cifar_splits};
 use kiln::data::{DatasetName, Resolver, Split, load};
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -86,8 +86,7 @@ fn cifar10() {
         (".tar.gz", CifarSource::Archive(archive)),
     ] {
         let (secs, n) = time(5, || {
-            let train = read_cifar(&source, CifarKind::Cifar10, Split::Train).unwrap();
-            let test = read_cifar(&source, CifarKind::Cifar10, Split::Test).unwrap();
+            let (train, test) = read_cifar_splits(&source, CifarKind::Cifar10).unwrap();
             train.dataset.len() + test.dataset.len()
         });
         println!(

@@ -177,14 +177,37 @@ pub fn read_cifar(
     kind: CifarKind,
     split: Split,
 ) -> Result<CifarSplit, DataError> {
-    let wanted: Vec<&str> = kind
-        .files(split)
-        .iter()
-        .copied()
-        .chain([kind.names_file()])
-        .collect();
-    let mut contents = match source {
-        CifarSource::Directory(dir) => wanted
+    let records = kind.files(split);
+    let mut contents = read_files(source, kind, &[records, &[kind.names_file()]].concat())?;
+    let names = contents.split_off(records.len());
+    assemble(kind, &contents, &names)
+}
+
+/// Reads the training and test splits of `kind` from `source` in one pass (an archive is
+/// decompressed once).
+pub fn read_cifar_splits(
+    source: &CifarSource,
+    kind: CifarKind,
+) -> Result<(CifarSplit, CifarSplit), DataError> {
+    let (train, test) = (kind.files(Split::Train), kind.files(Split::Test));
+    let mut contents = read_files(source, kind, &[train, test, &[kind.names_file()]].concat())?;
+    let names = contents.split_off(train.len() + test.len());
+    let test_files = contents.split_off(train.len());
+    Ok((
+        assemble(kind, &contents, &names)?,
+        assemble(kind, &test_files, &names)?,
+    ))
+}
+
+/// The contents of the files `names` of the distribution, in that order, each with the path
+/// that names it in errors.
+fn read_files(
+    source: &CifarSource,
+    kind: CifarKind,
+    names: &[&str],
+) -> Result<Vec<(PathBuf, Vec<u8>)>, DataError> {
+    match source {
+        CifarSource::Directory(dir) => names
             .iter()
             .map(|name| {
                 let path = dir.join(name);
@@ -192,16 +215,24 @@ pub fn read_cifar(
                     .map(|bytes| (path.clone(), bytes))
                     .map_err(|source| DataError::Io { path, source })
             })
-            .collect::<Result<Vec<_>, _>>()?,
-        CifarSource::Archive(archive) => read_members(archive, kind.directory(), &wanted)?,
-    };
-    let (names_path, names) = contents
-        .pop()
-        .ok_or_else(|| DataError::InvalidRequest(format!("no files requested from {source:?}")))?;
-    let class_names = parse_names(&names, kind.num_classes(), &names_path)?;
+            .collect(),
+        CifarSource::Archive(archive) => read_members(archive, kind.directory(), names),
+    }
+}
+
+/// One split from its record files' contents and the names file (`names[0]`).
+fn assemble(
+    kind: CifarKind,
+    records: &[(PathBuf, Vec<u8>)],
+    names: &[(PathBuf, Vec<u8>)],
+) -> Result<CifarSplit, DataError> {
+    let (names_path, names) = names
+        .first()
+        .ok_or_else(|| DataError::InvalidRequest("internal: no class-names file".into()))?;
+    let class_names = parse_names(names, kind.num_classes(), names_path)?;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
-    for (path, bytes) in &contents {
+    for (path, bytes) in records {
         let (p, l) = parse_records(bytes, kind, path)?;
         pixels.extend(p);
         labels.extend(l);

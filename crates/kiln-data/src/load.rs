@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::cifar::{CifarSource, read_cifar};
+use crate::cifar::{CifarSource, read_cifar_splits};
 use crate::error::DataError;
 use crate::images::ImageDataset;
 use crate::resolve::{DatasetFiles, Resolver};
-use crate::spec::{DatasetFormat, DatasetName, DatasetSpec, Split};
+use crate::spec::{DatasetFormat, DatasetName, DatasetSpec};
 
 /// A dataset's training and test splits in memory, with where they came from.
 #[derive(Debug, Clone)]
@@ -48,10 +48,8 @@ pub fn load(name: DatasetName, resolver: &Resolver) -> Result<LoadedDataset, Dat
                 true => CifarSource::Directory(path.clone()),
                 false => CifarSource::Archive(path.clone()),
             };
-            (
-                read_cifar(&source, kind, Split::Train)?.dataset,
-                read_cifar(&source, kind, Split::Test)?.dataset,
-            )
+            let (train, test) = read_cifar_splits(&source, kind)?;
+            (train.dataset, test.dataset)
         }
     };
     Ok(LoadedDataset {

@@ -289,3 +289,20 @@ fn parse_records_alone_reads_one_file() {
     assert_eq!(labels, [4, 2]);
     assert_eq!(&pixels[IMAGE_BYTES..], image(&bytes, k, 1));
 }
+
+#[test]
+fn both_splits_in_one_pass_equal_the_splits_read_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("cifar-10-binary.tar.gz");
+    write_archive(&archive, "cifar-10-batches-bin", &cifar10_files());
+    let source = CifarSource::Archive(archive);
+    let (train, test) = read_cifar_splits(&source, CifarKind::Cifar10).unwrap();
+    assert_eq!(
+        train,
+        read_cifar(&source, CifarKind::Cifar10, Split::Train).unwrap()
+    );
+    assert_eq!(
+        test,
+        read_cifar(&source, CifarKind::Cifar10, Split::Test).unwrap()
+    );
+}
