@@ -33,6 +33,14 @@ pub enum DataError {
         /// What is wrong with it.
         problem: IdxProblem,
     },
+    /// An image folder does not have the `root/<class>/<image>` layout.
+    #[error("{}: {message}", path.display())]
+    Folder {
+        /// The root or class directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The file is not a well-formed CIFAR binary file (or archive) of the expected kind.
     #[error("{}: {problem}", path.display())]
     Cifar {

@@ -1,6 +1,7 @@
 //! Datasets for kiln.
 //!
 //! - [`cifar`]: CIFAR-10/100 binary records, from the extracted directory or the `.tar.gz`.
+//! - [`folder`]: image folders (`root/<class>/<image>`), torchvision's `ImageFolder` layout.
 //! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
 //!   label range, with typed [`DataError`]s that name the file.
 //! - [`spec`]: datasets as data — [`DatasetSpec`] tables for MNIST, Fashion-MNIST, KMNIST,
@@ -18,6 +19,7 @@ pub mod cifar;
 #[cfg(feature = "download")]
 mod download;
 mod error;
+pub mod folder;
 pub mod idx;
 mod images;
 mod imbalance;

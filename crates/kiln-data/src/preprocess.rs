@@ -83,6 +83,27 @@ impl Preprocess {
 
     /// Transforms a decoded image (see [`Self::load`]).
     pub fn apply(&self, image: &DynamicImage) -> Result<Vec<f32>, String> {
+        let bytes = self.pixels(image)?;
+        let plane = (self.crop as usize).pow(2);
+        Ok(bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                let c = i / plane;
+                (f32::from(b) / 255.0 - self.mean[c]) / self.std[c]
+            })
+            .collect())
+    }
+
+    /// The resized, cropped and channel-converted image as `[channels, crop, crop]` bytes,
+    /// before scaling and normalization (how image folders are stored in memory).
+    pub fn pixels(&self, image: &DynamicImage) -> Result<Vec<u8>, String> {
+        if !matches!(self.channels, 1 | 3) {
+            return Err(format!(
+                "{} channels: only 1 (grayscale) or 3 (RGB)",
+                self.channels
+            ));
+        }
         let (w, h) = image.dimensions();
         let resized;
         let image = match self.resize_shorter {
@@ -118,15 +139,9 @@ impl Preprocess {
         let offset = |side: u32| ((f64::from(side - self.crop)) / 2.0).round() as u32;
         let (left, top) = (offset(w), offset(h));
         let crop = self.crop as usize;
-        let mut out = vec![0.0f32; self.channels * crop * crop];
-        if !matches!(self.channels, 1 | 3) {
-            return Err(format!(
-                "{} channels: only 1 (grayscale) or 3 (RGB)",
-                self.channels
-            ));
-        }
-        let rgb = image.to_rgb8();
         let plane = crop * crop;
+        let mut out = vec![0u8; self.channels * plane];
+        let rgb = image.to_rgb8();
         for i in 0..plane {
             let p = rgb
                 .get_pixel(left + (i % crop) as u32, top + (i / crop) as u32)
@@ -134,11 +149,10 @@ impl Preprocess {
             if self.channels == 1 {
                 // PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded.
                 let [r, g, b] = p.map(u32::from);
-                let luma = (r * 19_595 + g * 38_470 + b * 7_471 + 0x8000) >> 16;
-                out[i] = (luma as f32 / 255.0 - self.mean[0]) / self.std[0];
+                out[i] = ((r * 19_595 + g * 38_470 + b * 7_471 + 0x8000) >> 16) as u8;
             } else {
                 for c in 0..3 {
-                    out[c * plane + i] = (f32::from(p[c]) / 255.0 - self.mean[c]) / self.std[c];
+                    out[c * plane + i] = p[c];
                 }
             }
         }
