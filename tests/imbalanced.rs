@@ -109,3 +109,65 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
     .unwrap();
     assert_eq!(eval.report, outcome.report);
 }
+
+/// `kiln train`'s flags as a parser.
+#[derive(Parser)]
+struct TrainCli {
+    #[command(flatten)]
+    train: kiln::cli::TrainArgs,
+}
+
+/// `--stratify` draws the validation split per class: a rare class gets its proportional share
+/// (largest remainders). `Splits::load` is what `kiln eval` runs on the recorded config.
+#[test]
+fn a_stratified_validation_split_keeps_the_rare_class_share() {
+    let Some(run) = common::cpu_run(1_000, 100) else {
+        return;
+    };
+    let args = TrainCli::parse_from(run.args(
+        &["train"],
+        &[
+            "--rare-class",
+            "3",
+            "--rare-fraction",
+            "0.1",
+            "--valid-size",
+            "200",
+            "--stratify",
+        ],
+    ));
+    let config = args.train.run_config().unwrap().with_model(());
+    assert!(config.stratify);
+    let splits = kiln::train::Splits::load(&config).unwrap();
+    let pool: Vec<usize> = splits
+        .train
+        .class_counts()
+        .iter()
+        .zip(splits.valid.class_counts())
+        .map(|(t, v)| t + v)
+        .collect();
+    let total: usize = pool.iter().sum();
+    let valid = splits.valid.class_counts();
+    assert_eq!(valid.iter().sum::<usize>(), 200);
+    for (c, (&n, &v)) in pool.iter().zip(&valid).enumerate() {
+        let share = 200.0 * n as f64 / total as f64;
+        assert!(
+            (v as f64 - share).abs() < 1.0,
+            "class {c}: {v} of {n} in validation, proportional share {share:.2}"
+        );
+    }
+    let unstratified = TrainCli::parse_from(run.args(
+        &["train"],
+        &[
+            "--rare-class",
+            "3",
+            "--rare-fraction",
+            "0.1",
+            "--valid-size",
+            "200",
+        ],
+    ));
+    let plain = kiln::train::Splits::load(&unstratified.train.run_config().unwrap().with_model(()))
+        .unwrap();
+    assert_ne!(plain.valid.labels(), splits.valid.labels());
+}

@@ -92,6 +92,10 @@ pub struct TrainArgs {
     /// With --rare-class: the fraction of its images kept.
     #[arg(long, default_value_t = 0.01, requires = "rare_class")]
     pub rare_fraction: f64,
+    /// Draw the validation split per class, in proportion to the class sizes (stratified), so
+    /// a rare class is represented in it as in the training file.
+    #[arg(long)]
+    pub stratify: bool,
 }
 
 /// Anything `kiln train` can fail with.
@@ -247,6 +251,7 @@ impl TrainArgs {
             metrics: self.metrics.clone(),
             monitor,
             rare_class,
+            stratify: self.stratify,
             pretrained: self.pretrained.as_ref().map(|weights| Pretrained {
                 weights: weights.clone(),
                 freeze_backbone: self.freeze_backbone,

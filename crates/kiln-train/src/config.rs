@@ -74,6 +74,10 @@ pub struct RunConfig<A = ModelConfig> {
     /// Make the data imbalanced: keep only a fraction of one class in every split.
     #[serde(default)]
     pub rare_class: Option<RareClass>,
+    /// Draw the validation split per class, in proportion to the class sizes
+    /// ([`kiln_data::stratified_split`]) instead of uniformly.
+    #[serde(default)]
+    pub stratify: bool,
     /// Start from these weights instead of a fresh initialization.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
@@ -133,6 +137,7 @@ impl<A> RunConfig<A> {
             metrics: self.metrics,
             monitor: self.monitor,
             rare_class: self.rare_class,
+            stratify: self.stratify,
             pretrained: self.pretrained,
         }
     }

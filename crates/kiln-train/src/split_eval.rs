@@ -93,8 +93,9 @@ pub struct Splits {
 
 impl Splits {
     /// Loads the dataset of `config` and splits it as [`crate::run`] does: the first `limit`
-    /// images of each file, thinned to the rare-class fraction if asked, then a validation set drawn from the training file by a shuffle
-    /// seeded with the training seed.
+    /// images of each file, thinned to the rare-class fraction if asked, then a validation set
+    /// drawn from the training file by a shuffle seeded with the training seed (per class, in
+    /// proportion to the class sizes, with `stratify`).
     pub fn load<A>(config: &RunConfig<A>) -> Result<Self, TrainError> {
         let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
         let data = kiln_data::load(config.dataset, &resolver)?;
@@ -106,7 +107,10 @@ impl Splits {
             test = keep_class_fraction(&test, rare.class, rare.fraction, seed.wrapping_add(1))?;
         }
         let valid_len = config.valid_len(pool.len());
-        let (train, valid) = pool.split_validation(valid_len, config.training.seed)?;
+        let (train, valid) = match config.stratify {
+            true => kiln_data::stratified_split(&pool, valid_len, config.training.seed)?,
+            false => pool.split_validation(valid_len, config.training.seed)?,
+        };
         Ok(Self {
             spec: data.spec,
             files: data.files,

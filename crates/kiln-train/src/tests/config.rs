@@ -27,6 +27,7 @@ fn run_config_round_trips_through_json() {
             class: 6,
             fraction: 0.01,
         }),
+        stratify: true,
         pretrained: Some(Pretrained {
             weights: PathBuf::from("resnet.pth"),
             freeze_backbone: true,
@@ -39,4 +40,8 @@ fn run_config_round_trips_through_json() {
     assert_eq!(back.valid_len(60_000), 5_000);
     assert_eq!(back.training.schedule, LrSchedule::Constant);
     assert_eq!(back.model.name(), "resnet20");
+    assert!(back.stratify);
+    // Configs written before the field existed read as unstratified.
+    let old = json.replace("\"stratify\": true,", "");
+    assert!(!serde_json::from_str::<RunConfig>(&old).unwrap().stratify);
 }
