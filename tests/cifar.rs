@@ -148,3 +148,63 @@ fn cifar10_from_the_archive_and_missing_data_as_an_actionable_error() {
     assert_eq!((loaded.train.len(), loaded.test.len()), (20, 3));
     assert_eq!(loaded.train.shape().channels, 3);
 }
+
+#[test]
+fn data_info_and_verify_on_cifar_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let extracted = tmp.path().join("x");
+    common::write_cifar10(&extracted, 4, 3);
+    let kiln = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .env("KILN_OFFLINE", "1")
+            .env_remove("KILN_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // The extracted directory: no canonical digest, read structurally.
+    let d = extracted.to_str().unwrap();
+    let out = kiln(&["data", "verify", "--dataset", "cifar10", "--data-dir", d]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("cifar-10-batches-bin: no canonical checksum"),
+        "{log}"
+    );
+    assert!(
+        log.contains("images: 3×32×32; train 20, test 3; 10 classes"),
+        "{log}"
+    );
+
+    // A generated archive under the canonical name is not the canonical file: MD5 mismatch.
+    let archive_dir = tmp.path().join("a");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    let gz = std::fs::File::create(archive_dir.join("cifar-10-binary.tar.gz")).unwrap();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        gz,
+        flate2::Compression::fast(),
+    ));
+    tar.append_dir_all(
+        "cifar-10-batches-bin",
+        extracted.join("cifar-10-batches-bin"),
+    )
+    .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    let a = archive_dir.to_str().unwrap();
+    let out = kiln(&["data", "info", "--dataset", "cifar10", "--data-dir", a]);
+    assert!(
+        out.status.success(),
+        "info reports, it does not judge: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("CHECKSUM MISMATCH: expected c32a1d4ab5d03f1284b67883e8d87530"));
+    let out = kiln(&["data", "verify", "--dataset", "cifar10", "--data-dir", a]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
