@@ -14,6 +14,8 @@
 //!   document.
 //! - [`curves`]: precision–recall and ROC curves, ROC AUC, average precision (binary and
 //!   one-vs-rest); [`threshold`]: choosing a decision threshold for a positive class.
+//! - [`diagnostics`]: judgments with their numbers — the majority-class baseline, the accuracy
+//!   paradox per class, class imbalance.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`;
 //!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
 //! - `plot` (feature `plots`, on by default): the confusion heatmap, per-class bars, PR / ROC
@@ -23,6 +25,7 @@ mod accumulate;
 mod confusion;
 mod csv_input;
 pub mod curves;
+pub mod diagnostics;
 mod error;
 mod metric_spec;
 pub mod metrics;

@@ -1,0 +1,145 @@
+use super::*;
+
+fn names(n: &[&str]) -> Vec<String> {
+    n.iter().map(|s| s.to_string()).collect()
+}
+
+/// A confusion matrix from `(true, predicted, count)` cells.
+fn cm(k: usize, cells: &[(usize, usize, u64)]) -> ConfusionMatrix {
+    let mut m = ConfusionMatrix::new(k);
+    for &(t, p, n) in cells {
+        m.add(t, p, n).unwrap();
+    }
+    m
+}
+
+fn warnings(d: &[Diagnostic]) -> Vec<&'static str> {
+    d.iter()
+        .filter(|x| x.severity == Severity::Warning)
+        .map(|x| x.kind)
+        .collect()
+}
+
+#[test]
+fn ninety_eight_percent_accuracy_with_twelve_percent_recall_is_called_out_with_the_numbers() {
+    // 2,400 transactions, 50 frauds (2.1%): 6 caught, 44 missed, 4 false alarms → 98.0%.
+    let m = cm(2, &[(0, 0, 2346), (0, 1, 4), (1, 1, 6), (1, 0, 44)]);
+    let d = diagnose(
+        &m,
+        &names(&["legit", "fraud"]),
+        &DiagnosticThresholds::default(),
+    );
+    let paradox = d.iter().find(|x| x.kind == "accuracy_paradox").unwrap();
+    assert_eq!(paradox.class.as_deref(), Some("fraud"));
+    assert!(
+        paradox.message.starts_with(
+            "accuracy 98.0% but recall of class `fraud` is 12.0% (it is 2.1% of the test set): \
+             88% of its cases are missed"
+        ),
+        "{}",
+        paradox.message
+    );
+    assert!(
+        paradox
+            .message
+            .contains("precision of class `fraud` is 60.0%"),
+        "{}",
+        paradox.message
+    );
+    assert_eq!(paradox.numbers[1], ("recall", 0.12));
+    // The majority baseline (always `legit`: 97.9%) is within 5 points: flagged too.
+    let baseline = &d[0];
+    assert_eq!(
+        (baseline.kind, baseline.severity),
+        ("baseline", Severity::Warning)
+    );
+    assert!(baseline.message.contains("97.9%") && baseline.message.contains("`legit`"));
+    assert_eq!(warnings(&d), ["baseline", "accuracy_paradox", "imbalance"]);
+    // The legit class is fine: no warning names it.
+    assert!(d.iter().all(|x| x.class.as_deref() != Some("legit")));
+}
+
+#[test]
+fn a_balanced_good_model_gets_no_warning() {
+    // 3 × 100 images, 95 right per class, the errors spread.
+    let m = cm(
+        3,
+        &[
+            (0, 0, 95),
+            (0, 1, 3),
+            (0, 2, 2),
+            (1, 1, 95),
+            (1, 0, 2),
+            (1, 2, 3),
+            (2, 2, 95),
+            (2, 0, 3),
+            (2, 1, 2),
+        ],
+    );
+    let d = diagnose(
+        &m,
+        &names(&["a", "b", "c"]),
+        &DiagnosticThresholds::default(),
+    );
+    assert!(warnings(&d).is_empty(), "{d:?}");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].severity, Severity::Info);
+    assert!(
+        d[0].message
+            .contains("accuracy 95.0% against a majority-class baseline of 33.3%")
+    );
+}
+
+#[test]
+fn a_majority_class_predictor_is_flagged_against_the_baseline() {
+    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
+    let d = diagnose(
+        &m,
+        &names(&["common", "rare"]),
+        &DiagnosticThresholds::default(),
+    );
+    assert_eq!(warnings(&d), ["baseline", "accuracy_paradox", "imbalance"]);
+    assert!(
+        d[0].message
+            .contains("accuracy 90.0% is within 5.0 points of the 90.0%"),
+        "{}",
+        d[0].message
+    );
+    assert!(
+        d[0].message.contains("Cohen's kappa 0.000"),
+        "{}",
+        d[0].message
+    );
+    // Nothing is predicted `rare`: its recall is the finding, precision is not judged.
+    let p = &d[1];
+    assert!(
+        p.message.contains("recall of class `rare` is 0.0%") && !p.message.contains("precision")
+    );
+    assert!(
+        d[2].message.contains("9.0×") && d[2].message.contains("`rare`, 10.0%"),
+        "{}",
+        d[2].message
+    );
+}
+
+#[test]
+fn thresholds_are_settings_and_empty_input_has_no_diagnostics() {
+    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
+    let lenient = DiagnosticThresholds {
+        baseline_margin: 0.0,
+        paradox_gap: 1.5,
+        imbalance_ratio: 10.0,
+    };
+    assert!(warnings(&diagnose(&m, &names(&["a", "b"]), &lenient)).is_empty());
+    assert!(
+        diagnose(
+            &ConfusionMatrix::new(3),
+            &[],
+            &DiagnosticThresholds::default()
+        )
+        .is_empty()
+    );
+    // Unnamed classes are called by their label.
+    let d = diagnose(&m, &[], &DiagnosticThresholds::default());
+    assert!(d[1].message.contains("class `1`"), "{}", d[1].message);
+}
