@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use kiln_eval::ClassificationReport;
+use kiln_eval::diagnostics::{DiagnosticThresholds, diagnostics_text};
 use kiln_eval::plot::{ScoredSamples, write_plots};
 use kiln_eval::threshold::ThresholdReport;
 
@@ -129,6 +130,11 @@ pub(crate) fn summary(r: &ClassificationReport) -> String {
             "ROC AUC (one-vs-rest): macro {:.4}, weighted {:.4}   average precision: macro {:.4}\n",
             auc.macro_avg, auc.weighted, ap.macro_avg
         ));
+    }
+    let diagnostics = r.diagnostics(&DiagnosticThresholds::default());
+    if !diagnostics.is_empty() {
+        out.push('\n');
+        out.push_str(&diagnostics_text(&diagnostics));
     }
     out
 }

@@ -195,6 +195,37 @@ pub fn diagnose(
     out
 }
 
+impl crate::ClassificationReport {
+    /// [`diagnose`] on this report's confusion matrix (its labels, in order) and class names.
+    pub fn diagnostics(&self, thresholds: &DiagnosticThresholds) -> Vec<Diagnostic> {
+        let k = self.labels.len();
+        let mut cm = ConfusionMatrix::new(k);
+        for (t, row) in self.confusion.iter().enumerate() {
+            for (p, &n) in row.iter().enumerate() {
+                // Rows and columns index `labels`, so they are in range by construction.
+                if cm.add(t, p, n).is_err() {
+                    return Vec::new();
+                }
+            }
+        }
+        diagnose(&cm, &self.names, thresholds)
+    }
+}
+
+/// The diagnostics as text lines (`warning: …` / `note: …`), for the printed report.
+pub fn diagnostics_text(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let tag = match d.severity {
+                Severity::Warning => "warning",
+                Severity::Info => "note",
+            };
+            format!("{tag}: {}\n", d.message)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "tests/diagnostics.rs"]
 mod tests;

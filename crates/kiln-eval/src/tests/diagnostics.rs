@@ -143,3 +143,27 @@ fn thresholds_are_settings_and_empty_input_has_no_diagnostics() {
     let d = diagnose(&m, &[], &DiagnosticThresholds::default());
     assert!(d[1].message.contains("class `1`"), "{}", d[1].message);
 }
+
+#[test]
+fn a_report_diagnoses_its_own_confusion_matrix_and_prints_tagged_lines() {
+    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
+    let report = crate::ClassificationReport::new(
+        &m,
+        None,
+        Some(&names(&["common", "rare"])),
+        ZeroDivision::Zero,
+    )
+    .unwrap();
+    let d = report.diagnostics(&DiagnosticThresholds::default());
+    assert_eq!(
+        d,
+        diagnose(
+            &m,
+            &names(&["common", "rare"]),
+            &DiagnosticThresholds::default()
+        )
+    );
+    let text = diagnostics_text(&d);
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.lines().all(|l| l.starts_with("warning: ")), "{text}");
+}
