@@ -125,21 +125,21 @@ pub fn diagnose(
         let mut parts = Vec::new();
         if acc - recall >= thresholds.paradox_gap {
             parts.push(format!(
-                "recall of class `{}` is {} (it is {} of the test set): {:.0}% of its cases are \
+                "recall of class `{}` is {} (it is {} of the test set): {} of its cases are \
                  missed",
                 name(c),
                 pct(recall),
                 pct(share),
-                100.0 * (1.0 - recall)
+                pct(1.0 - recall)
             ));
         }
         if cm.predicted(c) > 0 && acc - precision >= thresholds.paradox_gap {
             parts.push(format!(
-                "precision of class `{}` is {}: {:.0}% of the images predicted `{}` are something \
+                "precision of class `{}` is {}: {} of the images predicted `{}` are something \
                  else",
                 name(c),
                 pct(precision),
-                100.0 * (1.0 - precision),
+                pct(1.0 - precision),
                 name(c)
             ));
         }

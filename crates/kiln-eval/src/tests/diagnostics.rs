@@ -34,7 +34,7 @@ fn ninety_eight_percent_accuracy_with_twelve_percent_recall_is_called_out_with_t
     assert!(
         paradox.message.starts_with(
             "accuracy 98.0% but recall of class `fraud` is 12.0% (it is 2.1% of the test set): \
-             88% of its cases are missed"
+             88.0% of its cases are missed"
         ),
         "{}",
         paradox.message
