@@ -3,6 +3,8 @@
 //! paradox (a class whose recall or precision is far below the overall accuracy) and class
 //! imbalance. The thresholds are [`DiagnosticThresholds`], documented defaults.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::confusion::ConfusionMatrix;
@@ -55,7 +57,7 @@ pub struct Diagnostic {
     /// The sentence for a person, with the numbers.
     pub message: String,
     /// The numbers behind it, by name.
-    pub numbers: Vec<(&'static str, f64)>,
+    pub numbers: BTreeMap<&'static str, f64>,
 }
 
 /// Every diagnostic of the evaluation `cm` (rows = true labels) with `class_names` indexed by
@@ -110,11 +112,11 @@ pub fn diagnose(
                 name(majority)
             )
         },
-        numbers: vec![
+        numbers: BTreeMap::from([
             ("accuracy", acc),
             ("baseline", baseline),
             ("cohen_kappa", kappa),
-        ],
+        ]),
     });
 
     for c in labels.iter().copied().filter(|&c| cm.support(c) > 0) {
@@ -149,12 +151,12 @@ pub fn diagnose(
                 severity: Severity::Warning,
                 class: Some(name(c)),
                 message: format!("accuracy {} but {}", pct(acc), parts.join("; and ")),
-                numbers: vec![
+                numbers: BTreeMap::from([
                     ("accuracy", acc),
                     ("recall", recall),
                     ("precision", precision),
                     ("share", share),
-                ],
+                ]),
             });
         }
     }
@@ -186,10 +188,10 @@ pub fn diagnose(
                 name(rarest),
                 pct(smallest as f64 / total as f64)
             ),
-            numbers: vec![
+            numbers: BTreeMap::from([
                 ("imbalance_ratio", ratio),
                 ("smallest_share", smallest as f64 / total as f64),
-            ],
+            ]),
         });
     }
     out

@@ -329,6 +329,8 @@ impl ClassificationReport {
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));
         doc.insert("class_names".into(), json!(self.names));
+        let diagnostics = self.diagnostics(&crate::diagnostics::DiagnosticThresholds::default());
+        doc.insert("diagnostics".into(), json!(diagnostics));
         Value::Object(doc)
     }
 }

@@ -46,7 +46,7 @@ fn ninety_eight_percent_accuracy_with_twelve_percent_recall_is_called_out_with_t
         "{}",
         paradox.message
     );
-    assert_eq!(paradox.numbers[1], ("recall", 0.12));
+    assert_eq!(paradox.numbers["recall"], 0.12);
     // The majority baseline (always `legit`: 97.9%) is within 5 points: flagged too.
     let baseline = &d[0];
     assert_eq!(
@@ -166,4 +166,26 @@ fn a_report_diagnoses_its_own_confusion_matrix_and_prints_tagged_lines() {
     let text = diagnostics_text(&d);
     assert_eq!(text.lines().count(), 3);
     assert!(text.lines().all(|l| l.starts_with("warning: ")), "{text}");
+}
+
+#[test]
+fn eval_json_carries_the_diagnostics_after_the_scikit_learn_keys() {
+    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
+    let report = crate::ClassificationReport::new(
+        &m,
+        None,
+        Some(&names(&["common", "rare"])),
+        ZeroDivision::Zero,
+    )
+    .unwrap();
+    let doc = report.to_json();
+    let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+    assert_eq!(keys.last().map(|k| k.as_str()), Some("diagnostics"));
+    let d = &doc["diagnostics"];
+    assert_eq!(d.as_array().unwrap().len(), 3);
+    assert_eq!(d[0]["kind"], "baseline");
+    assert_eq!(d[0]["severity"], "warning");
+    assert_eq!(d[1]["class"], "rare");
+    assert_eq!(d[1]["numbers"]["recall"], 0.0);
+    assert_eq!(d[2]["numbers"]["imbalance_ratio"], 9.0);
 }
