@@ -127,19 +127,7 @@ fn cifar10_from_the_archive_and_missing_data_as_an_actionable_error() {
     // The official archive in --data-dir is read as it is.
     let extracted = tmp.path().join("x");
     common::write_cifar10(&extracted, 4, 3);
-    let archive_dir = tmp.path().join("archive");
-    std::fs::create_dir_all(&archive_dir).unwrap();
-    let tar_gz = std::fs::File::create(archive_dir.join("cifar-10-binary.tar.gz")).unwrap();
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        tar_gz,
-        flate2::Compression::fast(),
-    ));
-    tar.append_dir_all(
-        "cifar-10-batches-bin",
-        extracted.join("cifar-10-batches-bin"),
-    )
-    .unwrap();
-    tar.into_inner().unwrap().finish().unwrap();
+    let archive_dir = common::pack_cifar10(&extracted, &tmp.path().join("archive"));
     let resolver = kiln::data::Resolver {
         data_dir: Some(archive_dir),
         ..resolver
@@ -184,19 +172,7 @@ fn data_info_and_verify_on_cifar_files() {
     );
 
     // A generated archive under the canonical name is not the canonical file: MD5 mismatch.
-    let archive_dir = tmp.path().join("a");
-    std::fs::create_dir_all(&archive_dir).unwrap();
-    let gz = std::fs::File::create(archive_dir.join("cifar-10-binary.tar.gz")).unwrap();
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        gz,
-        flate2::Compression::fast(),
-    ));
-    tar.append_dir_all(
-        "cifar-10-batches-bin",
-        extracted.join("cifar-10-batches-bin"),
-    )
-    .unwrap();
-    tar.into_inner().unwrap().finish().unwrap();
+    let archive_dir = common::pack_cifar10(&extracted, &tmp.path().join("a"));
     let a = archive_dir.to_str().unwrap();
     let out = kiln(&["data", "info", "--dataset", "cifar10", "--data-dir", a]);
     assert!(

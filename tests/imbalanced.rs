@@ -124,21 +124,26 @@ fn a_stratified_validation_split_keeps_the_rare_class_share() {
     let Some(run) = common::cpu_run(1_000, 100) else {
         return;
     };
-    let args = TrainCli::parse_from(run.args(
-        &["train"],
-        &[
-            "--rare-class",
-            "3",
-            "--rare-fraction",
-            "0.1",
-            "--valid-size",
-            "200",
-            "--stratify",
-        ],
-    ));
-    let config = args.train.run_config().unwrap().with_model(());
-    assert!(config.stratify);
-    let splits = kiln::train::Splits::load(&config).unwrap();
+    // The run's validation split with the rare class thinned, and `extra` flags.
+    let split = |extra: &[&str]| {
+        let flags = [
+            &[
+                "--rare-class",
+                "3",
+                "--rare-fraction",
+                "0.1",
+                "--valid-size",
+                "200",
+            ],
+            extra,
+        ]
+        .concat();
+        let args = TrainCli::parse_from(run.args(&["train"], &flags));
+        let config = args.train.run_config().unwrap().with_model(());
+        assert_eq!(config.stratify, extra.contains(&"--stratify"));
+        kiln::train::Splits::load(&config).unwrap()
+    };
+    let splits = split(&["--stratify"]);
     let pool: Vec<usize> = splits
         .train
         .class_counts()
@@ -156,18 +161,6 @@ fn a_stratified_validation_split_keeps_the_rare_class_share() {
             "class {c}: {v} of {n} in validation, proportional share {share:.2}"
         );
     }
-    let unstratified = TrainCli::parse_from(run.args(
-        &["train"],
-        &[
-            "--rare-class",
-            "3",
-            "--rare-fraction",
-            "0.1",
-            "--valid-size",
-            "200",
-        ],
-    ));
-    let plain = kiln::train::Splits::load(&unstratified.train.run_config().unwrap().with_model(()))
-        .unwrap();
+    let plain = split(&[]);
     assert_ne!(plain.valid.labels(), splits.valid.labels());
 }

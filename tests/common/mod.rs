@@ -208,3 +208,18 @@ pub fn write_cifar10(dir: &Path, per_batch: usize, test: usize) -> Vec<u8> {
     std::fs::write(out.join("batches.meta.txt"), names).unwrap();
     test_records
 }
+
+/// Packs `dir/cifar-10-batches-bin/` (from [`write_cifar10`]) as the official archive
+/// `into/cifar-10-binary.tar.gz`; returns `into`.
+pub fn pack_cifar10(dir: &Path, into: &Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(into).unwrap();
+    let gz = std::fs::File::create(into.join("cifar-10-binary.tar.gz")).unwrap();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        gz,
+        flate2::Compression::fast(),
+    ));
+    tar.append_dir_all("cifar-10-batches-bin", dir.join("cifar-10-batches-bin"))
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    into.to_path_buf()
+}

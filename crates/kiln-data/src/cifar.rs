@@ -98,6 +98,17 @@ impl CifarKind {
         }
     }
 
+    /// Every member of the distribution: the training and test record files, then the names
+    /// file.
+    pub fn members(self) -> Vec<&'static str> {
+        [
+            self.files(Split::Train),
+            self.files(Split::Test),
+            &[self.names_file()],
+        ]
+        .concat()
+    }
+
     /// The file of class names, one per line.
     pub fn names_file(self) -> &'static str {
         match self {
@@ -190,7 +201,7 @@ pub fn read_cifar_splits(
     kind: CifarKind,
 ) -> Result<(CifarSplit, CifarSplit), DataError> {
     let (train, test) = (kind.files(Split::Train), kind.files(Split::Test));
-    let mut contents = read_files(source, kind, &[train, test, &[kind.names_file()]].concat())?;
+    let mut contents = read_files(source, kind, &kind.members())?;
     let names = contents.split_off(train.len() + test.len());
     let test_files = contents.split_off(train.len());
     Ok((

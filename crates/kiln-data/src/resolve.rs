@@ -166,13 +166,7 @@ fn locate_in(dir: &Path, spec: &DatasetSpec) -> Result<Vec<PathBuf>, String> {
     match spec.format {
         DatasetFormat::Idx => locate_idx(dir, spec),
         DatasetFormat::Cifar(kind) => {
-            let holds_records = |d: &Path| {
-                kind.files(crate::spec::Split::Train)
-                    .iter()
-                    .chain(kind.files(crate::spec::Split::Test))
-                    .chain(&[kind.names_file()])
-                    .all(|f| d.join(f).is_file())
-            };
+            let holds_records = |d: &Path| kind.members().iter().all(|f| d.join(f).is_file());
             let extracted = dir.join(kind.directory());
             let archive = spec.all_files().map(|f| dir.join(f.name));
             [extracted, dir.to_path_buf()]

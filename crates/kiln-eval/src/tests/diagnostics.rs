@@ -144,16 +144,18 @@ fn thresholds_are_settings_and_empty_input_has_no_diagnostics() {
     assert!(d[1].message.contains("class `1`"), "{}", d[1].message);
 }
 
+/// Always predicting `common` on 90 `common` + 10 `rare` images, and its report.
+fn majority_predictor_report() -> (ConfusionMatrix, crate::ClassificationReport) {
+    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
+    let names = names(&["common", "rare"]);
+    let report =
+        crate::ClassificationReport::new(&m, None, Some(&names), ZeroDivision::Zero).unwrap();
+    (m, report)
+}
+
 #[test]
 fn a_report_diagnoses_its_own_confusion_matrix_and_prints_tagged_lines() {
-    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
-    let report = crate::ClassificationReport::new(
-        &m,
-        None,
-        Some(&names(&["common", "rare"])),
-        ZeroDivision::Zero,
-    )
-    .unwrap();
+    let (m, report) = majority_predictor_report();
     let d = report.diagnostics(&DiagnosticThresholds::default());
     assert_eq!(
         d,
@@ -170,14 +172,7 @@ fn a_report_diagnoses_its_own_confusion_matrix_and_prints_tagged_lines() {
 
 #[test]
 fn eval_json_carries_the_diagnostics_after_the_scikit_learn_keys() {
-    let m = cm(2, &[(0, 0, 90), (1, 0, 10)]);
-    let report = crate::ClassificationReport::new(
-        &m,
-        None,
-        Some(&names(&["common", "rare"])),
-        ZeroDivision::Zero,
-    )
-    .unwrap();
+    let (_, report) = majority_predictor_report();
     let doc = report.to_json();
     let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
     assert_eq!(keys.last().map(|k| k.as_str()), Some("diagnostics"));
