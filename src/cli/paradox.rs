@@ -34,7 +34,7 @@ pub fn accuracy_paradox(args: &ParadoxArgs) -> Result<(RunOutcome, String), CliE
         train_args.rare_class = Some("6".into());
     }
     let outcome = train(&train_args)?;
-    let names: Vec<String> = train_args.dataset.spec().class_name_list();
+    let names: Vec<String> = train_args.dataset_source()?.class_names();
     let rare = train_args
         .rare_class
         .as_deref()

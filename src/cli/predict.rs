@@ -79,18 +79,26 @@ pub struct LoadedModel {
 
 impl LoadedModel {
     /// A trained run's model: the dataset's size, channels, normalization and class names.
-    pub(crate) fn from_run<A>(model: Box<dyn Classifier>, config: &RunConfig<A>) -> Self {
-        let spec = config.dataset.spec();
-        Self {
+    pub(crate) fn from_run<A>(
+        model: Box<dyn Classifier>,
+        config: &RunConfig<A>,
+    ) -> Result<Self, kiln_train::TrainError> {
+        let dataset = &config.dataset;
+        let norm = dataset.normalization().ok_or_else(|| {
+            kiln_train::TrainError::Config(format!(
+                "the run's config.json records no normalization for {dataset}"
+            ))
+        })?;
+        Ok(Self {
             model,
             preprocess: Preprocess::fit(
-                spec.image_size[0] as u32,
-                spec.channels,
-                &spec.mean,
-                &spec.std,
+                dataset.image_size() as u32,
+                dataset.channels(),
+                &norm.mean,
+                &norm.std,
             ),
-            class_names: Some(spec.class_name_list()),
-        }
+            class_names: Some(dataset.class_names()),
+        })
     }
 
     /// Imported weights: torchvision's ImageNet preprocessing for `spec`.

@@ -86,7 +86,7 @@ where
             ModelSource::Artifacts { dir, weights } => {
                 let config: RunConfig<A> = kiln_train::read_run_config(dir)?;
                 let model = kiln_train::load_trained(dir, &config, weights, device)?;
-                Ok(LoadedModel::from_run(Box::new(model), &config))
+                LoadedModel::from_run(Box::new(model), &config)
             }
             ModelSource::Weights { path, spec } => {
                 let arch = (self.0)(&spec);

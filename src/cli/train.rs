@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use kiln_data::DatasetName;
+use kiln_data::folder::Unreadable;
+use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelSpec;
 use kiln_train::{
@@ -17,8 +18,23 @@ use crate::backend::{self, Backend, BackendError};
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
     /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.
-    #[arg(long, default_value = "fashion-mnist")]
+    #[arg(long, default_value = "fashion-mnist", conflicts_with = "image_folder")]
     pub dataset: DatasetName,
+    /// Train on your own images instead: ROOT/train/<class>/<image> and ROOT/test/<class>/<image>
+    /// (or ROOT/val/…); PNG, JPEG or BMP; classes are the sorted directory names.
+    #[arg(long, value_name = "ROOT")]
+    pub image_folder: Option<PathBuf>,
+    /// With --image-folder: every image is resized (shorter side, bilinear) and center-cropped
+    /// to SIZE×SIZE.
+    #[arg(long, value_name = "SIZE", default_value_t = 32)]
+    pub image_size: u32,
+    /// With --image-folder: 1 (grayscale) or 3 (RGB).
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    /// With --image-folder: what to do with an image file that cannot be decoded: fail (name
+    /// it and stop) or skip (leave it out, list it, count it).
+    #[arg(long, value_name = "POLICY", default_value = "fail")]
+    pub on_unreadable: Unreadable,
     /// Architecture (`kiln models` lists them).
     #[arg(long, default_value = "mnist-cnn")]
     pub model: String,
@@ -131,24 +147,60 @@ impl CliError {
             })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
             | Self::Train(kiln_train::TrainError::Import(_))
-            | Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::Image { .. })) => 2,
+            | Self::Train(kiln_train::TrainError::Data(
+                kiln_data::DataError::Image { .. } | kiln_data::DataError::Folder { .. },
+            )) => 2,
             _ => 1,
         }
     }
 }
 
+/// The sizes an architecture is built for: the dataset's classes, channels and image size.
+pub fn model_spec(dataset: &DatasetSource) -> ModelSpec {
+    ModelSpec::new(
+        dataset.class_names().len(),
+        dataset.channels(),
+        dataset.image_size(),
+    )
+}
+
 impl TrainArgs {
-    /// The sizes the architecture is built for: the dataset's classes, channels and image
-    /// size.
-    pub fn model_spec(&self) -> ModelSpec {
-        let spec = self.dataset.spec();
-        ModelSpec::new(spec.num_classes(), spec.channels, spec.image_size[0])
+    /// The dataset these flags select: `--dataset`, or `--image-folder` (its layout checked and
+    /// its class names read).
+    pub fn dataset_source(&self) -> Result<DatasetSource, CliError> {
+        let Some(root) = &self.image_folder else {
+            let explicit = [
+                ("--image-size", self.image_size != 32),
+                ("--channels", self.channels != 3),
+                ("--on-unreadable", self.on_unreadable != Unreadable::Fail),
+            ];
+            if let Some((flag, _)) = explicit.into_iter().find(|(_, set)| *set) {
+                return Err(CliError::Flag {
+                    flag,
+                    message: "only applies with --image-folder".into(),
+                });
+            }
+            return Ok(DatasetSource::Named(self.dataset));
+        };
+        let flag_error = |flag, e: kiln_data::DataError| match e {
+            kiln_data::DataError::InvalidRequest(message) => CliError::Flag { flag, message },
+            other => CliError::Train(other.into()),
+        };
+        if self.channels != 1 && self.channels != 3 {
+            return Err(CliError::Flag {
+                flag: "--channels",
+                message: format!("must be 1 (grayscale) or 3 (RGB), got {}", self.channels),
+            });
+        }
+        FolderSource::scan(root, self.image_size, self.channels, self.on_unreadable)
+            .map(DatasetSource::Folder)
+            .map_err(|e| flag_error("--image-size", e))
     }
 
     /// The run these flags describe, the architecture (`--model`, named in
-    /// `architecture`) still to be configured for [`Self::model_spec`].
+    /// `architecture`) still to be configured for [`model_spec`] of its dataset.
     pub fn run_config(&self) -> Result<RunConfig<()>, CliError> {
-        let spec = self.dataset.spec();
+        let dataset = self.dataset_source()?;
         let counts = [
             ("--epochs", Some(self.epochs)),
             ("--batch-size", Some(self.batch_size)),
@@ -176,7 +228,7 @@ impl TrainArgs {
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }
-        let class_names = spec.class_name_list();
+        let class_names = dataset.class_names();
         for m in &self.metrics {
             MetricSpec::parse(m, &class_names).map_err(|e| CliError::Flag {
                 flag: "--metric",
@@ -218,7 +270,7 @@ impl TrainArgs {
                     flag: "--rare-class",
                     message: format!(
                         "`{name}` is not a class of {} ({} or 0..{})",
-                        self.dataset,
+                        dataset,
                         class_names.join(", "),
                         class_names.len()
                     ),
@@ -235,10 +287,16 @@ impl TrainArgs {
             }),
         };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
-            PathBuf::from("artifacts").join(format!("{}-{}", self.dataset, self.model))
+            PathBuf::from("artifacts").join(format!("{}-{}", dataset.name(), self.model))
         });
+        if self.image_folder.is_some() && self.data_dir.is_some() {
+            return Err(CliError::Flag {
+                flag: "--data-dir",
+                message: "does not apply with --image-folder (its ROOT is the data)".into(),
+            });
+        }
         Ok(RunConfig {
-            dataset: self.dataset,
+            dataset,
             data_dir: self.data_dir.clone(),
             offline: self.offline,
             limit: self.limit,
@@ -282,8 +340,9 @@ pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, C
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());
+    let dataset = config.dataset.to_string();
     let outcome = registry.train(
-        &args.model_spec(),
+        &model_spec(&config.dataset),
         config,
         &selected.device,
         vec![Box::new(Progress::default())],
@@ -300,7 +359,7 @@ pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, C
     if let Some(reason) = &outcome.stopped_early {
         println!("\n{reason}");
     }
-    println!("\nTest classification report ({}):\n", args.dataset);
+    println!("\nTest classification report ({dataset}):\n");
     println!("{}", outcome.report.to_text(4));
     println!("{}", super::report::summary(&outcome.report));
     println!("Confusion matrix (rows = true label, columns = predicted):\n");

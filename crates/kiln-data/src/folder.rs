@@ -11,7 +11,11 @@
 //! - A file that cannot be decoded fails the load, naming it ([`Unreadable::Fail`]), or is
 //!   skipped and counted ([`Unreadable::Skip`]).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::images::{ImageDataset, ImageShape};
@@ -21,13 +25,37 @@ use crate::preprocess::Preprocess;
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
 /// What to do with a file that has an image extension but cannot be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Unreadable {
     /// Stop with an error naming the file.
     #[default]
     Fail,
     /// Leave it out; it is listed in [`FolderDataset::skipped`].
     Skip,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Fail => "fail",
+            Self::Skip => "skip",
+        })
+    }
+}
+
+impl FromStr for Unreadable {
+    type Err = DataError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fail" => Ok(Self::Fail),
+            "skip" => Ok(Self::Skip),
+            other => Err(DataError::InvalidRequest(format!(
+                "unknown policy `{other}` for unreadable images (fail or skip)"
+            ))),
+        }
+    }
 }
 
 /// How a folder's images become a dataset.
@@ -56,39 +84,20 @@ pub struct FolderDataset {
 
 /// Reads `root/<class>/**/<image>` (see the module docs).
 pub fn read_image_folder(root: &Path, options: &FolderOptions) -> Result<FolderDataset, DataError> {
-    let folder_error = |path: &Path, message: String| DataError::Folder {
-        path: path.to_path_buf(),
-        message,
-    };
-    let classes: Vec<(String, PathBuf)> = sorted_entries(root)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .filter_map(|p| Some((p.file_name()?.to_str()?.to_string(), p)))
-        .collect();
-    if classes.is_empty() {
-        return Err(folder_error(
-            root,
-            "no class sub-directories (expected root/<class>/<image>)".into(),
-        ));
-    }
-    if classes.len() > usize::from(u8::MAX) + 1 {
-        return Err(folder_error(
-            root,
-            format!("{} classes; kiln supports at most 256", classes.len()),
-        ));
-    }
+    let classes = class_directories(root)?;
     let preprocess = Preprocess::fit(options.size, options.channels, &[0.0], &[1.0]);
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
-    for (label, (_, dir)) in classes.iter().enumerate() {
-        let images = image_files(dir)?;
+    for (label, class) in classes.iter().enumerate() {
+        let dir = root.join(class);
+        let images = image_files(&dir)?;
         if images.is_empty() {
-            return Err(folder_error(
-                dir,
-                format!("no images ({})", IMAGE_EXTENSIONS.join(", ")),
-            ));
+            return Err(DataError::Folder {
+                path: dir,
+                message: format!("no images ({})", IMAGE_EXTENSIONS.join(", ")),
+            });
         }
         for path in images {
             let decoded = image::open(&path)
@@ -112,10 +121,44 @@ pub fn read_image_folder(root: &Path, options: &FolderOptions) -> Result<FolderD
     };
     Ok(FolderDataset {
         dataset: ImageDataset::new(shape, classes.len(), pixels, labels)?,
-        class_names: classes.into_iter().map(|(name, _)| name).collect(),
+        class_names: classes,
         files,
         skipped,
     })
+}
+
+/// The class names of `root/<class>/…`: its non-hidden sub-directories, sorted; at least one,
+/// at most 256.
+pub fn class_directories(root: &Path) -> Result<Vec<String>, DataError> {
+    let folder_error = |message: String| DataError::Folder {
+        path: root.to_path_buf(),
+        message,
+    };
+    let mut classes = Vec::new();
+    for path in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
+        let name = path.file_name().unwrap_or_default();
+        match name.to_str() {
+            Some(name) => classes.push(name.to_string()),
+            None => {
+                return Err(folder_error(format!(
+                    "class directory name {} is not UTF-8",
+                    name.to_string_lossy()
+                )));
+            }
+        }
+    }
+    if classes.is_empty() {
+        return Err(folder_error(
+            "no class sub-directories (expected root/<class>/<image>)".into(),
+        ));
+    }
+    if classes.len() > usize::from(u8::MAX) + 1 {
+        return Err(folder_error(format!(
+            "{} classes; kiln supports at most 256",
+            classes.len()
+        )));
+    }
+    Ok(classes)
 }
 
 /// The non-hidden entries of `dir`, sorted.

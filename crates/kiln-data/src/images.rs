@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::batch::Normalization;
 use crate::error::DataError;
 use crate::idx;
 use crate::rng::SplitMix64;
@@ -163,6 +164,46 @@ impl ImageDataset {
         valid.sort_unstable();
         train.sort_unstable();
         Ok((self.select(&train), self.select(&valid)))
+    }
+
+    /// Per-channel mean and (population) standard deviation of the pixels scaled to `[0, 1]`
+    /// — the constants torchvision recipes compute on a training set. Grayscale fills all three
+    /// entries with its one channel; a channel with no spread gets a standard deviation of 1.
+    pub fn channel_statistics(&self) -> Normalization {
+        let channels = self.shape.channels;
+        let plane = self.shape.height * self.shape.width;
+        let mut histograms = vec![[0u64; 256]; channels];
+        for image in self.pixels.chunks_exact(self.shape.len().max(1)) {
+            for (c, histogram) in histograms.iter_mut().enumerate() {
+                for &b in &image[c * plane..(c + 1) * plane] {
+                    histogram[usize::from(b)] += 1;
+                }
+            }
+        }
+        let stats: Vec<(f32, f32)> = histograms
+            .iter()
+            .map(|h| {
+                let n = h.iter().sum::<u64>().max(1) as f64;
+                let moment = |k: i32| {
+                    h.iter()
+                        .enumerate()
+                        .map(|(b, &count)| count as f64 * (b as f64 / 255.0).powi(k))
+                        .sum::<f64>()
+                        / n
+                };
+                let mean = moment(1);
+                let std = (moment(2) - mean * mean).max(0.0).sqrt();
+                (mean as f32, if std > 1e-6 { std as f32 } else { 1.0 })
+            })
+            .collect();
+        let pick = |c: usize| {
+            let last = stats.len().saturating_sub(1);
+            stats.get(c.min(last)).copied().unwrap_or((0.0, 1.0))
+        };
+        Normalization {
+            mean: std::array::from_fn(|c| pick(c).0),
+            std: std::array::from_fn(|c| pick(c).1),
+        }
     }
 
     /// Images per class, indexed by label.

@@ -11,7 +11,9 @@
 //! - [`ImageDataset`]: `u8` images in memory, seeded validation split; [`Batcher`] builds one
 //!   normalized `[batch, channels, height, width]` tensor per batch.
 //!
-//! [`load`] does it all for a named dataset.
+//! - [`source`]: what a run reads — a named dataset or an image folder ([`DatasetSource`]).
+//!
+//! [`load`] does it all for a named dataset, [`load_source`] for either kind.
 
 mod batch;
 mod checksum;
@@ -28,6 +30,7 @@ mod load;
 mod preprocess;
 pub mod resolve;
 mod rng;
+pub mod source;
 pub mod spec;
 
 pub use batch::{Batch, Batcher, Normalization, epoch_batches};
@@ -38,8 +41,9 @@ pub use error::{CifarProblem, DataError, IdxProblem};
 pub use images::{ImageDataset, ImageShape};
 pub use imbalance::{keep_class_fraction, keep_class_fractions, stratified_split};
 pub use inspect::{ChecksumStatus, FileCheck, check_files, class_balance_table};
-pub use load::{LoadedDataset, load};
+pub use load::{LoadedDataset, load, load_source};
 pub use preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use resolve::{DatasetFiles, Resolver, Source};
 pub use rng::SplitMix64;
+pub use source::{DatasetSource, FolderSource};
 pub use spec::{DatasetFormat, DatasetName, DatasetSpec, FileSpec, Split};

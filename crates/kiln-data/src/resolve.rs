@@ -36,6 +36,8 @@ pub enum Source {
     System,
     /// Downloaded just now into the cache.
     Downloaded,
+    /// An image folder given by its root (`--image-folder`).
+    ImageFolder,
 }
 
 impl fmt::Display for Source {
@@ -46,6 +48,7 @@ impl fmt::Display for Source {
             Self::Cache => "cache",
             Self::System => "system dataset package",
             Self::Downloaded => "downloaded",
+            Self::ImageFolder => "--image-folder",
         })
     }
 }
@@ -58,7 +61,7 @@ pub struct DatasetFiles {
     /// Where in the resolution order they were found.
     pub source: Source,
     /// IDX: training images, training labels, test images, test labels. CIFAR: the `.tar.gz`
-    /// or the extracted directory.
+    /// or the extracted directory. Image folder: the training and test split directories.
     pub paths: Vec<PathBuf>,
 }
 

@@ -1,6 +1,6 @@
 //! Hooks into the training loop. Every hook sees the metrics so far.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kiln_data::DatasetFiles;
 
@@ -46,6 +46,8 @@ pub struct DataInfo<'a> {
     pub files: &'a DatasetFiles,
     /// Images in the training, validation and test splits.
     pub sizes: [usize; 3],
+    /// Image files left out as unreadable (image folders with `skip`), with why.
+    pub skipped: &'a [(PathBuf, String)],
 }
 
 /// The model as it stands at the end of an epoch, for callbacks that keep copies of it.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use burn::optim::AdamConfig;
 use burn::prelude::*;
-use kiln_data::DatasetName;
+use kiln_data::DatasetSource;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -40,9 +40,10 @@ pub struct TrainingConfig {
 /// [`kiln_models::Architecture`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig<A = ModelConfig> {
-    /// The dataset.
-    pub dataset: DatasetName,
-    /// `--data-dir`, if given.
+    /// The dataset: a name, or an image folder with its recorded class names and
+    /// normalization.
+    pub dataset: DatasetSource,
+    /// `--data-dir`, if given (named datasets).
     pub data_dir: Option<PathBuf>,
     /// Never download.
     pub offline: bool,

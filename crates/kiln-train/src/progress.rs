@@ -63,6 +63,19 @@ impl Callback for Progress {
             d.files.dir.display(),
             d.files.source
         );
+        if !d.skipped.is_empty() {
+            println!(
+                "skipped {} unreadable image file(s) (all listed in {} in the artifact directory):",
+                d.skipped.len(),
+                crate::run::artifacts::SKIPPED
+            );
+            for (path, why) in d.skipped.iter().take(10) {
+                println!("  {}: {why}", path.display());
+            }
+            if d.skipped.len() > 10 {
+                println!("  … and {} more", d.skipped.len() - 10);
+            }
+        }
         Ok(())
     }
 

@@ -33,6 +33,8 @@ pub mod artifacts {
     pub const PREDICTIONS: &str = "predictions.csv";
     /// The best epoch's weights by the monitored metric (with `save_best`).
     pub const BEST_MODEL: &str = "model-best.bpk";
+    /// Image files left out as unreadable, one `path<TAB>why` per line (only when any were).
+    pub const SKIPPED: &str = "skipped.txt";
 }
 
 /// What a run produced.
@@ -64,7 +66,10 @@ pub fn run<A: Architecture>(
     mut callbacks: Vec<Box<dyn Callback>>,
 ) -> Result<RunOutcome, TrainError> {
     let Splits {
-        spec,
+        dataset,
+        class_names,
+        normalization: norm,
+        skipped,
         files,
         train,
         valid,
@@ -72,12 +77,13 @@ pub fn run<A: Architecture>(
         valid_len,
     } = Splits::load(config)?;
     let sizes = [train.len(), valid.len(), test.len()];
+    let name = dataset.name();
     let info = DataInfo {
-        dataset: spec.name,
+        dataset: &name,
         files: &files,
         sizes,
+        skipped: &skipped,
     };
-    let class_names = spec.class_name_list();
     let extra = config
         .metrics
         .iter()
@@ -112,6 +118,7 @@ pub fn run<A: Architecture>(
         artifacts::BEST_MODEL,
         artifacts::EVAL,
         artifacts::PREDICTIONS,
+        artifacts::SKIPPED,
     ] {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
@@ -122,12 +129,20 @@ pub fn run<A: Architecture>(
         }
     }
     let resolved = RunConfig {
+        dataset,
         valid_size: Some(valid_len),
         ..config.clone()
     };
     write_json(&dir.join(artifacts::CONFIG), &resolved)?;
+    if !skipped.is_empty() {
+        let path = dir.join(artifacts::SKIPPED);
+        let lines: String = skipped
+            .iter()
+            .map(|(file, why)| format!("{}\t{why}\n", file.display()))
+            .collect();
+        std::fs::write(&path, lines).map_err(|e| TrainError::artifact(&path, e))?;
+    }
 
-    let norm = spec.normalization();
     callbacks.insert(
         0,
         Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?),

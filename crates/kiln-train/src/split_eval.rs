@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln_data::{Batcher, DatasetFiles, DatasetSpec, ImageDataset, Resolver, keep_class_fraction};
+use kiln_data::{
+    Batcher, DatasetFiles, DatasetSource, ImageDataset, Normalization, Resolver,
+    keep_class_fraction,
+};
 use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
 use kiln_models::{Architecture, ImageClassifier};
 
@@ -77,8 +80,14 @@ impl SplitOutputs {
 /// A run's dataset, loaded and split.
 #[derive(Debug, Clone)]
 pub struct Splits {
-    /// The dataset's table entry.
-    pub spec: &'static DatasetSpec,
+    /// The dataset, resolved (an image folder's class names and normalization filled in).
+    pub dataset: DatasetSource,
+    /// Class names, indexed by label.
+    pub class_names: Vec<String>,
+    /// The normalization constants.
+    pub normalization: Normalization,
+    /// Image files left out as unreadable, with why.
+    pub skipped: Vec<(PathBuf, String)>,
     /// The files read.
     pub files: DatasetFiles,
     /// Training images.
@@ -93,16 +102,25 @@ pub struct Splits {
 
 impl Splits {
     /// Loads the dataset of `config` and splits it as [`crate::run`] does: the first `limit`
-    /// images of each file, thinned to the rare-class fraction if asked, then a validation set
-    /// drawn from the training file by a shuffle seeded with the training seed (per class, in
-    /// proportion to the class sizes, with `stratify`).
+    /// images of each file (of an image folder, which is stored class by class, a seeded
+    /// stratified sample of `limit`), thinned to the rare-class fraction if asked, then a
+    /// validation set drawn from the training file by a shuffle seeded with the training seed
+    /// (per class, in proportion to the class sizes, with `stratify`).
     pub fn load<A>(config: &RunConfig<A>) -> Result<Self, TrainError> {
         let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
-        let data = kiln_data::load(config.dataset, &resolver)?;
-        let limit = config.limit.unwrap_or(usize::MAX);
-        let (mut pool, mut test) = (data.train.truncate(limit), data.test.truncate(limit));
+        let data = kiln_data::load_source(&config.dataset, &resolver)?;
+        let seed = config.training.seed;
+        let limit = |d: ImageDataset| -> Result<ImageDataset, TrainError> {
+            Ok(match (config.limit, &config.dataset) {
+                (Some(n), DatasetSource::Folder(_)) if n < d.len() => {
+                    kiln_data::stratified_split(&d, n, seed)?.1
+                }
+                (Some(n), _) => d.truncate(n),
+                (None, _) => d,
+            })
+        };
+        let (mut pool, mut test) = (limit(data.train)?, limit(data.test)?);
         if let Some(rare) = config.rare_class {
-            let seed = config.training.seed;
             pool = keep_class_fraction(&pool, rare.class, rare.fraction, seed)?;
             test = keep_class_fraction(&test, rare.class, rare.fraction, seed.wrapping_add(1))?;
         }
@@ -112,7 +130,10 @@ impl Splits {
             false => pool.split_validation(valid_len, config.training.seed)?,
         };
         Ok(Self {
-            spec: data.spec,
+            dataset: data.source,
+            class_names: data.class_names,
+            normalization: data.normalization,
+            skipped: data.skipped,
             files: data.files,
             train,
             valid,
@@ -154,7 +175,7 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     outputs: SplitOutputs,
 ) -> Result<SplitReport, TrainError> {
     let eval = evaluate(model, data, batcher, config.training.batch_size, true)?;
-    let class_names: Vec<String> = config.dataset.spec().class_name_list();
+    let class_names: Vec<String> = config.dataset.class_names();
     let mut report = ClassificationReport::new(
         eval.stats.confusion(),
         None,
@@ -207,14 +228,17 @@ pub fn evaluate_artifacts<A: Architecture>(
 ) -> Result<SplitReport, TrainError> {
     let mut config: RunConfig<A> = read_run_config(dir)?;
     if let Some(data_dir) = &request.data_dir {
-        config.data_dir = Some(data_dir.clone());
+        match &mut config.dataset {
+            DatasetSource::Folder(folder) => folder.root = data_dir.clone(),
+            DatasetSource::Named(_) => config.data_dir = Some(data_dir.clone()),
+        }
     }
     config.offline |= request.offline;
     let splits = Splits::load(&config)?;
     let model = load_trained(dir, &config, request.weights.as_deref(), device)?;
     let out = request.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;
-    let batcher = Batcher::new(splits.spec.normalization(), device.clone());
+    let batcher = Batcher::new(splits.normalization, device.clone());
     report_split(
         &model,
         splits.get(request.split),

@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn run_config_round_trips_through_json() {
     let config = RunConfig {
-        dataset: DatasetName::FashionMnist,
+        dataset: kiln_data::DatasetName::FashionMnist.into(),
         data_dir: Some(PathBuf::from("/data/fm")),
         offline: true,
         limit: Some(1000),
