@@ -33,14 +33,13 @@ pub enum DataAction {
 
 /// Which dataset, and where to look first.
 #[derive(Debug, Clone, clap::Args)]
-#[group(required = true, multiple = false, id = "which")]
 pub struct DataSelect {
     /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.
-    #[arg(long, group = "which")]
+    #[arg(long, required_unless_present = "image_folder")]
     pub dataset: Option<DatasetName>,
     /// An image folder (ROOT/train/<class>/…, ROOT/test/<class>/…) instead: `info` and
     /// `verify` decode every image and list the ones that cannot be read.
-    #[arg(long, value_name = "ROOT", group = "which")]
+    #[arg(long, value_name = "ROOT", conflicts_with = "dataset")]
     pub image_folder: Option<PathBuf>,
     /// A directory holding the dataset's files; searched first.
     #[arg(long, conflicts_with = "image_folder")]

@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// Keep the learning rate constant instead of warm-up + cosine decay.
     #[arg(long)]
     pub constant_lr: bool,
+    /// Threads assembling batches ahead of the model (0: on the training thread). Results
+    /// do not depend on it.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub loader_workers: usize,
     /// Seed for initialization, dropout, the validation split and data order.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -224,7 +228,8 @@ impl TrainArgs {
             .with_epochs(self.epochs)
             .with_batch_size(self.batch_size)
             .with_lr(self.lr)
-            .with_seed(self.seed);
+            .with_seed(self.seed)
+            .with_loader_workers(self.loader_workers);
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }

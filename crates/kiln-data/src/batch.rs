@@ -50,6 +50,12 @@ impl Batcher {
 
     /// The batch of the images at `indices`, in that order.
     pub fn batch(&self, data: &ImageDataset, indices: &[usize]) -> Batch {
+        self.to_device(self.host_batch(data, indices))
+    }
+
+    /// The host-side half of [`Self::batch`]: normalized pixels and labels in one buffer each,
+    /// no tensor yet (the part [`crate::Loader`]'s workers do).
+    pub fn host_batch(&self, data: &ImageDataset, indices: &[usize]) -> HostBatch {
         let shape = data.shape();
         let mut pixels = Vec::with_capacity(indices.len() * shape.len());
         let plane = shape.height * shape.width;
@@ -59,16 +65,35 @@ impl Batcher {
                 pixels.extend(channel.iter().map(|&b| table[usize::from(b)]));
             }
         }
-        let labels: Vec<i64> = indices
-            .iter()
-            .map(|&i| i64::from(data.labels()[i]))
-            .collect();
-        let dims = [indices.len(), shape.channels, shape.height, shape.width];
-        Batch {
-            images: Tensor::from_data(TensorData::new(pixels, dims), &self.device),
-            targets: Tensor::from_data(TensorData::new(labels, [indices.len()]), &self.device),
+        HostBatch {
+            pixels,
+            labels: indices
+                .iter()
+                .map(|&i| i64::from(data.labels()[i]))
+                .collect(),
+            dims: [indices.len(), shape.channels, shape.height, shape.width],
         }
     }
+
+    /// The device-side half of [`Self::batch`]: one tensor for the images, one for the labels.
+    pub fn to_device(&self, host: HostBatch) -> Batch {
+        let len = host.labels.len();
+        Batch {
+            images: Tensor::from_data(TensorData::new(host.pixels, host.dims), &self.device),
+            targets: Tensor::from_data(TensorData::new(host.labels, [len]), &self.device),
+        }
+    }
+}
+
+/// A batch assembled on the host, ready for one copy to the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// Normalized pixels, `[batch, channels, height, width]` in row-major order.
+    pub pixels: Vec<f32>,
+    /// Class labels.
+    pub labels: Vec<i64>,
+    /// `[batch, channels, height, width]`.
+    pub dims: [usize; 4],
 }
 
 /// The order in which an epoch visits a dataset, cut into batches.

@@ -9,8 +9,8 @@
 //! - [`resolve`]: where files come from ([`Resolver`]), in a fixed order ending in a verified
 //!   download (feature `download`).
 //! - [`ImageDataset`]: `u8` images in memory, seeded validation split; [`Batcher`] builds one
-//!   normalized `[batch, channels, height, width]` tensor per batch.
-//!
+//!   normalized `[batch, channels, height, width]` tensor per batch; [`Loader`] builds them on
+//!   worker threads ahead of the model.
 //! - [`source`]: what a run reads — a named dataset or an image folder ([`DatasetSource`]).
 //!
 //! [`load`] does it all for a named dataset, [`load_source`] for either kind.
@@ -27,13 +27,14 @@ mod images;
 mod imbalance;
 mod inspect;
 mod load;
+mod loader;
 mod preprocess;
 pub mod resolve;
 mod rng;
 pub mod source;
 pub mod spec;
 
-pub use batch::{Batch, Batcher, Normalization, epoch_batches};
+pub use batch::{Batch, Batcher, HostBatch, Normalization, epoch_batches};
 pub use checksum::{Checksum, sha256_file, verify_sha256};
 #[cfg(feature = "download")]
 pub use download::download_file;
@@ -42,6 +43,7 @@ pub use images::{ImageDataset, ImageShape};
 pub use imbalance::{keep_class_fraction, keep_class_fractions, stratified_split};
 pub use inspect::{ChecksumStatus, FileCheck, check_files, class_balance_table};
 pub use load::{LoadedDataset, load, load_source};
+pub use loader::{Batches, Loader};
 pub use preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use resolve::{DatasetFiles, Resolver, Source};
 pub use rng::SplitMix64;

@@ -30,6 +30,10 @@ pub struct TrainingConfig {
     /// Learning-rate schedule over all steps of the run.
     #[config(default = "LrSchedule::WarmupCosine { warmup_steps: 100, min_ratio: 0.0 }")]
     pub schedule: LrSchedule,
+    /// Threads assembling batches ahead of the model ([`kiln_data::Loader`]; 0: on the
+    /// training thread). Results do not depend on it.
+    #[config(default = 1)]
+    pub loader_workers: usize,
     /// Optimizer hyper-parameters.
     #[config(default = "AdamConfig::new()")]
     pub optimizer: AdamConfig,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln_data::{Batcher, DatasetFiles};
+use kiln_data::DatasetFiles;
 use kiln_eval::{ClassificationReport, MetricSpec, Predictions};
 use kiln_models::{Architecture, ImportReport, freeze_backbone, import_weights};
 
@@ -177,12 +177,11 @@ pub fn run<A: Architecture>(
         .save_file(&model_path)
         .map_err(|e| TrainError::artifact(&model_path, e))?;
     let outputs = SplitOutputs::named(dir, EvalSplit::Test);
-    let batcher = Batcher::new(norm, device.clone());
     let SplitReport {
         report,
         predictions,
         ..
-    } = report_split(&model, &test, &batcher, config, outputs)?;
+    } = report_split(&model, &test, norm, device, config, outputs)?;
     Ok(RunOutcome {
         files,
         sizes,

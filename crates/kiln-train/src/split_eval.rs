@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::{
-    Batcher, DatasetFiles, DatasetSource, ImageDataset, Normalization, Resolver,
+    Batcher, DatasetFiles, DatasetSource, ImageDataset, Loader, Normalization, Resolver,
     keep_class_fraction,
 };
 use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
@@ -170,11 +170,16 @@ pub struct SplitReport {
 pub(crate) fn report_split<M: ImageClassifier, A>(
     model: &M,
     data: &ImageDataset,
-    batcher: &Batcher,
+    norm: Normalization,
+    device: &Device,
     config: &RunConfig<A>,
     outputs: SplitOutputs,
 ) -> Result<SplitReport, TrainError> {
-    let eval = evaluate(model, data, batcher, config.training.batch_size, true)?;
+    let loader = Loader::new(
+        Batcher::new(norm, device.clone()),
+        config.training.loader_workers,
+    );
+    let eval = evaluate(model, data, &loader, config.training.batch_size, true)?;
     let class_names: Vec<String> = config.dataset.class_names();
     let mut report = ClassificationReport::new(
         eval.stats.confusion(),
@@ -238,11 +243,11 @@ pub fn evaluate_artifacts<A: Architecture>(
     let model = load_trained(dir, &config, request.weights.as_deref(), device)?;
     let out = request.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;
-    let batcher = Batcher::new(splits.normalization, device.clone());
     report_split(
         &model,
         splits.get(request.split),
-        &batcher,
+        splits.normalization,
+        device,
         &config,
         SplitOutputs::named(out, request.split),
     )

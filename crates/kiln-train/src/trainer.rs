@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use kiln_data::{Batcher, ImageDataset, Normalization, epoch_batches};
+use kiln_data::{Batcher, ImageDataset, Loader, Normalization, epoch_batches};
 use kiln_models::ImageClassifier;
 
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, TrainInfo};
@@ -65,8 +65,11 @@ pub fn fit<M: ImageClassifier>(
     if train.is_empty() {
         return Err(TrainError::Config("the training split is empty".into()));
     }
-    let train_batcher = Batcher::new(norm, device.clone().autodiff());
-    let eval_batcher = Batcher::new(norm, device.clone());
+    let train_loader = Loader::new(
+        Batcher::new(norm, device.clone().autodiff()),
+        config.loader_workers,
+    );
+    let eval_loader = Loader::new(Batcher::new(norm, device.clone()), config.loader_workers);
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
     let info = TrainInfo {
@@ -91,40 +94,42 @@ pub fn fit<M: ImageClassifier>(
             config.batch_size,
             Some((config.seed, epoch as u64)),
         );
-        for (batch_idx, indices) in order.iter().enumerate() {
-            lr = config.schedule.lr_at(config.lr, step, total_steps);
-            let batch = train_batcher.batch(train, indices);
-            let logits = model.forward(batch.images);
-            let loss = CrossEntropyLossConfig::new()
-                .init(&logits.device())
-                .forward(logits.clone(), batch.targets.clone());
-            let loss_value = loss.clone().into_scalar::<f64>();
-            if !loss_value.is_finite() {
-                return Err(TrainError::NonFiniteLoss {
+        model = train_loader.run(train, &order, |batches| {
+            for (batch_idx, (batch, indices)) in batches.enumerate() {
+                lr = config.schedule.lr_at(config.lr, step, total_steps);
+                let logits = model.forward(batch.images);
+                let loss = CrossEntropyLossConfig::new()
+                    .init(&logits.device())
+                    .forward(logits.clone(), batch.targets.clone());
+                let loss_value = loss.clone().into_scalar::<f64>();
+                if !loss_value.is_finite() {
+                    return Err(TrainError::NonFiniteLoss {
+                        epoch,
+                        batch: batch_idx,
+                        loss: loss_value,
+                    });
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(lr, model, grads);
+                stats.add_loss(loss_value, indices.len());
+                stats
+                    .confusion_mut()
+                    .update(logits.detach(), batch.targets)?;
+                let event = BatchEnd {
                     epoch,
                     batch: batch_idx,
+                    step,
                     loss: loss_value,
-                });
+                    lr,
+                    running: &stats,
+                };
+                for cb in callbacks.iter_mut() {
+                    cb.on_batch_end(&event, &history)?;
+                }
+                step += 1;
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            stats.add_loss(loss_value, indices.len());
-            stats
-                .confusion_mut()
-                .update(logits.detach(), batch.targets)?;
-            let event = BatchEnd {
-                epoch,
-                batch: batch_idx,
-                step,
-                loss: loss_value,
-                lr,
-                running: &stats,
-            };
-            for cb in callbacks.iter_mut() {
-                cb.on_batch_end(&event, &history)?;
-            }
-            step += 1;
-        }
+            Ok(model)
+        })?;
         let train_metrics = stats.finish(epoch, Phase::Train, lr, start.elapsed().as_secs_f64());
         history.push(train_metrics.clone());
         for cb in callbacks.iter_mut() {
@@ -135,7 +140,7 @@ pub fn fit<M: ImageClassifier>(
             let eval = evaluate(
                 &model.valid(),
                 valid,
-                &eval_batcher,
+                &eval_loader,
                 config.batch_size,
                 false,
             )?;

@@ -1,0 +1,106 @@
+//! Batches assembled on worker threads while the model computes, delivered in order.
+//!
+//! [`Loader::run`] takes an epoch's batches of indices (e.g. [`crate::epoch_batches`]) and gives
+//! its closure an iterator over them as device tensors, in order, while `workers` threads build
+//! the following ones from the `u8` storage ([`Batcher::host_batch`]). Worker `w` builds batches
+//! `w, w + workers, …` and keeps at most [`Loader::PREFETCH`] of them ready, so memory stays
+//! bounded and the order — hence every result — does not depend on the number of workers. With
+//! `workers = 0` batches are built on the calling thread when asked for (PyTorch's
+//! `num_workers=0`).
+
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use crate::batch::{Batch, Batcher, HostBatch};
+use crate::images::ImageDataset;
+
+/// Builds batches ahead of the consumer on worker threads.
+#[derive(Debug, Clone)]
+pub struct Loader {
+    batcher: Batcher,
+    workers: usize,
+}
+
+impl Loader {
+    /// Batches each worker keeps ready ahead of the consumer.
+    pub const PREFETCH: usize = 2;
+
+    /// A loader building batches with `batcher` on `workers` threads (0: on the caller's).
+    pub fn new(batcher: Batcher, workers: usize) -> Self {
+        Self { batcher, workers }
+    }
+
+    /// Runs `f` with an iterator over `batches` of `data`, built ahead on the worker threads.
+    /// When `f` returns — having read every batch or not — the workers stop.
+    pub fn run<'a, R>(
+        &'a self,
+        data: &'a ImageDataset,
+        batches: &'a [Vec<usize>],
+        f: impl FnOnce(&mut Batches<'a>) -> R,
+    ) -> R {
+        let workers = self.workers.min(batches.len());
+        std::thread::scope(|scope| {
+            let receivers = (0..workers)
+                .map(|w| {
+                    let (tx, rx) = sync_channel(Self::PREFETCH);
+                    let batcher = &self.batcher;
+                    scope.spawn(move || {
+                        for indices in batches.iter().skip(w).step_by(workers) {
+                            // The consumer hung up (it stopped early): nothing more to build.
+                            if tx.send(batcher.host_batch(data, indices)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            // Dropped when `f` returns, before the scope joins the workers: a worker blocked
+            // on a full channel then sees the hang-up and ends.
+            let mut iter = Batches {
+                batcher: &self.batcher,
+                data,
+                batches,
+                receivers,
+                next: 0,
+            };
+            f(&mut iter)
+        })
+    }
+}
+
+/// The batches of one [`Loader::run`], in order: each with the dataset indices it holds.
+pub struct Batches<'a> {
+    batcher: &'a Batcher,
+    data: &'a ImageDataset,
+    batches: &'a [Vec<usize>],
+    receivers: Vec<Receiver<HostBatch>>,
+    next: usize,
+}
+
+impl<'a> Iterator for Batches<'a> {
+    type Item = (Batch, &'a [usize]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let indices = self.batches.get(self.next)?;
+        let host = match self.receivers.len() {
+            0 => None,
+            n => self.receivers[self.next % n].recv().ok(),
+        };
+        // A worker only hangs up early by panicking; the batch is then built here rather than
+        // lost (the scope re-raises the panic when it ends).
+        let host = host.unwrap_or_else(|| self.batcher.host_batch(self.data, indices));
+        self.next += 1;
+        Some((self.batcher.to_device(host), indices))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.batches.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Batches<'_> {}
+
+#[cfg(test)]
+#[path = "tests/loader.rs"]
+mod tests;
