@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use kiln::data::cifar::{CifarKind, CifarSource, read_cifar_splits};
 use kiln::data::{
