@@ -134,6 +134,24 @@ fn layouts_that_are_not_image_folders_are_errors_naming_the_directory() {
         }
         other => panic!("{other:?}"),
     }
+    // An image entry that cannot be opened at all (a dangling link; permissions cannot be
+    // taken away from root, which CI runs as) is an error naming it.
+    #[cfg(unix)]
+    {
+        std::fs::remove_dir_all(tmp.path().join("empty_class")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("linked")).unwrap();
+        let link = tmp.path().join("linked/gone.png");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere.png"), &link).unwrap();
+        match read_image_folder(tmp.path(), &options(3, Unreadable::Fail)) {
+            Err(DataError::Image { path, message }) => {
+                assert_eq!(path, link);
+                assert!(message.contains("cannot decode"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(tmp.path().join("linked")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("empty_class")).unwrap();
+    }
     // An image smaller than the input is resized up: no error.
     std::fs::create_dir_all(tmp.path().join("tiny")).unwrap();
     rgb(4, 6, [9; 3])
