@@ -1,9 +1,10 @@
-//! `kiln data info|verify|fetch`: where a dataset's files are, whether they are intact, and
-//! getting them.
+//! `kiln data info|verify|fetch|leakage`: where a dataset's files are, whether they are intact,
+//! getting them, and duplicates across its splits.
 
 use std::path::{Path, PathBuf};
 
 use kiln_data::folder::Unreadable;
+use kiln_data::leakage::{LeakageOptions, Overlap, find_duplicates, find_duplicates_within};
 use kiln_data::{
     ChecksumStatus, DataError, DatasetName, DatasetSource, FolderSource, Resolver, check_files,
     class_balance_table, load, load_source,
@@ -29,6 +30,107 @@ pub enum DataAction {
     Verify(DataSelect),
     /// Downloads the dataset into the cache (verified) unless it is already found.
     Fetch(DataSelect),
+    /// Duplicate images between the training and test files and inside each (exact by
+    /// content, near by perceptual hash + pixel difference); never downloads.
+    Leakage(LeakageArgs),
+}
+
+/// Flags of `kiln data leakage`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeakageArgs {
+    /// The dataset.
+    #[command(flatten)]
+    pub select: DataSelect,
+    /// Look for exact (byte-identical) duplicates only.
+    #[arg(long)]
+    pub exact_only: bool,
+    /// Near duplicates: difference-hash bits (of 64) two images may differ in to be compared.
+    #[arg(long, default_value_t = LeakageOptions::default().max_hash_distance)]
+    pub max_hash_distance: u32,
+    /// Near duplicates: the largest mean absolute pixel difference, on the [0, 1] scale.
+    #[arg(long, default_value_t = LeakageOptions::default().max_pixel_difference)]
+    pub max_pixel_difference: f64,
+    /// Print the full report (every match) as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LeakageArgs {
+    /// The options these flags describe.
+    pub fn options(&self) -> Result<LeakageOptions, CliError> {
+        let d = self.max_pixel_difference;
+        if !(d.is_finite() && (0.0..1.0).contains(&d)) {
+            return Err(CliError::Flag {
+                flag: "--max-pixel-difference",
+                message: format!("must be in [0, 1), got {d}"),
+            });
+        }
+        if self.max_hash_distance > 64 {
+            return Err(CliError::Flag {
+                flag: "--max-hash-distance",
+                message: format!(
+                    "a 64-bit hash differs in at most 64 bits, got {}",
+                    self.max_hash_distance
+                ),
+            });
+        }
+        Ok(LeakageOptions {
+            near: !self.exact_only,
+            max_hash_distance: self.max_hash_distance,
+            max_pixel_difference: d,
+        })
+    }
+}
+
+/// `kiln data leakage`: prints (and returns) the overlaps test→train, train→train and
+/// test→test.
+pub fn leakage(args: &LeakageArgs) -> Result<Vec<Overlap>, CliError> {
+    let options = args.options()?;
+    let train_error = |e: DataError| CliError::Train(e.into());
+    let source = match (&args.select.dataset, &args.select.image_folder) {
+        (Some(name), _) => DatasetSource::Named(*name),
+        (None, Some(root)) => DatasetSource::Folder(
+            FolderSource::scan(root, 32, 3, Unreadable::Skip).map_err(train_error)?,
+        ),
+        (None, None) => {
+            return Err(CliError::Flag {
+                flag: "--dataset",
+                message: "give --dataset or --image-folder".into(),
+            });
+        }
+    };
+    let resolver = Resolver::from_env(args.select.data_dir.clone(), true);
+    let loaded = load_source(&source, &resolver).map_err(train_error)?;
+    let start = std::time::Instant::now();
+    let overlaps = vec![
+        find_duplicates(("test", &loaded.test), ("train", &loaded.train), &options),
+        find_duplicates_within("train", &loaded.train, &options),
+        find_duplicates_within("test", &loaded.test, &options),
+    ];
+    let seconds = start.elapsed().as_secs_f64();
+    if args.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "dataset": source.name(),
+            "options": options,
+            "overlaps": overlaps,
+        }))
+        .map_err(|e| CliError::Flag {
+            flag: "--json",
+            message: e.to_string(),
+        })?;
+        println!("{text}");
+    } else {
+        println!(
+            "{}: {} train, {} test images; checked in {seconds:.2} s",
+            source,
+            loaded.train.len(),
+            loaded.test.len()
+        );
+        for overlap in &overlaps {
+            println!("  {}", overlap.summary());
+        }
+    }
+    Ok(overlaps)
 }
 
 /// Which dataset, and where to look first.
@@ -51,6 +153,7 @@ pub fn data(args: &DataArgs) -> Result<(), CliError> {
     let (select, offline) = match &args.action {
         DataAction::Info(s) | DataAction::Verify(s) => (s, true),
         DataAction::Fetch(s) => (s, false),
+        DataAction::Leakage(l) => return leakage(l).map(drop),
     };
     let train_error = |e: DataError| CliError::Train(e.into());
     let resolver = Resolver::from_env(select.data_dir.clone(), offline);

@@ -15,7 +15,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
-pub use data::{DataAction, DataArgs, DataSelect, data};
+pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use eval::{EvalArgs, eval};
 pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};

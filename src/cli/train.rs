@@ -116,6 +116,14 @@ pub struct TrainArgs {
     /// a rare class is represented in it as in the training file.
     #[arg(long)]
     pub stratify: bool,
+    /// Skip the check for training images duplicated (exactly or nearly) in the validation or
+    /// test split, which otherwise runs when training starts and is written to leakage.json.
+    #[arg(long, conflicts_with = "dedupe")]
+    pub no_leakage_check: bool,
+    /// Drop training images that duplicate a validation or test image (exactly or nearly; see
+    /// `kiln data leakage`).
+    #[arg(long)]
+    pub dedupe: bool,
 }
 
 /// Anything `kiln train` can fail with.
@@ -315,6 +323,8 @@ impl TrainArgs {
             monitor,
             rare_class,
             stratify: self.stratify,
+            leakage_check: !self.no_leakage_check,
+            dedupe: self.dedupe,
             pretrained: self.pretrained.as_ref().map(|weights| Pretrained {
                 weights: weights.clone(),
                 freeze_backbone: self.freeze_backbone,

@@ -11,6 +11,7 @@
 //! - [`ImageDataset`]: `u8` images in memory, seeded validation split; [`Batcher`] builds one
 //!   normalized `[batch, channels, height, width]` tensor per batch; [`Loader`] builds them on
 //!   worker threads ahead of the model.
+//! - [`leakage`]: exact and near-duplicate images across splits.
 //! - [`source`]: what a run reads — a named dataset or an image folder ([`DatasetSource`]).
 //!
 //! [`load`] does it all for a named dataset, [`load_source`] for either kind.
@@ -26,6 +27,7 @@ pub mod idx;
 mod images;
 mod imbalance;
 mod inspect;
+pub mod leakage;
 mod load;
 mod loader;
 mod preprocess;

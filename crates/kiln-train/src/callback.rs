@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln_data::DatasetFiles;
+use kiln_data::leakage::Overlap;
 
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History, PhaseAccumulator};
@@ -38,7 +39,7 @@ pub struct BatchEnd<'a> {
 }
 
 /// Where a run's data came from and how it was split.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DataInfo<'a> {
     /// The dataset's name.
     pub dataset: &'a str,
@@ -48,6 +49,10 @@ pub struct DataInfo<'a> {
     pub sizes: [usize; 3],
     /// Image files left out as unreadable (image folders with `skip`), with why.
     pub skipped: &'a [(PathBuf, String)],
+    /// The leakage check between the splits, if it ran (before `dedupe`).
+    pub leakage: &'a [Overlap],
+    /// Training images dropped as duplicates of validation or test images (`dedupe`).
+    pub deduped: usize,
 }
 
 /// The model as it stands at the end of an epoch, for callbacks that keep copies of it.

@@ -83,6 +83,13 @@ pub struct RunConfig<A = ModelConfig> {
     /// ([`kiln_data::stratified_split`]) instead of uniformly.
     #[serde(default)]
     pub stratify: bool,
+    /// Look for training images duplicated in the validation or test split when training
+    /// starts ([`kiln_data::leakage::check_splits`]) and report them (`leakage.json`).
+    #[serde(default = "yes")]
+    pub leakage_check: bool,
+    /// Drop training images that duplicate (exactly or nearly) a validation or test image.
+    #[serde(default)]
+    pub dedupe: bool,
     /// Start from these weights instead of a fresh initialization.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
@@ -143,6 +150,8 @@ impl<A> RunConfig<A> {
             monitor: self.monitor,
             rare_class: self.rare_class,
             stratify: self.stratify,
+            leakage_check: self.leakage_check,
+            dedupe: self.dedupe,
             pretrained: self.pretrained,
         }
     }
@@ -151,6 +160,10 @@ impl<A> RunConfig<A> {
     pub fn valid_len(&self, train_len: usize) -> usize {
         self.valid_size.unwrap_or(train_len / 12)
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[cfg(test)]

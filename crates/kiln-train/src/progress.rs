@@ -63,6 +63,18 @@ impl Callback for Progress {
             d.files.dir.display(),
             d.files.source
         );
+        if !d.leakage.is_empty() {
+            println!("leakage check (exact and near-duplicate images across the splits):");
+            for overlap in d.leakage {
+                println!("  {}", overlap.summary());
+            }
+            if d.deduped > 0 {
+                println!(
+                    "  --dedupe: dropped {} training images that duplicate a validation or test image",
+                    d.deduped
+                );
+            }
+        }
         if !d.skipped.is_empty() {
             println!(
                 "skipped {} unreadable image file(s) (all listed in {} in the artifact directory):",

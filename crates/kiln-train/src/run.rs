@@ -35,6 +35,8 @@ pub mod artifacts {
     pub const BEST_MODEL: &str = "model-best.bpk";
     /// Image files left out as unreadable, one `path<TAB>why` per line (only when any were).
     pub const SKIPPED: &str = "skipped.txt";
+    /// The leakage check of the splits (with `leakage_check`): every duplicate found.
+    pub const LEAKAGE: &str = "leakage.json";
 }
 
 /// What a run produced.
@@ -70,12 +72,14 @@ pub fn run<A: Architecture>(
         class_names,
         normalization: norm,
         skipped,
+        leakage,
+        deduped,
         files,
         train,
         valid,
         test,
         valid_len,
-    } = Splits::load(config)?;
+    } = Splits::load_checked(config, config.leakage_check)?;
     let sizes = [train.len(), valid.len(), test.len()];
     let name = dataset.name();
     let info = DataInfo {
@@ -83,6 +87,8 @@ pub fn run<A: Architecture>(
         files: &files,
         sizes,
         skipped: &skipped,
+        leakage: &leakage,
+        deduped,
     };
     let extra = config
         .metrics
@@ -119,6 +125,7 @@ pub fn run<A: Architecture>(
         artifacts::EVAL,
         artifacts::PREDICTIONS,
         artifacts::SKIPPED,
+        artifacts::LEAKAGE,
     ] {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
@@ -134,6 +141,10 @@ pub fn run<A: Architecture>(
         ..config.clone()
     };
     write_json(&dir.join(artifacts::CONFIG), &resolved)?;
+    if !leakage.is_empty() {
+        let report = serde_json::json!({ "overlaps": leakage, "deduped": deduped });
+        write_json(&dir.join(artifacts::LEAKAGE), &report)?;
+    }
     if !skipped.is_empty() {
         let path = dir.join(artifacts::SKIPPED);
         let lines: String = skipped

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
+use kiln_data::leakage::{LeakageOptions, Overlap, check_splits, find_duplicates};
 use kiln_data::{
     Batcher, DatasetFiles, DatasetSource, ImageDataset, Loader, Normalization, Resolver,
     keep_class_fraction,
@@ -88,6 +89,11 @@ pub struct Splits {
     pub normalization: Normalization,
     /// Image files left out as unreadable, with why.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Validation and test images duplicating training images, and test images duplicating
+    /// validation images, before `dedupe` (empty unless asked for).
+    pub leakage: Vec<Overlap>,
+    /// Training images dropped by `dedupe`.
+    pub deduped: usize,
     /// The files read.
     pub files: DatasetFiles,
     /// Training images.
@@ -105,8 +111,15 @@ impl Splits {
     /// images of each file (of an image folder, which is stored class by class, a seeded
     /// stratified sample of `limit`), thinned to the rare-class fraction if asked, then a
     /// validation set drawn from the training file by a shuffle seeded with the training seed
-    /// (per class, in proportion to the class sizes, with `stratify`).
+    /// (per class, in proportion to the class sizes, with `stratify`); with `dedupe`, the
+    /// training images that duplicate a validation or test image are dropped.
     pub fn load<A>(config: &RunConfig<A>) -> Result<Self, TrainError> {
+        Self::load_checked(config, false)
+    }
+
+    /// [`Self::load`], with the leakage report of the splits before any `dedupe` when
+    /// `report` is set (and always with `dedupe`).
+    pub fn load_checked<A>(config: &RunConfig<A>, report: bool) -> Result<Self, TrainError> {
         let resolver = Resolver::from_env(config.data_dir.clone(), config.offline);
         let data = kiln_data::load_source(&config.dataset, &resolver)?;
         let seed = config.training.seed;
@@ -125,11 +138,30 @@ impl Splits {
             test = keep_class_fraction(&test, rare.class, rare.fraction, seed.wrapping_add(1))?;
         }
         let valid_len = config.valid_len(pool.len());
-        let (train, valid) = match config.stratify {
+        let (mut train, valid) = match config.stratify {
             true => kiln_data::stratified_split(&pool, valid_len, config.training.seed)?,
             false => pool.split_validation(valid_len, config.training.seed)?,
         };
+        let options = LeakageOptions::default();
+        let leakage = match report || config.dedupe {
+            true => check_splits(&train, &valid, &test, &options),
+            false => Vec::new(),
+        };
+        let mut deduped = 0;
+        if config.dedupe {
+            let mut drop = vec![false; train.len()];
+            for other in [("valid", &valid), ("test", &test)] {
+                for i in find_duplicates(("train", &train), other, &options).query_indices() {
+                    drop[i] = true;
+                }
+            }
+            let keep: Vec<usize> = (0..train.len()).filter(|&i| !drop[i]).collect();
+            deduped = train.len() - keep.len();
+            train = train.select(&keep);
+        }
         Ok(Self {
+            leakage,
+            deduped,
             dataset: data.source,
             class_names: data.class_names,
             normalization: data.normalization,

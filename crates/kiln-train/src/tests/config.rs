@@ -28,6 +28,8 @@ fn run_config_round_trips_through_json() {
             fraction: 0.01,
         }),
         stratify: true,
+        leakage_check: false,
+        dedupe: true,
         pretrained: Some(Pretrained {
             weights: PathBuf::from("resnet.pth"),
             freeze_backbone: true,
@@ -42,6 +44,11 @@ fn run_config_round_trips_through_json() {
     assert_eq!(back.model.name(), "resnet20");
     assert!(back.stratify);
     // Configs written before the field existed read as unstratified.
-    let old = json.replace("\"stratify\": true,", "");
-    assert!(!serde_json::from_str::<RunConfig>(&old).unwrap().stratify);
+    assert!(!back.leakage_check && back.dedupe);
+    let old = json
+        .replace("\"stratify\": true,", "")
+        .replace("\"leakage_check\": false,", "")
+        .replace("\"dedupe\": true,", "");
+    let old = serde_json::from_str::<RunConfig>(&old).unwrap();
+    assert!(!old.stratify && old.leakage_check && !old.dedupe);
 }
