@@ -184,6 +184,17 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
             );
         }
 
+        // Diagnostic thresholds are flags of `kiln metrics` too: a ratio of 1 always warns.
+        let strict = metrics_json(&preds_path, &["--imbalance-ratio", "1"]);
+        let kinds: Vec<&str> = strict["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"imbalance"), "{backend}: {kinds:?}");
+        assert!(kinds.contains(&"decision_boundary"), "{backend}: {kinds:?}");
+
         // The threshold trade-off for one class: every rule's counts cover the test set.
         let flags = [
             "--positive-label",

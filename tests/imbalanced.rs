@@ -108,6 +108,72 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
     )
     .unwrap();
     assert_eq!(eval.report, outcome.report);
+
+    // The diagnostics cover the training set and the decision boundary too, and `kiln eval`
+    // recomputes them (the training curves from metrics.csv) — hence the equality above.
+    let diagnostics = outcome.report.diagnostics();
+    let kinds: Vec<&str> = diagnostics.iter().map(|d| d.kind).collect();
+    assert!(kinds.contains(&"decision_boundary"), "{kinds:?}");
+    let imbalances: Vec<&str> = diagnostics
+        .iter()
+        .filter(|d| d.kind == "imbalance")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(
+        imbalances.iter().any(|m| m.starts_with("the test set")),
+        "{imbalances:?}"
+    );
+    assert!(
+        imbalances.iter().any(|m| m.starts_with("the training set")),
+        "{imbalances:?}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(art.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(
+        json["diagnostics"].as_array().unwrap().len(),
+        diagnostics.len()
+    );
+
+    // Thresholds given to `kiln eval` replace the run's: a ratio of 100 silences imbalance.
+    let relaxed = kiln::cli::eval(
+        &kiln::cli::Registry::builtin(),
+        &EvalCli::parse_from([
+            "eval",
+            "--artifact-dir",
+            art.to_str().unwrap(),
+            "--backend",
+            &run.backend.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+            "--imbalance-ratio",
+            "100",
+        ])
+        .eval,
+    )
+    .unwrap();
+    assert_eq!(relaxed.report.thresholds.imbalance_ratio, 100.0);
+    assert!(
+        relaxed
+            .report
+            .diagnostics()
+            .iter()
+            .all(|d| d.kind != "imbalance")
+    );
+}
+
+#[test]
+fn diagnostic_thresholds_are_flags_recorded_in_the_run_config() {
+    let args = TrainCli::parse_from(["train", "--paradox-gap", "0.3", "--loss-rise", "0.1"]);
+    let config = args.train.run_config().unwrap();
+    assert_eq!(config.diagnostics.paradox_gap, 0.3);
+    assert_eq!(config.diagnostics.loss_rise, 0.1);
+    assert_eq!(
+        config.diagnostics.baseline_margin, 0.05,
+        "the others keep their defaults"
+    );
+    let bad = TrainCli::parse_from(["train", "--imbalance-ratio", "0.5"]);
+    let err = bad.train.run_config().unwrap_err().to_string();
+    assert_eq!(err, "--imbalance-ratio: must be a number ≥ 1, got 0.5");
 }
 
 /// `kiln train`'s flags as a parser.

@@ -52,6 +52,10 @@ pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliErro
         offline: args.offline,
         out_dir: args.out.clone(),
         weights: args.weights.clone(),
+        thresholds: match args.report.diagnostics.any() {
+            true => Some(args.report.diagnostics.apply(Default::default())?),
+            false => None,
+        },
     };
     let result = registry.eval(&args.artifact_dir, &request, &selected.device)?;
     let scores = result.predictions.scores_f64();

@@ -50,6 +50,7 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
     let all: Vec<usize> = (0..k).collect();
     let labels = explicit.then_some(all.as_slice());
     let mut report = ClassificationReport::new(&cm, labels, Some(&p.classes), args.zero_division)?;
+    report.thresholds = args.report.diagnostics.apply(report.thresholds)?;
     if let Some(scores) = &p.scores {
         report.add_scores(&p.y_true, scores, k)?;
     }

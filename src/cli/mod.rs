@@ -2,6 +2,7 @@
 //! examples. [`main`] runs it with any [`Registry`] of architectures.
 
 mod data;
+mod diagnostic_args;
 mod eval;
 mod metrics;
 mod models;
@@ -16,6 +17,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
+pub use diagnostic_args::DiagnosticArgs;
 pub use eval::{EvalArgs, eval};
 pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};

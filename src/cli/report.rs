@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use kiln_eval::ClassificationReport;
-use kiln_eval::diagnostics::{DiagnosticThresholds, diagnostics_text};
+use kiln_eval::diagnostics::diagnostics_text;
+
+use super::diagnostic_args::DiagnosticArgs;
 use kiln_eval::plot::{ScoredSamples, write_plots};
 use kiln_eval::threshold::ThresholdReport;
 
@@ -42,6 +44,9 @@ pub struct ReportArgs {
     /// with --positive-label its threshold trade-off) as PNG and SVG into this directory.
     #[arg(long)]
     pub plots: Option<PathBuf>,
+    /// Diagnostic thresholds.
+    #[command(flatten)]
+    pub diagnostics: DiagnosticArgs,
 }
 
 /// Adds the threshold analysis to `report`'s JSON, writes it to `json_out`, draws the plots and
@@ -131,7 +136,7 @@ pub(crate) fn summary(r: &ClassificationReport) -> String {
             auc.macro_avg, auc.weighted, ap.macro_avg
         ));
     }
-    let diagnostics = r.diagnostics(&DiagnosticThresholds::default());
+    let diagnostics = r.diagnostics();
     if !diagnostics.is_empty() {
         out.push('\n');
         out.push_str(&diagnostics_text(&diagnostics));

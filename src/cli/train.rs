@@ -11,6 +11,7 @@ use kiln_train::{
     RunOutcome, TrainingConfig,
 };
 
+use super::diagnostic_args::DiagnosticArgs;
 use super::registry::Registry;
 use crate::backend::{self, Backend, BackendError};
 
@@ -124,6 +125,9 @@ pub struct TrainArgs {
     /// `kiln data leakage`).
     #[arg(long)]
     pub dedupe: bool,
+    /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
+    #[command(flatten)]
+    pub diagnostics: DiagnosticArgs,
 }
 
 /// Anything `kiln train` can fail with.
@@ -325,6 +329,7 @@ impl TrainArgs {
             stratify: self.stratify,
             leakage_check: !self.no_leakage_check,
             dedupe: self.dedupe,
+            diagnostics: self.diagnostics.apply(Default::default())?,
             pretrained: self.pretrained.as_ref().map(|weights| Pretrained {
                 weights: weights.clone(),
                 freeze_backbone: self.freeze_backbone,

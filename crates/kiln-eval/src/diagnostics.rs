@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::confusion::ConfusionMatrix;
 use crate::metrics::{StatScores, ZeroDivision, accuracy, cohen_kappa};
 
-/// When a diagnostic becomes a warning.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// When a diagnostic becomes a warning. Every field has a documented default; a run records
+/// the ones it used.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DiagnosticThresholds {
     /// Warn when accuracy is less than this many points (fraction) above the majority-class
     /// baseline. Default 0.05.
@@ -22,6 +24,15 @@ pub struct DiagnosticThresholds {
     /// Warn when the largest class has at least this many times the support of the smallest
     /// present one. Default 3.0.
     pub imbalance_ratio: f64,
+    /// Count a prediction as near the decision boundary when its top two class probabilities
+    /// are less than this apart. Default 0.10.
+    pub boundary_margin: f64,
+    /// Warn when training accuracy exceeds validation accuracy by at least this much
+    /// (fraction) at the last epoch and the gap has grown since the first. Default 0.05.
+    pub overfit_gap: f64,
+    /// Warn when the last validation loss is at least this fraction above its minimum over the
+    /// run. Default 0.05.
+    pub loss_rise: f64,
 }
 
 impl Default for DiagnosticThresholds {
@@ -30,6 +41,9 @@ impl Default for DiagnosticThresholds {
             baseline_margin: 0.05,
             paradox_gap: 0.20,
             imbalance_ratio: 3.0,
+            boundary_margin: 0.10,
+            overfit_gap: 0.05,
+            loss_rise: 0.05,
         }
     }
 }
@@ -161,45 +175,78 @@ pub fn diagnose(
         }
     }
 
-    let supports: Vec<u64> = labels
-        .iter()
-        .map(|&c| cm.support(c))
-        .filter(|&s| s > 0)
-        .collect();
-    let (smallest, largest) = (
-        supports.iter().copied().min().unwrap_or(0),
-        supports.iter().copied().max().unwrap_or(0),
-    );
-    let ratio = largest as f64 / smallest.max(1) as f64;
-    if ratio >= thresholds.imbalance_ratio {
-        let rarest = labels
-            .iter()
-            .copied()
-            .find(|&c| cm.support(c) == smallest)
-            .unwrap_or(0);
-        out.push(Diagnostic {
-            kind: "imbalance",
-            severity: Severity::Warning,
-            class: Some(name(rarest)),
-            message: format!(
-                "the test set is imbalanced: the largest class has {ratio:.1}× the images of the \
-                 smallest (`{}`, {} of the set); read per-class recall and the macro averages, \
-                 not accuracy alone",
-                name(rarest),
-                pct(smallest as f64 / total as f64)
-            ),
-            numbers: BTreeMap::from([
-                ("imbalance_ratio", ratio),
-                ("smallest_share", smallest as f64 / total as f64),
-            ]),
-        });
-    }
+    let supports: Vec<u64> = labels.iter().map(|&c| cm.support(c)).collect();
+    out.extend(imbalance("test", &supports, class_names, thresholds));
     out
 }
 
+/// A warning when the class counts of `split` (indexed by label) are imbalanced beyond
+/// `thresholds.imbalance_ratio` (classes with no images left out).
+pub fn imbalance(
+    split: &str,
+    counts: &[u64],
+    class_names: &[String],
+    thresholds: &DiagnosticThresholds,
+) -> Option<Diagnostic> {
+    let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let total: u64 = counts.iter().sum();
+    let present = counts.iter().copied().filter(|&s| s > 0);
+    let (smallest, largest) = (present.clone().min()?, present.max()?);
+    let ratio = largest as f64 / smallest as f64;
+    if ratio < thresholds.imbalance_ratio {
+        return None;
+    }
+    let rarest = counts.iter().position(|&s| s == smallest).unwrap_or(0);
+    let share = smallest as f64 / total as f64;
+    Some(Diagnostic {
+        kind: "imbalance",
+        severity: Severity::Warning,
+        class: Some(name(rarest)),
+        message: format!(
+            "the {split} set is imbalanced: the largest class has {ratio:.1}× the images of the \
+             smallest (`{}`, {:.1}% of the set); read per-class recall and the macro averages, \
+             not accuracy alone",
+            name(rarest),
+            100.0 * share
+        ),
+        numbers: BTreeMap::from([("imbalance_ratio", ratio), ("smallest_share", share)]),
+    })
+}
+
+/// How many predictions sit near the decision boundary: `margins` holds each prediction's
+/// top-1 minus top-2 probability (the decision is the argmax, so a margin near 0 is a
+/// prediction that a small change to the model flips).
+pub fn decision_boundary(margins: &[f64], thresholds: &DiagnosticThresholds) -> Diagnostic {
+    let near = margins
+        .iter()
+        .filter(|&&m| m < thresholds.boundary_margin)
+        .count();
+    let share = near as f64 / margins.len().max(1) as f64;
+    Diagnostic {
+        kind: "decision_boundary",
+        severity: Severity::Info,
+        class: None,
+        message: format!(
+            "decision: the most probable class (argmax); {near} of {} predictions ({:.1}%) have \
+             their top two probabilities less than {:.2} apart",
+            margins.len(),
+            100.0 * share,
+            thresholds.boundary_margin
+        ),
+        numbers: BTreeMap::from([
+            ("boundary_margin", thresholds.boundary_margin),
+            ("near_boundary", near as f64),
+            ("near_boundary_share", share),
+        ]),
+    }
+}
+
 impl crate::ClassificationReport {
-    /// [`diagnose`] on this report's confusion matrix (its labels, in order) and class names.
-    pub fn diagnostics(&self, thresholds: &DiagnosticThresholds) -> Vec<Diagnostic> {
+    /// [`diagnose`] on this report's confusion matrix (its labels, in order) and class names
+    /// with its [`thresholds`](crate::ClassificationReport::thresholds), then the
+    /// [`decision_boundary`] note when scores were added, then the caller's
+    /// [`extra_diagnostics`](crate::ClassificationReport::extra_diagnostics).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let k = self.labels.len();
         let mut cm = ConfusionMatrix::new(k);
         for (t, row) in self.confusion.iter().enumerate() {
@@ -210,7 +257,12 @@ impl crate::ClassificationReport {
                 }
             }
         }
-        diagnose(&cm, &self.names, thresholds)
+        let mut out = diagnose(&cm, &self.names, &self.thresholds);
+        if let Some(margins) = &self.margins {
+            out.push(decision_boundary(margins, &self.thresholds));
+        }
+        out.extend(self.extra_diagnostics.iter().cloned());
+        out
     }
 }
 

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::confusion::ConfusionMatrix;
 use crate::curves::{self, OvrScore};
+use crate::diagnostics::{Diagnostic, DiagnosticThresholds};
 use crate::error::EvalError;
 use crate::metrics::{self, Scores, ZeroDivision};
 
@@ -41,6 +42,13 @@ pub struct ClassificationReport {
     pub weighted: Scores,
     /// Confusion counts restricted to `labels`, rows = true label.
     pub confusion: Vec<Vec<u64>>,
+    /// When diagnostics become warnings ([`ClassificationReport::diagnostics`]).
+    pub thresholds: DiagnosticThresholds,
+    /// Each sample's top-1 minus top-2 score, when scores were added.
+    pub margins: Option<Vec<f64>>,
+    /// Diagnostics the caller knows more about than the confusion matrix: the training set's
+    /// imbalance, over- or underfitting from the training curves.
+    pub extra_diagnostics: Vec<Diagnostic>,
 }
 
 impl ClassificationReport {
@@ -89,6 +97,9 @@ impl ClassificationReport {
             confusion: cm.rows_for(&labels),
             rows,
             labels,
+            thresholds: DiagnosticThresholds::default(),
+            margins: None,
+            extra_diagnostics: Vec::new(),
         })
     }
 
@@ -116,6 +127,26 @@ impl ClassificationReport {
             .collect::<Result<_, EvalError>>()?;
         self.roc_auc = Some(roc_auc);
         self.average_precision = Some(average_precision);
+        self.margins = Some(
+            scores
+                .chunks(num_classes.max(1))
+                .map(|row| {
+                    let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+                    for &v in row {
+                        if v > first {
+                            (first, second) = (v, first);
+                        } else if v > second {
+                            second = v;
+                        }
+                    }
+                    if second.is_finite() {
+                        first - second
+                    } else {
+                        first
+                    }
+                })
+                .collect(),
+        );
         Ok(())
     }
 
@@ -329,7 +360,7 @@ impl ClassificationReport {
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));
         doc.insert("class_names".into(), json!(self.names));
-        let diagnostics = self.diagnostics(&crate::diagnostics::DiagnosticThresholds::default());
+        let diagnostics = self.diagnostics();
         doc.insert("diagnostics".into(), json!(diagnostics));
         Value::Object(doc)
     }

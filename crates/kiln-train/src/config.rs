@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use kiln_data::DatasetSource;
+use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +91,9 @@ pub struct RunConfig<A = ModelConfig> {
     /// Drop training images that duplicate (exactly or nearly) a validation or test image.
     #[serde(default)]
     pub dedupe: bool,
+    /// When the evaluation's diagnostics become warnings.
+    #[serde(default)]
+    pub diagnostics: DiagnosticThresholds,
     /// Start from these weights instead of a fresh initialization.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
@@ -152,6 +156,7 @@ impl<A> RunConfig<A> {
             stratify: self.stratify,
             leakage_check: self.leakage_check,
             dedupe: self.dedupe,
+            diagnostics: self.diagnostics,
             pretrained: self.pretrained,
         }
     }

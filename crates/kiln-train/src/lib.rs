@@ -18,6 +18,7 @@ mod config;
 mod early_stopping;
 mod error;
 mod evaluate;
+mod fitting;
 mod history;
 mod metrics_csv;
 mod monitor;
@@ -33,6 +34,7 @@ pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, TrainingConfig
 pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
+pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
 pub use monitor::{Mode, Monitor, Monitored};

@@ -13,6 +13,7 @@ use crate::callback::{Callback, DataInfo};
 use crate::config::RunConfig;
 use crate::early_stopping::EarlyStopping;
 use crate::error::TrainError;
+use crate::fitting::{curve_of, run_diagnostics};
 use crate::history::History;
 use crate::metrics_csv::MetricsCsv;
 use crate::monitor::Monitor;
@@ -192,7 +193,20 @@ pub fn run<A: Architecture>(
         report,
         predictions,
         ..
-    } = report_split(&model, &test, norm, device, config, outputs)?;
+    } = report_split(
+        &model,
+        &test,
+        norm,
+        device,
+        config,
+        outputs,
+        run_diagnostics(
+            &train.class_counts(),
+            &curve_of(&history),
+            &class_names,
+            &config.diagnostics,
+        ),
+    )?;
     Ok(RunOutcome {
         files,
         sizes,

@@ -10,12 +10,14 @@ use kiln_data::{
     Batcher, DatasetFiles, DatasetSource, ImageDataset, Loader, Normalization, Resolver,
     keep_class_fraction,
 };
+use kiln_eval::diagnostics::{Diagnostic, DiagnosticThresholds};
 use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
 use kiln_models::{Architecture, ImageClassifier};
 
 use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
+use crate::fitting::{read_curve, run_diagnostics};
 use crate::run::{artifacts, write_json};
 
 /// One of a run's three splits.
@@ -206,6 +208,7 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     device: &Device,
     config: &RunConfig<A>,
     outputs: SplitOutputs,
+    extra_diagnostics: Vec<Diagnostic>,
 ) -> Result<SplitReport, TrainError> {
     let loader = Loader::new(
         Batcher::new(norm, device.clone()),
@@ -219,6 +222,8 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
         Some(&class_names),
         ZeroDivision::Zero,
     )?;
+    report.thresholds = config.diagnostics;
+    report.extra_diagnostics = extra_diagnostics;
     let predictions = eval
         .predictions
         .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
@@ -238,7 +243,7 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
 }
 
 /// What [`evaluate_artifacts`] is asked to do beyond the run's own configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArtifactEval {
     /// The split to evaluate.
     pub split: EvalSplit,
@@ -250,6 +255,8 @@ pub struct ArtifactEval {
     pub out_dir: Option<PathBuf>,
     /// Load these weights instead of the run's `model.bpk` (e.g. its `model-best.bpk`).
     pub weights: Option<PathBuf>,
+    /// Diagnostic thresholds instead of the run's.
+    pub thresholds: Option<DiagnosticThresholds>,
 }
 
 /// Re-evaluates the trained model of the run in `dir` (its `config.json` and `model.bpk`) on
@@ -271,7 +278,21 @@ pub fn evaluate_artifacts<A: Architecture>(
         }
     }
     config.offline |= request.offline;
+    if let Some(t) = request.thresholds {
+        config.diagnostics = t;
+    }
     let splits = Splits::load(&config)?;
+    let metrics = dir.join(artifacts::METRICS);
+    let curve = match metrics.is_file() {
+        true => read_curve(&metrics)?,
+        false => Vec::new(),
+    };
+    let extra = run_diagnostics(
+        &splits.train.class_counts(),
+        &curve,
+        &splits.class_names,
+        &config.diagnostics,
+    );
     let model = load_trained(dir, &config, request.weights.as_deref(), device)?;
     let out = request.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;
@@ -282,6 +303,7 @@ pub fn evaluate_artifacts<A: Architecture>(
         device,
         &config,
         SplitOutputs::named(out, request.split),
+        extra,
     )
 }
 

@@ -129,6 +129,7 @@ fn thresholds_are_settings_and_empty_input_has_no_diagnostics() {
         baseline_margin: 0.0,
         paradox_gap: 1.5,
         imbalance_ratio: 10.0,
+        ..DiagnosticThresholds::default()
     };
     assert!(warnings(&diagnose(&m, &names(&["a", "b"]), &lenient)).is_empty());
     assert!(
@@ -156,7 +157,7 @@ fn majority_predictor_report() -> (ConfusionMatrix, crate::ClassificationReport)
 #[test]
 fn a_report_diagnoses_its_own_confusion_matrix_and_prints_tagged_lines() {
     let (m, report) = majority_predictor_report();
-    let d = report.diagnostics(&DiagnosticThresholds::default());
+    let d = report.diagnostics();
     assert_eq!(
         d,
         diagnose(
@@ -183,4 +184,61 @@ fn eval_json_carries_the_diagnostics_after_the_scikit_learn_keys() {
     assert_eq!(d[1]["class"], "rare");
     assert_eq!(d[1]["numbers"]["recall"], 0.0);
     assert_eq!(d[2]["numbers"]["imbalance_ratio"], 9.0);
+}
+
+#[test]
+fn imbalance_of_any_split_and_the_thresholds_move_the_warnings() {
+    let names = names(&["a", "b", "c"]);
+    let t = DiagnosticThresholds::default();
+    let d = imbalance("training", &[600, 0, 150], &names, &t).unwrap();
+    assert_eq!(d.class.as_deref(), Some("c"), "empty classes are left out");
+    assert!(
+        d.message
+            .starts_with("the training set is imbalanced: the largest class has 4.0×"),
+        "{}",
+        d.message
+    );
+    assert_eq!(d.numbers["smallest_share"], 0.2);
+    let relaxed = DiagnosticThresholds {
+        imbalance_ratio: 5.0,
+        ..t
+    };
+    assert!(imbalance("training", &[600, 0, 150], &names, &relaxed).is_none());
+    assert!(imbalance("training", &[0, 0, 0], &names, &t).is_none());
+
+    // A wider paradox gap silences the majority predictor's paradox warning; the report uses
+    // the thresholds it carries.
+    let (_, mut report) = majority_predictor_report();
+    report.thresholds.paradox_gap = 0.95;
+    let kinds: Vec<&str> = report.diagnostics().iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, ["baseline", "imbalance"]);
+}
+
+#[test]
+fn scores_add_the_decision_boundary_count() {
+    let m = cm(3, &[(0, 0, 2), (1, 1, 1), (2, 2, 1)]);
+    let mut report = crate::ClassificationReport::new(&m, None, None, ZeroDivision::Zero).unwrap();
+    // Margins 0.5, 0.05, 0.0 (a tie), 0.3.
+    let scores = [
+        0.7, 0.2, 0.1, //
+        0.45, 0.5, 0.05, //
+        0.4, 0.2, 0.4, //
+        0.1, 0.3, 0.6,
+    ];
+    report.add_scores(&[0, 1, 2, 2], &scores, 3).unwrap();
+    let d = report.diagnostics();
+    let boundary = d.iter().find(|d| d.kind == "decision_boundary").unwrap();
+    assert_eq!(boundary.numbers["near_boundary"], 2.0);
+    assert!(
+        boundary.message.contains("2 of 4 predictions (50.0%)"),
+        "{}",
+        boundary.message
+    );
+    report.thresholds.boundary_margin = 0.01;
+    let d = report.diagnostics();
+    let boundary = d.iter().find(|d| d.kind == "decision_boundary").unwrap();
+    assert_eq!(boundary.numbers["near_boundary"], 1.0);
+    // Extra diagnostics come last, as given.
+    report.extra_diagnostics.push(d[0].clone());
+    assert_eq!(report.diagnostics().last(), Some(&d[0]));
 }

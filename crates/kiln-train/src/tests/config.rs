@@ -30,6 +30,10 @@ fn run_config_round_trips_through_json() {
         stratify: true,
         leakage_check: false,
         dedupe: true,
+        diagnostics: kiln_eval::diagnostics::DiagnosticThresholds {
+            paradox_gap: 0.3,
+            ..Default::default()
+        },
         pretrained: Some(Pretrained {
             weights: PathBuf::from("resnet.pth"),
             freeze_backbone: true,
@@ -45,6 +49,7 @@ fn run_config_round_trips_through_json() {
     assert!(back.stratify);
     // Configs written before the field existed read as unstratified.
     assert!(!back.leakage_check && back.dedupe);
+    assert_eq!(back.diagnostics.paradox_gap, 0.3);
     let old = json
         .replace("\"stratify\": true,", "")
         .replace("\"leakage_check\": false,", "")
