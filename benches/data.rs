@@ -144,7 +144,7 @@ fn seconds_per_step(data: &ImageDataset, order: &[Vec<usize>], feed: Feed) -> f6
         }
         Feed::Loader(workers) => {
             start = Instant::now();
-            model = Loader::new(batcher.clone(), workers).run(data, order, |batches| {
+            model = Loader::new(batcher.clone(), workers).run(data, order, 1, |batches| {
                 for (batch, _) in batches {
                     model = step(model, batch);
                 }

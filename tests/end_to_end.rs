@@ -277,26 +277,40 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
     }
 }
 
-/// The same seed twice gives the same metrics (all but wall-clock seconds) on the CPU backends.
+/// The same seed twice gives the same metrics (all but wall-clock seconds) on the CPU backends,
+/// with seeded augmentation on and whatever the number of loader workers.
 #[test]
 fn cpu_training_is_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     common::write_dataset(&data, 200, 50, false);
     for backend in Backend::compiled().into_iter().filter(|b| !b.is_gpu()) {
-        let runs: Vec<Vec<String>> = (0..2)
-            .map(|i| {
-                let art = tmp.path().join(format!("{backend}-{i}"));
-                let out = train(&data, &art, backend, &["--limit", "200"]);
-                assert!(out.status.success(), "{}", text(&out));
-                std::fs::read_to_string(art.join("metrics.csv"))
-                    .unwrap()
-                    .lines()
-                    .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-                    .collect()
-            })
-            .collect();
-        assert_eq!(runs[0], runs[1], "{backend}");
+        let run = |name: &str, extra: &[&str]| -> Vec<String> {
+            let art = tmp.path().join(format!("{backend}-{name}"));
+            let mut flags = vec!["--limit", "200"];
+            flags.extend_from_slice(extra);
+            let out = train(&data, &art, backend, &flags);
+            assert!(out.status.success(), "{}", text(&out));
+            std::fs::read_to_string(art.join("metrics.csv"))
+                .unwrap()
+                .lines()
+                .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+                .collect()
+        };
+        let first = run("0", &["--augment", "affine", "--loader-workers", "0"]);
+        let second = run("1", &["--augment", "affine", "--loader-workers", "3"]);
+        assert_eq!(first, second, "{backend}");
+        let plain = run("plain", &[]);
+        assert_ne!(first, plain, "{backend}: augmentation changes training");
+        let config: Value = serde_json::from_str(
+            &std::fs::read_to_string(tmp.path().join(format!("{backend}-1/config.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            config["training"]["augmentation"]["affine"]["degrees"],
+            10.0
+        );
+        assert_eq!(config["training"]["loader_workers"], 3);
     }
 }
 

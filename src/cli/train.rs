@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use kiln_data::augment::Augmentation;
 use kiln_data::folder::Unreadable;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::{MetricSpec, class_index};
@@ -66,6 +67,12 @@ pub struct TrainArgs {
     /// Keep the learning rate constant instead of warm-up + cosine decay.
     #[arg(long)]
     pub constant_lr: bool,
+    /// Training-time augmentation, seeded (validation and test images are never augmented):
+    /// none; crop-flip (4-pixel padded random crop + horizontal flip, the CIFAR recipe);
+    /// affine (±10° rotation, ±10% shift and scale, for digits and clothing); dataset (CIFAR and
+    /// image folders crop-flip, the MNIST family affine).
+    #[arg(long, value_enum, default_value = "none")]
+    pub augment: AugmentChoice,
     /// Threads assembling batches ahead of the model (0: on the training thread). Results
     /// do not depend on it.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -128,6 +135,35 @@ pub struct TrainArgs {
     /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+}
+
+/// `--augment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AugmentChoice {
+    /// No augmentation.
+    None,
+    /// The dataset's usual recipe.
+    Dataset,
+    /// Padded random crop and horizontal flip.
+    CropFlip,
+    /// Small random rotation, shift and scale.
+    Affine,
+}
+
+impl AugmentChoice {
+    /// The augmentation for `dataset`.
+    pub fn resolve(self, dataset: &DatasetSource) -> Augmentation {
+        match self {
+            Self::None => Augmentation::NONE,
+            Self::CropFlip => Augmentation::CROP_FLIP,
+            Self::Affine => Augmentation::AFFINE,
+            Self::Dataset => match dataset {
+                DatasetSource::Named(DatasetName::Cifar10 | DatasetName::Cifar100)
+                | DatasetSource::Folder(_) => Augmentation::CROP_FLIP,
+                DatasetSource::Named(_) => Augmentation::AFFINE,
+            },
+        }
+    }
 }
 
 /// Anything `kiln train` can fail with.
@@ -241,7 +277,8 @@ impl TrainArgs {
             .with_batch_size(self.batch_size)
             .with_lr(self.lr)
             .with_seed(self.seed)
-            .with_loader_workers(self.loader_workers);
+            .with_loader_workers(self.loader_workers)
+            .with_augmentation(self.augment.resolve(&dataset));
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }

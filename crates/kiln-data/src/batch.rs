@@ -2,6 +2,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::augment::Augmentation;
 use crate::images::ImageDataset;
 use crate::rng::SplitMix64;
 
@@ -56,11 +57,33 @@ impl Batcher {
     /// The host-side half of [`Self::batch`]: normalized pixels and labels in one buffer each,
     /// no tensor yet (the part [`crate::Loader`]'s workers do).
     pub fn host_batch(&self, data: &ImageDataset, indices: &[usize]) -> HostBatch {
+        self.augmented_batch(data, indices, &Augmentation::NONE, |_| SplitMix64::new(0))
+    }
+
+    /// [`Self::host_batch`] with each image augmented first, the `j`-th of the batch with
+    /// random draws from `rng_for(j)`.
+    pub fn augmented_batch(
+        &self,
+        data: &ImageDataset,
+        indices: &[usize],
+        augmentation: &Augmentation,
+        rng_for: impl Fn(usize) -> SplitMix64,
+    ) -> HostBatch {
         let shape = data.shape();
         let mut pixels = Vec::with_capacity(indices.len() * shape.len());
         let plane = shape.height * shape.width;
-        for &i in indices {
-            for (c, channel) in data.image(i).chunks(plane.max(1)).enumerate() {
+        let mut scratch = Vec::new();
+        for (j, &i) in indices.iter().enumerate() {
+            let image = match augmentation.is_none() {
+                true => data.image(i),
+                false => {
+                    scratch.clear();
+                    scratch.extend_from_slice(data.image(i));
+                    augmentation.apply(&mut scratch, shape, &mut rng_for(j));
+                    &scratch
+                }
+            };
+            for (c, channel) in image.chunks(plane.max(1)).enumerate() {
                 let table = &self.tables[c.min(2)];
                 pixels.extend(channel.iter().map(|&b| table[usize::from(b)]));
             }

@@ -1,5 +1,6 @@
 //! Datasets for kiln.
 //!
+//! - [`augment`]: seeded training-time augmentation (random crop, flip, affine).
 //! - [`cifar`]: CIFAR-10/100 binary records, from the extracted directory or the `.tar.gz`.
 //! - [`folder`]: image folders (`root/<class>/<image>`), torchvision's `ImageFolder` layout.
 //! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
@@ -16,6 +17,7 @@
 //!
 //! [`load`] does it all for a named dataset, [`load_source`] for either kind.
 
+pub mod augment;
 mod batch;
 mod checksum;
 pub mod cifar;

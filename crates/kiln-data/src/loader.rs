@@ -10,14 +10,18 @@
 
 use std::sync::mpsc::{Receiver, sync_channel};
 
+use crate::augment::Augmentation;
 use crate::batch::{Batch, Batcher, HostBatch};
 use crate::images::ImageDataset;
+use crate::rng::SplitMix64;
 
 /// Builds batches ahead of the consumer on worker threads.
 #[derive(Debug, Clone)]
 pub struct Loader {
     batcher: Batcher,
     workers: usize,
+    augmentation: Augmentation,
+    seed: u64,
 }
 
 impl Loader {
@@ -26,15 +30,44 @@ impl Loader {
 
     /// A loader building batches with `batcher` on `workers` threads (0: on the caller's).
     pub fn new(batcher: Batcher, workers: usize) -> Self {
-        Self { batcher, workers }
+        Self {
+            batcher,
+            workers,
+            augmentation: Augmentation::NONE,
+            seed: 0,
+        }
     }
 
-    /// Runs `f` with an iterator over `batches` of `data`, built ahead on the worker threads.
-    /// When `f` returns — having read every batch or not — the workers stop.
+    /// The same loader augmenting every image ([`crate::augment`]), the random draws of image
+    /// `j` of batch `b` of an epoch coming from a generator seeded by `(seed, epoch, b, j)`.
+    pub fn with_augmentation(self, augmentation: Augmentation, seed: u64) -> Self {
+        Self {
+            augmentation,
+            seed,
+            ..self
+        }
+    }
+
+    /// The host batch `b` of an epoch.
+    fn build(&self, data: &ImageDataset, indices: &[usize], epoch: u64, b: usize) -> HostBatch {
+        if self.augmentation.is_none() {
+            return self.batcher.host_batch(data, indices);
+        }
+        let epoch_seed = SplitMix64::for_stream(self.seed, epoch).next_u64();
+        self.batcher
+            .augmented_batch(data, indices, &self.augmentation, |j| {
+                SplitMix64::for_stream(epoch_seed, ((b as u64) << 32) | j as u64)
+            })
+    }
+
+    /// Runs `f` with an iterator over `batches` of `data` (epoch `epoch`: it seeds the
+    /// augmentation), built ahead on the worker threads. When `f` returns — having read every
+    /// batch or not — the workers stop.
     pub fn run<'a, R>(
         &'a self,
         data: &'a ImageDataset,
         batches: &'a [Vec<usize>],
+        epoch: u64,
         f: impl FnOnce(&mut Batches<'a>) -> R,
     ) -> R {
         let workers = self.workers.min(batches.len());
@@ -42,11 +75,10 @@ impl Loader {
             let receivers = (0..workers)
                 .map(|w| {
                     let (tx, rx) = sync_channel(Self::PREFETCH);
-                    let batcher = &self.batcher;
                     scope.spawn(move || {
-                        for indices in batches.iter().skip(w).step_by(workers) {
+                        for (b, indices) in batches.iter().enumerate().skip(w).step_by(workers) {
                             // The consumer hung up (it stopped early): nothing more to build.
-                            if tx.send(batcher.host_batch(data, indices)).is_err() {
+                            if tx.send(self.build(data, indices, epoch, b)).is_err() {
                                 break;
                             }
                         }
@@ -57,7 +89,8 @@ impl Loader {
             // Dropped when `f` returns, before the scope joins the workers: a worker blocked
             // on a full channel then sees the hang-up and ends.
             let mut iter = Batches {
-                batcher: &self.batcher,
+                loader: self,
+                epoch,
                 data,
                 batches,
                 receivers,
@@ -70,7 +103,8 @@ impl Loader {
 
 /// The batches of one [`Loader::run`], in order: each with the dataset indices it holds.
 pub struct Batches<'a> {
-    batcher: &'a Batcher,
+    loader: &'a Loader,
+    epoch: u64,
     data: &'a ImageDataset,
     batches: &'a [Vec<usize>],
     receivers: Vec<Receiver<HostBatch>>,
@@ -88,9 +122,10 @@ impl<'a> Iterator for Batches<'a> {
         };
         // A worker only hangs up early by panicking; the batch is then built here rather than
         // lost (the scope re-raises the panic when it ends).
-        let host = host.unwrap_or_else(|| self.batcher.host_batch(self.data, indices));
+        let host =
+            host.unwrap_or_else(|| self.loader.build(self.data, indices, self.epoch, self.next));
         self.next += 1;
-        Some((self.batcher.to_device(host), indices))
+        Some((self.loader.batcher.to_device(host), indices))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

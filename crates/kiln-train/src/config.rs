@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use kiln_data::DatasetSource;
+use kiln_data::augment::Augmentation;
 use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,10 @@ pub struct TrainingConfig {
     /// training thread). Results do not depend on it.
     #[config(default = 1)]
     pub loader_workers: usize,
+    /// Training-time augmentation ([`kiln_data::augment`]), seeded by `seed`, epoch and
+    /// position; never applied to validation or test images.
+    #[config(default = "Augmentation::NONE")]
+    pub augmentation: Augmentation,
     /// Optimizer hyper-parameters.
     #[config(default = "AdamConfig::new()")]
     pub optimizer: AdamConfig,

@@ -36,7 +36,7 @@ pub fn evaluate<M: ImageClassifier>(
     let mut stats = PhaseAccumulator::new(k);
     let mut predictions = collect_predictions.then(|| Predictions::new(k));
     let order = epoch_batches(data.len(), batch_size, None);
-    loader.run(data, &order, |batches| -> Result<(), TrainError> {
+    loader.run(data, &order, 0, |batches| -> Result<(), TrainError> {
         for (batch, indices) in batches {
             let logits = model.forward(batch.images);
             let loss = CrossEntropyLossConfig::new()

@@ -68,7 +68,8 @@ pub fn fit<M: ImageClassifier>(
     let train_loader = Loader::new(
         Batcher::new(norm, device.clone().autodiff()),
         config.loader_workers,
-    );
+    )
+    .with_augmentation(config.augmentation, config.seed);
     let eval_loader = Loader::new(Batcher::new(norm, device.clone()), config.loader_workers);
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
@@ -94,7 +95,7 @@ pub fn fit<M: ImageClassifier>(
             config.batch_size,
             Some((config.seed, epoch as u64)),
         );
-        model = train_loader.run(train, &order, |batches| {
+        model = train_loader.run(train, &order, epoch as u64, |batches| {
             for (batch_idx, (batch, indices)) in batches.enumerate() {
                 lr = config.schedule.lr_at(config.lr, step, total_steps);
                 let logits = model.forward(batch.images);

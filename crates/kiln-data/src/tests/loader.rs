@@ -26,7 +26,7 @@ fn batcher() -> Batcher {
 
 /// Every batch as host data, in delivery order.
 fn delivered(workers: usize, data: &ImageDataset, batches: &[Vec<usize>]) -> Vec<HostBatch> {
-    Loader::new(batcher(), workers).run(data, batches, |it| {
+    Loader::new(batcher(), workers).run(data, batches, 0, |it| {
         assert_eq!(it.len(), batches.len());
         it.map(|(batch, indices)| {
             assert_eq!(batch.images.dims()[0], indices.len());
@@ -69,6 +69,29 @@ fn stopping_early_releases_the_workers() {
     // to be built (a worker blocked on a full channel sees the hang-up and ends).
     let data = dataset(200);
     let batches = epoch_batches(data.len(), 2, None);
-    let seen = Loader::new(batcher(), 3).run(&data, &batches, |it| it.take(5).count());
+    let seen = Loader::new(batcher(), 3).run(&data, &batches, 0, |it| it.take(5).count());
     assert_eq!(seen, 5);
+}
+
+#[test]
+fn augmented_epochs_are_a_function_of_seed_and_epoch_not_of_the_workers() {
+    let data = dataset(23);
+    let batches = epoch_batches(data.len(), 4, Some((9, 1)));
+    let augmented = |workers: usize, seed: u64, epoch: u64| {
+        Loader::new(batcher(), workers)
+            .with_augmentation(crate::augment::Augmentation::CROP_FLIP, seed)
+            .run(&data, &batches, epoch, |it| {
+                it.map(|(b, _)| b.images.into_data().try_into_vec_as::<f32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+    };
+    let reference = augmented(0, 5, 1);
+    assert_eq!(augmented(3, 5, 1), reference);
+    assert_ne!(augmented(0, 5, 2), reference, "another epoch, other draws");
+    assert_ne!(augmented(0, 6, 1), reference, "another seed, other draws");
+    let plain = delivered(0, &data, &batches);
+    assert_ne!(
+        plain.iter().map(|h| h.pixels.clone()).collect::<Vec<_>>(),
+        reference
+    );
 }
