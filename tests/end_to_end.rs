@@ -466,6 +466,89 @@ fn eval_of_a_directory_without_a_run_names_the_missing_file() {
 }
 
 #[test]
+fn optimizer_clipping_accumulation_smoothing_and_class_weights_reach_the_run() {
+    let Some(cpu) = common::cpu_run(704, 200) else {
+        return;
+    };
+    let flags = [
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--momentum",
+        "0.9",
+        "--nesterov",
+        "--weight-decay",
+        "0.0001",
+        "--clip-grad-norm",
+        "1.0",
+        "--accumulate-grad-batches",
+        "2",
+        "--label-smoothing",
+        "0.1",
+        "--class-weights",
+        "balanced",
+    ];
+    let out = train(&cpu.data, &cpu.art, cpu.backend, &flags);
+    assert!(out.status.success(), "{}", text(&out));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(cpu.art.join("config.json")).unwrap())
+            .unwrap();
+    let t = &config["training"];
+    assert_eq!(t["optimizer"]["kind"], "sgd");
+    assert_eq!(t["optimizer"]["momentum"], 0.9);
+    assert_eq!(t["optimizer"]["nesterov"], true);
+    assert_eq!(
+        t["grad_clipping"],
+        serde_json::json!({"kind": "norm", "max": 1.0})
+    );
+    assert_eq!(t["grad_accumulation"], 2);
+    assert!((t["label_smoothing"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+    // `balanced` is recorded as the weights it resolved to on the training split.
+    let weights: Vec<f64> = t["class_weights"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_f64().unwrap())
+        .collect();
+    assert_eq!(weights.len(), 10);
+    assert!(weights.iter().all(|&w| w > 0.5 && w < 2.0), "{weights:?}");
+    let eval: Value =
+        serde_json::from_str(&std::fs::read_to_string(cpu.art.join("eval.json")).unwrap()).unwrap();
+    assert!(eval["accuracy"].as_f64().unwrap() > 0.5, "{eval}");
+
+    let w = cpu.tmp.path().join("weights.txt");
+    std::fs::write(&w, "1 1 1\n").unwrap();
+    let bad: [(&[&str], &str); 5] = [
+        (
+            &["--momentum", "0.9"],
+            "--momentum: applies to --optimizer sgd only",
+        ),
+        (
+            &["--label-smoothing", "1"],
+            "--label-smoothing: must be in [0, 1)",
+        ),
+        (
+            &["--class-weights", w.to_str().unwrap()],
+            "--class-weights: ",
+        ),
+        (
+            &["--class-weights", "/nonexistent/w.txt"],
+            "--class-weights: /nonexistent/w.txt",
+        ),
+        (
+            &["--accumulate-grad-batches", "0"],
+            "--accumulate-grad-batches: must be at least 1",
+        ),
+    ];
+    for (flags, expected) in bad {
+        let out = train(&cpu.data, &cpu.art, cpu.backend, flags);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", text(&out));
+        assert!(text(&out).contains(expected), "{flags:?}: {}", text(&out));
+    }
+}
+
+#[test]
 fn bad_flags_are_errors_naming_the_flag() {
     let out = kiln(&["train", "--model", "nope", "--offline"], &[]);
     assert_eq!(out.status.code(), Some(2));

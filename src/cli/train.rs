@@ -8,8 +8,8 @@ use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelSpec;
 use kiln_train::{
-    LrSchedule, Mode, Monitor, MonitorConfig, Pretrained, Progress, RareClass, RunConfig,
-    RunOutcome, TrainingConfig,
+    ClassWeights, GradClipping, LrSchedule, Mode, Monitor, MonitorConfig, OptimizerConfig,
+    Pretrained, Progress, RareClass, RunConfig, RunOutcome, TrainingConfig,
 };
 
 use super::diagnostic_args::DiagnosticArgs;
@@ -64,6 +64,36 @@ pub struct TrainArgs {
     /// decay to 0).
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// Optimizer: adam (β 0.9/0.999, ε 1e-5), adamw (decoupled weight decay) or sgd.
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerChoice,
+    /// With --optimizer sgd: momentum (no dampening, as PyTorch) [default: 0.9].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// With --optimizer sgd: Nesterov momentum.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Weight decay: an L2 term added to the gradient (sgd, adam) or decoupled (adamw)
+    /// [default: 0; adamw 0.01, as PyTorch].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Rescale each parameter's gradient to at most this L2 norm before the step.
+    #[arg(long, value_name = "MAX", conflicts_with = "clip_grad_value")]
+    pub clip_grad_norm: Option<f32>,
+    /// Clamp every gradient element to ±this before the step.
+    #[arg(long, value_name = "MAX")]
+    pub clip_grad_value: Option<f32>,
+    /// Sum the gradients of K batches (each loss divided by K) per optimizer step: an
+    /// effective batch of K × --batch-size.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub accumulate_grad_batches: usize,
+    /// Label smoothing α of the training loss, in [0, 1).
+    #[arg(long, value_name = "ALPHA")]
+    pub label_smoothing: Option<f32>,
+    /// Weight the training loss per class: `balanced` (scikit-learn's n / (K · count), from
+    /// the training split) or a FILE with one positive weight per class.
+    #[arg(long, value_name = "balanced|FILE")]
+    pub class_weights: Option<String>,
     /// Keep the learning rate constant instead of warm-up + cosine decay.
     #[arg(long)]
     pub constant_lr: bool,
@@ -135,6 +165,17 @@ pub struct TrainArgs {
     /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerChoice {
+    /// Adam.
+    Adam,
+    /// AdamW.
+    Adamw,
+    /// SGD.
+    Sgd,
 }
 
 /// `--augment`.
@@ -272,13 +313,114 @@ impl TrainArgs {
                 message: format!("must be a positive number, got {}", self.lr),
             });
         }
+        let flag = |flag: &'static str, message: String| CliError::Flag { flag, message };
+        if self.optimizer != OptimizerChoice::Sgd {
+            if self.momentum.is_some() || self.nesterov {
+                return Err(flag(
+                    if self.nesterov {
+                        "--nesterov"
+                    } else {
+                        "--momentum"
+                    },
+                    "applies to --optimizer sgd only".into(),
+                ));
+            }
+        }
+        let momentum = self.momentum.unwrap_or(0.9);
+        if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
+            return Err(flag(
+                "--momentum",
+                format!("must be in [0, 1), got {momentum}"),
+            ));
+        }
+        if self.nesterov && momentum == 0.0 {
+            return Err(flag("--nesterov", "needs a momentum above 0".into()));
+        }
+        let non_negative = |name: &'static str, v: f32| match v.is_finite() && v >= 0.0 {
+            true => Ok(v),
+            false => Err(flag(
+                name,
+                format!("must be a non-negative number, got {v}"),
+            )),
+        };
+        let default_decay = match self.optimizer {
+            OptimizerChoice::Adamw => 0.01,
+            _ => 0.0,
+        };
+        let weight_decay =
+            non_negative("--weight-decay", self.weight_decay.unwrap_or(default_decay))?;
+        let optimizer = match self.optimizer {
+            OptimizerChoice::Sgd => OptimizerConfig::Sgd {
+                momentum,
+                nesterov: self.nesterov,
+                weight_decay,
+            },
+            OptimizerChoice::Adam => OptimizerConfig::Adam {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-5,
+                weight_decay,
+            },
+            OptimizerChoice::Adamw => OptimizerConfig::AdamW {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-5,
+                weight_decay,
+            },
+        };
+        let positive = |name: &'static str, v: f32| match v.is_finite() && v > 0.0 {
+            true => Ok(v),
+            false => Err(flag(name, format!("must be a positive number, got {v}"))),
+        };
+        let grad_clipping = match (self.clip_grad_norm, self.clip_grad_value) {
+            (Some(n), _) => Some(GradClipping::Norm(positive("--clip-grad-norm", n)?)),
+            (None, Some(v)) => Some(GradClipping::Value(positive("--clip-grad-value", v)?)),
+            (None, None) => None,
+        };
+        if self.accumulate_grad_batches == 0 {
+            return Err(flag(
+                "--accumulate-grad-batches",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(a) = self.label_smoothing.filter(|a| !(0.0..1.0).contains(a)) {
+            return Err(flag(
+                "--label-smoothing",
+                format!("must be in [0, 1), got {a}"),
+            ));
+        }
+        let class_weights = match self.class_weights.as_deref() {
+            None => None,
+            Some("balanced") => Some(ClassWeights::Balanced),
+            Some(path) => {
+                let weights = ClassWeights::from_file(std::path::Path::new(path))
+                    .map_err(|e| flag("--class-weights", e.to_string()))?;
+                if let ClassWeights::Values(v) = &weights {
+                    let k = dataset.class_names().len();
+                    if v.len() != k || v.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+                        return Err(flag(
+                            "--class-weights",
+                            format!(
+                                "{path}: needs {k} positive numbers (one per class), found {v:?}"
+                            ),
+                        ));
+                    }
+                }
+                Some(weights)
+            }
+        };
         let mut training = TrainingConfig::new()
             .with_epochs(self.epochs)
             .with_batch_size(self.batch_size)
             .with_lr(self.lr)
             .with_seed(self.seed)
             .with_loader_workers(self.loader_workers)
-            .with_augmentation(self.augment.resolve(&dataset));
+            .with_augmentation(self.augment.resolve(&dataset))
+            .with_optimizer(optimizer)
+            .with_grad_clipping(grad_clipping)
+            .with_grad_accumulation(self.accumulate_grad_batches)
+            .with_label_smoothing(self.label_smoothing)
+            .with_class_weights(class_weights);
         if self.constant_lr {
             training = training.with_schedule(LrSchedule::Constant);
         }

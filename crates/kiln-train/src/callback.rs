@@ -13,7 +13,7 @@ use crate::history::{EpochMetrics, History, PhaseAccumulator};
 pub struct TrainInfo {
     /// Epochs to run.
     pub epochs: usize,
-    /// Optimizer steps per epoch.
+    /// Batches per epoch (optimizer steps, unless gradients are accumulated over several).
     pub steps_per_epoch: usize,
     /// Training samples.
     pub train_len: usize,
@@ -21,14 +21,15 @@ pub struct TrainInfo {
     pub valid_len: usize,
 }
 
-/// One finished optimizer step.
+/// One finished training batch (with gradient accumulation, the last of a group ends an
+/// optimizer step).
 #[derive(Debug, Clone, Copy)]
 pub struct BatchEnd<'a> {
     /// 1-based epoch.
     pub epoch: usize,
     /// 0-based batch within the epoch.
     pub batch: usize,
-    /// 0-based global step.
+    /// 0-based global optimizer step the batch belongs to.
     pub step: usize,
     /// Mean loss of this batch.
     pub loss: f64,

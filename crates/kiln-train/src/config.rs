@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use burn::optim::AdamConfig;
 use burn::prelude::*;
 use kiln_data::DatasetSource;
 use kiln_data::augment::Augmentation;
@@ -10,7 +9,9 @@ use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::class_weights::ClassWeights;
 use crate::monitor::Mode;
+use crate::optimizer::{GradClipping, OptimizerConfig};
 use crate::schedule::LrSchedule;
 
 /// The training recipe. The defaults are kiln's default recipe: Adam at 2e-3 with 100 steps of
@@ -40,9 +41,19 @@ pub struct TrainingConfig {
     /// position; never applied to validation or test images.
     #[config(default = "Augmentation::NONE")]
     pub augmentation: Augmentation,
-    /// Optimizer hyper-parameters.
-    #[config(default = "AdamConfig::new()")]
-    pub optimizer: AdamConfig,
+    /// The optimizer and its hyper-parameters.
+    #[config(default = "OptimizerConfig::ADAM")]
+    pub optimizer: OptimizerConfig,
+    /// Clip gradients before each optimizer step.
+    pub grad_clipping: Option<GradClipping>,
+    /// Batches whose gradients are summed (each loss divided by the group's size) before one
+    /// optimizer step: an effective batch of `batch_size × grad_accumulation`.
+    #[config(default = 1)]
+    pub grad_accumulation: usize,
+    /// Label smoothing `α` of the training loss (targets `1 − α` and `α / K`).
+    pub label_smoothing: Option<f32>,
+    /// Per-class weights of the training loss.
+    pub class_weights: Option<ClassWeights>,
 }
 
 /// Everything that defines a run; written to `config.json` in the artifact directory.

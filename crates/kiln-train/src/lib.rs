@@ -1,8 +1,10 @@
 //! The kiln training loop.
 //!
-//! - [`fit`]: the epoch loop for any [`kiln_models::ImageClassifier`] — Adam, a learning rate
-//!   that is a pure function of the step ([`LrSchedule`]), seeded data order, sample-pooled
-//!   metrics ([`PhaseAccumulator`]), validation after each epoch.
+//! - [`fit`]: the epoch loop for any [`kiln_models::ImageClassifier`] — SGD, Adam or AdamW
+//!   ([`OptimizerConfig`]) with optional clipping and gradient accumulation, class-weighted and
+//!   label-smoothed cross-entropy ([`ClassWeights`]), a learning rate that is a pure function of
+//!   the step ([`LrSchedule`]), seeded data order and augmentation, sample-pooled metrics
+//!   ([`PhaseAccumulator`]), validation after each epoch.
 //! - [`Callback`]: hooks at data loaded, train start, batch end, epoch end, validation end and
 //!   train end;
 //!   built-ins [`Progress`], [`MetricsCsv`] (with any [`kiln_eval::MetricSpec`] as extra
@@ -14,6 +16,7 @@
 
 mod best_checkpoint;
 mod callback;
+mod class_weights;
 mod config;
 mod early_stopping;
 mod error;
@@ -22,6 +25,7 @@ mod fitting;
 mod history;
 mod metrics_csv;
 mod monitor;
+mod optimizer;
 mod progress;
 mod run;
 mod schedule;
@@ -30,6 +34,7 @@ mod trainer;
 
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
+pub use class_weights::ClassWeights;
 pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, TrainingConfig};
 pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
@@ -38,6 +43,7 @@ pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
 pub use monitor::{Mode, Monitor, Monitored};
+pub use optimizer::{GradClipping, OptimizerConfig};
 pub use progress::Progress;
 pub use run::{RunOutcome, artifacts, run};
 pub use schedule::LrSchedule;

@@ -10,6 +10,7 @@ use kiln_models::{Architecture, ImportReport, freeze_backbone, import_weights};
 
 use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
+use crate::class_weights::ClassWeights;
 use crate::config::RunConfig;
 use crate::early_stopping::EarlyStopping;
 use crate::error::TrainError;
@@ -100,6 +101,11 @@ pub fn run<A: Architecture>(
         Some(m) => Some((Monitor::parse(&m.metric, m.mode, &class_names)?, m)),
         None => None,
     };
+    // Balanced class weights become the numbers used, recorded in config.json.
+    let mut training = config.training.clone();
+    if let Some(w) = &training.class_weights {
+        training.class_weights = Some(ClassWeights::Values(w.resolve(&train.class_counts())?));
+    }
     for cb in callbacks.iter_mut() {
         cb.on_data_loaded(&info)?;
     }
@@ -139,6 +145,7 @@ pub fn run<A: Architecture>(
     let resolved = RunConfig {
         dataset,
         valid_size: Some(valid_len),
+        training: training.clone(),
         ..config.clone()
     };
     write_json(&dir.join(artifacts::CONFIG), &resolved)?;
@@ -178,7 +185,7 @@ pub fn run<A: Architecture>(
         Some(&valid),
         norm,
         device,
-        &config.training,
+        &training,
         &mut callbacks,
     )?;
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 use kiln_data::{Batcher, ImageDataset, Loader, Normalization, epoch_batches};
 use kiln_models::ImageClassifier;
@@ -71,8 +71,22 @@ pub fn fit<M: ImageClassifier>(
     )
     .with_augmentation(config.augmentation, config.seed);
     let eval_loader = Loader::new(Batcher::new(norm, device.clone()), config.loader_workers);
+    if let Some(a) = config.label_smoothing.filter(|a| !(0.0..1.0).contains(a)) {
+        return Err(TrainError::Config(format!(
+            "label smoothing must be in [0, 1), got {a}"
+        )));
+    }
+    let weights = match &config.class_weights {
+        Some(w) => Some(w.resolve(&train.class_counts())?),
+        None => None,
+    };
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_weights(weights)
+        .with_smoothing(config.label_smoothing)
+        .init(&device.clone().autodiff());
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
+    let accumulate = config.grad_accumulation.max(1);
+    let total_steps = steps_per_epoch.div_ceil(accumulate) * config.epochs;
     let info = TrainInfo {
         epochs: config.epochs,
         steps_per_epoch,
@@ -82,7 +96,7 @@ pub fn fit<M: ImageClassifier>(
     for cb in callbacks.iter_mut() {
         cb.on_train_start(&info)?;
     }
-    let mut optim = config.optimizer.init();
+    let mut optim = config.optimizer.init(config.grad_clipping);
     let mut history = History::new();
     let mut step = 0;
     let mut stopped_early = None;
@@ -96,12 +110,11 @@ pub fn fit<M: ImageClassifier>(
             Some((config.seed, epoch as u64)),
         );
         model = train_loader.run(train, &order, epoch as u64, |batches| {
+            let mut accumulated = GradientsAccumulator::new();
             for (batch_idx, (batch, indices)) in batches.enumerate() {
                 lr = config.schedule.lr_at(config.lr, step, total_steps);
                 let logits = model.forward(batch.images);
-                let loss = CrossEntropyLossConfig::new()
-                    .init(&logits.device())
-                    .forward(logits.clone(), batch.targets.clone());
+                let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
                 let loss_value = loss.clone().into_scalar::<f64>();
                 if !loss_value.is_finite() {
                     return Err(TrainError::NonFiniteLoss {
@@ -110,8 +123,22 @@ pub fn fit<M: ImageClassifier>(
                         loss: loss_value,
                     });
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(lr, model, grads);
+                // Batches are grouped by `accumulate` from the epoch's start; the last group
+                // may be smaller. Each loss is divided by its group's size, so one step on a
+                // group is a step on the mean loss of its batches.
+                let group_start = batch_idx - batch_idx % accumulate;
+                let group_len = accumulate.min(steps_per_epoch - group_start);
+                if group_len == 1 {
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    model = optim.step(lr, model, grads);
+                } else {
+                    let scaled = loss.div_scalar(group_len as f64);
+                    let grads = GradientsParams::from_grads(scaled.backward(), &model);
+                    accumulated.accumulate(&model, grads);
+                    if batch_idx + 1 == group_start + group_len {
+                        model = optim.step(lr, model, accumulated.grads());
+                    }
+                }
                 stats.add_loss(loss_value, indices.len());
                 stats
                     .confusion_mut()
@@ -127,7 +154,9 @@ pub fn fit<M: ImageClassifier>(
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(&event, &history)?;
                 }
-                step += 1;
+                if batch_idx + 1 == group_start + group_len {
+                    step += 1;
+                }
             }
             Ok(model)
         })?;
@@ -169,3 +198,7 @@ pub fn fit<M: ImageClassifier>(
         stopped_early,
     })
 }
+
+#[cfg(test)]
+#[path = "tests/trainer.rs"]
+mod tests;

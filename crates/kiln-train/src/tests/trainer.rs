@@ -1,0 +1,78 @@
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use kiln_data::{ImageShape, Normalization};
+use kiln_models::LeNet5Config;
+
+use super::*;
+use crate::optimizer::OptimizerConfig;
+use crate::schedule::LrSchedule;
+
+/// 64 random 1×28×28 images of 4 classes.
+fn data() -> ImageDataset {
+    let mut rng = kiln_data::SplitMix64::new(3);
+    let shape = ImageShape {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+    let pixels = (0..64 * 784).map(|_| rng.below(256) as u8).collect();
+    let labels = (0..64).map(|i| (i % 4) as u8).collect();
+    ImageDataset::new(shape, 4, pixels, labels).unwrap()
+}
+
+fn weights<M: Module>(model: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let v = param.val().into_data().try_into_vec_as::<f32>().unwrap();
+            self.0.extend(v);
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}
+
+/// LeNet-5 (no dropout, no batch norm) after one epoch of plain SGD.
+fn train(batch_size: usize, accumulate: usize) -> Vec<f32> {
+    let device = Device::flex();
+    device.seed(1);
+    let model = LeNet5Config::new(4).init(&device.clone().autodiff());
+    let config = TrainingConfig::new()
+        .with_epochs(1)
+        .with_batch_size(batch_size)
+        .with_lr(0.05)
+        .with_schedule(LrSchedule::Constant)
+        .with_grad_accumulation(accumulate)
+        .with_loader_workers(0)
+        .with_optimizer(OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        });
+    let norm = Normalization {
+        mean: [0.5; 3],
+        std: [0.25; 3],
+    };
+    let fitted = fit(model, &data(), None, norm, &device, &config, &mut []).unwrap();
+    weights(&fitted.model)
+}
+
+#[test]
+fn accumulating_two_batches_of_8_is_one_step_on_a_batch_of_16() {
+    let (big, accumulated) = (train(16, 1), train(8, 2));
+    let plain = train(8, 1);
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    assert!(
+        max_diff(&big, &accumulated) < 1e-5,
+        "{}",
+        max_diff(&big, &accumulated)
+    );
+    // Without accumulation the 8 steps of 8 end elsewhere: the comparison can fail.
+    assert!(max_diff(&big, &plain) > 1e-3, "{}", max_diff(&big, &plain));
+}
