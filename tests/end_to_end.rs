@@ -488,9 +488,24 @@ fn optimizer_clipping_accumulation_smoothing_and_class_weights_reach_the_run() {
         "0.1",
         "--class-weights",
         "balanced",
+        "--schedule",
+        "multistep",
+        "--lr-milestones",
+        "1",
+        "--lr-gamma",
+        "0.5",
     ];
     let out = train(&cpu.data, &cpu.art, cpu.backend, &flags);
     assert!(out.status.success(), "{}", text(&out));
+    // metrics.csv's lr column: 0.05 through epoch 1, halved from epoch 2 (0-based milestone 1).
+    let metrics = std::fs::read_to_string(cpu.art.join("metrics.csv")).unwrap();
+    let lrs: Vec<f64> = metrics
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",train,"))
+        .map(|l| l.split(',').nth(5).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lrs, [0.05, 0.025], "{metrics}");
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(cpu.art.join("config.json")).unwrap())
             .unwrap();

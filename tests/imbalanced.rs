@@ -230,3 +230,61 @@ fn a_stratified_validation_split_keeps_the_rare_class_share() {
     let plain = split(&[]);
     assert_ne!(plain.valid.labels(), splits.valid.labels());
 }
+
+#[test]
+fn schedule_flags_build_the_recorded_schedule() {
+    use kiln::train::LrSchedule;
+    let schedule = |flags: &[&str]| {
+        let mut args = vec!["train"];
+        args.extend_from_slice(flags);
+        TrainCli::parse_from(args)
+            .train
+            .run_config()
+            .map(|c| c.training.schedule)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        schedule(&[]).unwrap(),
+        LrSchedule::WarmupCosine {
+            warmup_steps: 100,
+            min_ratio: 0.0
+        }
+    );
+    assert_eq!(schedule(&["--constant-lr"]).unwrap(), LrSchedule::Constant);
+    assert_eq!(
+        schedule(&["--schedule", "constant", "--warmup-steps", "50"]).unwrap(),
+        LrSchedule::WarmupConstant { warmup_steps: 50 }
+    );
+    assert_eq!(
+        schedule(&[
+            "--schedule",
+            "step",
+            "--lr-step-epochs",
+            "2",
+            "--lr-gamma",
+            "0.3"
+        ])
+        .unwrap(),
+        LrSchedule::Step {
+            warmup_steps: 0,
+            step_epochs: 2,
+            gamma: 0.3
+        }
+    );
+    assert_eq!(
+        schedule(&["--schedule", "multistep", "--lr-milestones", "3,6"]).unwrap(),
+        LrSchedule::MultiStep {
+            warmup_steps: 0,
+            milestones: vec![3, 6],
+            gamma: 0.1
+        }
+    );
+    assert_eq!(
+        schedule(&["--schedule", "onecycle"]).unwrap(),
+        LrSchedule::ONE_CYCLE
+    );
+    let err = schedule(&["--schedule", "multistep"]).unwrap_err();
+    assert!(err.starts_with("--lr-milestones:"), "{err}");
+    let err = schedule(&["--schedule", "onecycle", "--warmup-steps", "5"]).unwrap_err();
+    assert!(err.starts_with("--warmup-steps:"), "{err}");
+}

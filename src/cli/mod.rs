@@ -27,7 +27,9 @@ pub use predict::{
 };
 pub use registry::{ModelListing, ModelSource, Registry};
 pub use report::{ReportArgs, ReportFormat};
-pub use train::{AugmentChoice, CliError, OptimizerChoice, TrainArgs, train, train_with};
+pub use train::{
+    AugmentChoice, CliError, OptimizerChoice, ScheduleChoice, TrainArgs, train, train_with,
+};
 
 use crate::backend::Backend;
 

@@ -94,9 +94,29 @@ pub struct TrainArgs {
     /// the training split) or a FILE with one positive weight per class.
     #[arg(long, value_name = "balanced|FILE")]
     pub class_weights: Option<String>,
-    /// Keep the learning rate constant instead of warm-up + cosine decay.
-    #[arg(long)]
+    /// Keep the learning rate constant instead of warm-up + cosine decay (= --schedule
+    /// constant).
+    #[arg(long, conflicts_with = "schedule")]
     pub constant_lr: bool,
+    /// Learning-rate schedule, a pure function of the step: cosine (warm-up, then cosine decay
+    /// to 0; the default), constant, step (× --lr-gamma every --lr-step-epochs), multistep
+    /// (× --lr-gamma at each of --lr-milestones), onecycle (PyTorch's OneCycleLR, --lr as
+    /// max_lr).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleChoice>,
+    /// Steps of linear warm-up before cosine, constant, step or multistep [default: 100 for
+    /// cosine, 0 otherwise]; at most a fifth of the run.
+    #[arg(long, value_name = "STEPS")]
+    pub warmup_steps: Option<usize>,
+    /// With --schedule step: epochs between decays.
+    #[arg(long, value_name = "EPOCHS", default_value_t = 30)]
+    pub lr_step_epochs: usize,
+    /// With --schedule multistep: the epochs (0-based) at which the rate decays, e.g. 30,60.
+    #[arg(long, value_name = "EPOCHS", value_delimiter = ',')]
+    pub lr_milestones: Vec<usize>,
+    /// With --schedule step or multistep: the decay factor.
+    #[arg(long, value_name = "GAMMA", default_value_t = 0.1)]
+    pub lr_gamma: f64,
     /// Training-time augmentation, seeded (validation and test images are never augmented):
     /// none; crop-flip (4-pixel padded random crop + horizontal flip, the CIFAR recipe);
     /// affine (±10° rotation, ±10% shift and scale, for digits and clothing); dataset (CIFAR and
@@ -165,6 +185,21 @@ pub struct TrainArgs {
     /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+}
+
+/// `--schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleChoice {
+    /// Warm-up, then cosine decay to 0.
+    Cosine,
+    /// Constant (after an optional warm-up).
+    Constant,
+    /// StepLR.
+    Step,
+    /// MultiStepLR.
+    Multistep,
+    /// OneCycleLR.
+    Onecycle,
 }
 
 /// `--optimizer`.
@@ -421,9 +456,60 @@ impl TrainArgs {
             .with_grad_accumulation(self.accumulate_grad_batches)
             .with_label_smoothing(self.label_smoothing)
             .with_class_weights(class_weights);
-        if self.constant_lr {
-            training = training.with_schedule(LrSchedule::Constant);
+        let choice = match self.constant_lr {
+            true => ScheduleChoice::Constant,
+            false => self.schedule.unwrap_or(ScheduleChoice::Cosine),
+        };
+        let warmup = self.warmup_steps;
+        if !(self.lr_gamma.is_finite() && self.lr_gamma > 0.0) {
+            return Err(flag(
+                "--lr-gamma",
+                format!("must be a positive number, got {}", self.lr_gamma),
+            ));
         }
+        let schedule = match choice {
+            ScheduleChoice::Cosine => LrSchedule::WarmupCosine {
+                warmup_steps: warmup.unwrap_or(100),
+                min_ratio: 0.0,
+            },
+            ScheduleChoice::Constant => match warmup.unwrap_or(0) {
+                0 => LrSchedule::Constant,
+                w => LrSchedule::WarmupConstant { warmup_steps: w },
+            },
+            ScheduleChoice::Step => {
+                if self.lr_step_epochs == 0 {
+                    return Err(flag("--lr-step-epochs", "must be at least 1".into()));
+                }
+                LrSchedule::Step {
+                    warmup_steps: warmup.unwrap_or(0),
+                    step_epochs: self.lr_step_epochs,
+                    gamma: self.lr_gamma,
+                }
+            }
+            ScheduleChoice::Multistep => {
+                if self.lr_milestones.is_empty() {
+                    return Err(flag(
+                        "--lr-milestones",
+                        "--schedule multistep needs the epochs, e.g. --lr-milestones 30,60".into(),
+                    ));
+                }
+                LrSchedule::MultiStep {
+                    warmup_steps: warmup.unwrap_or(0),
+                    milestones: self.lr_milestones.clone(),
+                    gamma: self.lr_gamma,
+                }
+            }
+            ScheduleChoice::Onecycle => {
+                if warmup.is_some() {
+                    return Err(flag(
+                        "--warmup-steps",
+                        "--schedule onecycle warms up by itself (30% of the run)".into(),
+                    ));
+                }
+                LrSchedule::ONE_CYCLE
+            }
+        };
+        training = training.with_schedule(schedule);
         let class_names = dataset.class_names();
         for m in &self.metrics {
             MetricSpec::parse(m, &class_names).map_err(|e| CliError::Flag {

@@ -112,7 +112,12 @@ pub fn fit<M: ImageClassifier>(
         model = train_loader.run(train, &order, epoch as u64, |batches| {
             let mut accumulated = GradientsAccumulator::new();
             for (batch_idx, (batch, indices)) in batches.enumerate() {
-                lr = config.schedule.lr_at(config.lr, step, total_steps);
+                lr = config.schedule.lr_at(
+                    config.lr,
+                    step,
+                    total_steps,
+                    steps_per_epoch.div_ceil(accumulate),
+                );
                 let logits = model.forward(batch.images);
                 let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
                 let loss_value = loss.clone().into_scalar::<f64>();
