@@ -29,6 +29,8 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
             "3",
             "--rare-fraction",
             "0.1",
+            "--paradox-gap",
+            "0.25",
         ],
     ));
     let (outcome, text) = accuracy_paradox(&args).unwrap();
@@ -134,7 +136,7 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
         diagnostics.len()
     );
 
-    // Thresholds given to `kiln eval` replace the run's: a ratio of 100 silences imbalance.
+    // A threshold given to `kiln eval` replaces the run's: a ratio of 100 silences imbalance.
     let relaxed = kiln::cli::eval(
         &kiln::cli::Registry::builtin(),
         &EvalCli::parse_from([
@@ -152,6 +154,10 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
     )
     .unwrap();
     assert_eq!(relaxed.report.thresholds.imbalance_ratio, 100.0);
+    assert_eq!(
+        relaxed.report.thresholds.paradox_gap, 0.25,
+        "the run's other thresholds stay"
+    );
     assert!(
         relaxed
             .report
@@ -285,6 +291,11 @@ fn schedule_flags_build_the_recorded_schedule() {
     );
     let err = schedule(&["--schedule", "multistep"]).unwrap_err();
     assert!(err.starts_with("--lr-milestones:"), "{err}");
+    let err = schedule(&["--lr-milestones", "30,60"]).unwrap_err();
+    assert_eq!(
+        err,
+        "--lr-milestones: applies to --schedule [Multistep] only"
+    );
     let err = schedule(&["--schedule", "onecycle", "--warmup-steps", "5"]).unwrap_err();
     assert!(err.starts_with("--warmup-steps:"), "{err}");
 }

@@ -89,9 +89,7 @@ pub fn leakage(args: &LeakageArgs) -> Result<Vec<Overlap>, CliError> {
     let train_error = |e: DataError| CliError::Train(e.into());
     let source = match (&args.select.dataset, &args.select.image_folder) {
         (Some(name), _) => DatasetSource::Named(*name),
-        (None, Some(root)) => DatasetSource::Folder(
-            FolderSource::scan(root, 32, 3, Unreadable::Skip).map_err(train_error)?,
-        ),
+        (None, Some(root)) => DatasetSource::Folder(args.select.folder(root)?),
         (None, None) => {
             return Err(CliError::Flag {
                 flag: "--dataset",
@@ -101,6 +99,9 @@ pub fn leakage(args: &LeakageArgs) -> Result<Vec<Overlap>, CliError> {
     };
     let resolver = Resolver::from_env(args.select.data_dir.clone(), true);
     let loaded = load_source(&source, &resolver).map_err(train_error)?;
+    for (path, why) in &loaded.skipped {
+        eprintln!("skipped unreadable {}: {why}", path.display());
+    }
     let start = std::time::Instant::now();
     let overlaps = vec![
         find_duplicates(("test", &loaded.test), ("train", &loaded.train), &options),
@@ -146,6 +147,26 @@ pub struct DataSelect {
     /// A directory holding the dataset's files; searched first.
     #[arg(long, conflicts_with = "image_folder")]
     pub data_dir: Option<PathBuf>,
+    /// With --image-folder: the size images are brought to before they are compared (use the
+    /// training run's --image-size).
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value_t = 32,
+        requires = "image_folder"
+    )]
+    pub image_size: u32,
+    /// With --image-folder: 1 (grayscale) or 3 (RGB).
+    #[arg(long, default_value_t = 3, requires = "image_folder")]
+    pub channels: usize,
+}
+
+impl DataSelect {
+    /// The image folder at `root`, scanned with these flags (unreadable files skipped).
+    fn folder(&self, root: &Path) -> Result<FolderSource, CliError> {
+        FolderSource::scan(root, self.image_size, self.channels, Unreadable::Skip)
+            .map_err(|e| CliError::Train(e.into()))
+    }
 }
 
 /// Runs a `kiln data` action, printing its report.
@@ -159,7 +180,10 @@ pub fn data(args: &DataArgs) -> Result<(), CliError> {
     let resolver = Resolver::from_env(select.data_dir.clone(), offline);
     let name = match (select.dataset, &select.image_folder) {
         (Some(name), _) => name,
-        (None, Some(root)) => return folder(root, matches!(args.action, DataAction::Verify(_))),
+        (None, Some(root)) => {
+            let verify = matches!(args.action, DataAction::Verify(_));
+            return folder(select.folder(root)?, verify);
+        }
         (None, None) => {
             return Err(CliError::Flag {
                 flag: "--dataset",
@@ -221,12 +245,11 @@ pub fn data(args: &DataArgs) -> Result<(), CliError> {
     }
 }
 
-/// `kiln data info|verify --image-folder ROOT`: the layout, every image decoded (as 32×32 RGB;
-/// the size does not change what decodes), counts, class balance, and every unreadable file;
-/// `verify` fails when there is one.
-fn folder(root: &Path, verify: bool) -> Result<(), CliError> {
+/// `kiln data info|verify --image-folder ROOT`: the layout, every image decoded, counts, class
+/// balance, and every unreadable file; `verify` fails when there is one.
+fn folder(source: FolderSource, verify: bool) -> Result<(), CliError> {
     let train_error = |e: DataError| CliError::Train(e.into());
-    let source = FolderSource::scan(root, 32, 3, Unreadable::Skip).map_err(train_error)?;
+    let root = source.root.clone();
     let loaded = load_source(
         &DatasetSource::Folder(source),
         &Resolver::from_env(None, true),

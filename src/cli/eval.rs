@@ -53,7 +53,11 @@ pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliErro
         out_dir: args.out.clone(),
         weights: args.weights.clone(),
         thresholds: match args.report.diagnostics.any() {
-            true => Some(args.report.diagnostics.apply(Default::default())?),
+            true => {
+                let recorded =
+                    kiln_train::read_run_config::<serde_json::Value>(&args.artifact_dir)?;
+                Some(args.report.diagnostics.apply(recorded.diagnostics)?)
+            }
             false => None,
         },
     };

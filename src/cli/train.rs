@@ -83,8 +83,9 @@ pub struct TrainArgs {
     /// Clamp every gradient element to ±this before the step.
     #[arg(long, value_name = "MAX")]
     pub clip_grad_value: Option<f32>,
-    /// Sum the gradients of K batches (each loss divided by K) per optimizer step: an
-    /// effective batch of K × --batch-size.
+    /// Sum the gradients of K batches per optimizer step, each loss divided by the number of
+    /// batches in its group (K; fewer for the last group of an epoch): an effective batch of
+    /// K × --batch-size.
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub accumulate_grad_batches: usize,
     /// Label smoothing α of the training loss, in [0, 1).
@@ -108,15 +109,15 @@ pub struct TrainArgs {
     /// cosine, 0 otherwise]; at most a fifth of the run.
     #[arg(long, value_name = "STEPS")]
     pub warmup_steps: Option<usize>,
-    /// With --schedule step: epochs between decays.
-    #[arg(long, value_name = "EPOCHS", default_value_t = 30)]
-    pub lr_step_epochs: usize,
+    /// With --schedule step: epochs between decays [default: 30].
+    #[arg(long, value_name = "EPOCHS")]
+    pub lr_step_epochs: Option<usize>,
     /// With --schedule multistep: the epochs (0-based) at which the rate decays, e.g. 30,60.
     #[arg(long, value_name = "EPOCHS", value_delimiter = ',')]
     pub lr_milestones: Vec<usize>,
-    /// With --schedule step or multistep: the decay factor.
-    #[arg(long, value_name = "GAMMA", default_value_t = 0.1)]
-    pub lr_gamma: f64,
+    /// With --schedule step or multistep: the decay factor [default: 0.1].
+    #[arg(long, value_name = "GAMMA")]
+    pub lr_gamma: Option<f64>,
     /// Training-time augmentation, seeded (validation and test images are never augmented):
     /// none; crop-flip (4-pixel padded random crop + horizontal flip, the CIFAR recipe);
     /// affine (±10° rotation, ±10% shift and scale, for digits and clothing); dataset (CIFAR and
@@ -461,10 +462,28 @@ impl TrainArgs {
             false => self.schedule.unwrap_or(ScheduleChoice::Cosine),
         };
         let warmup = self.warmup_steps;
-        if !(self.lr_gamma.is_finite() && self.lr_gamma > 0.0) {
+        let only_with = |given: bool, name: &'static str, schedules: &[ScheduleChoice]| match given
+            && !schedules.contains(&choice)
+        {
+            true => Err(flag(
+                name,
+                format!("applies to --schedule {schedules:?} only"),
+            )),
+            false => Ok(()),
+        };
+        use ScheduleChoice::{Multistep, Step};
+        only_with(self.lr_step_epochs.is_some(), "--lr-step-epochs", &[Step])?;
+        only_with(
+            !self.lr_milestones.is_empty(),
+            "--lr-milestones",
+            &[Multistep],
+        )?;
+        only_with(self.lr_gamma.is_some(), "--lr-gamma", &[Step, Multistep])?;
+        let gamma = self.lr_gamma.unwrap_or(0.1);
+        if !(gamma.is_finite() && gamma > 0.0) {
             return Err(flag(
                 "--lr-gamma",
-                format!("must be a positive number, got {}", self.lr_gamma),
+                format!("must be a positive number, got {gamma}"),
             ));
         }
         let schedule = match choice {
@@ -477,13 +496,14 @@ impl TrainArgs {
                 w => LrSchedule::WarmupConstant { warmup_steps: w },
             },
             ScheduleChoice::Step => {
-                if self.lr_step_epochs == 0 {
+                let step_epochs = self.lr_step_epochs.unwrap_or(30);
+                if step_epochs == 0 {
                     return Err(flag("--lr-step-epochs", "must be at least 1".into()));
                 }
                 LrSchedule::Step {
                     warmup_steps: warmup.unwrap_or(0),
-                    step_epochs: self.lr_step_epochs,
-                    gamma: self.lr_gamma,
+                    step_epochs,
+                    gamma,
                 }
             }
             ScheduleChoice::Multistep => {
@@ -496,7 +516,7 @@ impl TrainArgs {
                 LrSchedule::MultiStep {
                     warmup_steps: warmup.unwrap_or(0),
                     milestones: self.lr_milestones.clone(),
-                    gamma: self.lr_gamma,
+                    gamma,
                 }
             }
             ScheduleChoice::Onecycle => {

@@ -49,8 +49,9 @@ pub struct FolderSource {
     /// Filled by [`FolderSource::scan`]; loading checks that the folder still has them.
     #[serde(default)]
     pub class_names: Vec<String>,
-    /// Per-channel mean and standard deviation of the training split's pixels (scaled to
-    /// `[0, 1]`), computed when the folder is first loaded and reused after that (`kiln eval`,
+    /// Per-channel mean and standard deviation of the pixels of the whole `train/` folder
+    /// (scaled to `[0, 1]`; before any `--limit` or validation hold-out), computed when the
+    /// folder is first loaded and reused after that (`kiln eval`,
     /// `kiln predict`), as the named datasets' constants are.
     #[serde(default)]
     pub normalization: Option<Normalization>,

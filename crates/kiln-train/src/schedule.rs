@@ -46,8 +46,8 @@ pub enum LrSchedule {
         /// Decay factor.
         gamma: f64,
     },
-    /// `torch.optim.lr_scheduler.OneCycleLR` (cosine annealing, two phases) with `base` as
-    /// `max_lr`: from `base / div_factor` up to `base` over the first `pct_start` of the run,
+    /// `torch.optim.lr_scheduler.OneCycleLR` (cosine annealing, two phases,
+    /// `cycle_momentum=False`: the optimizer's momentum is not cycled) with `base` as `max_lr`: from `base / div_factor` up to `base` over the first `pct_start` of the run,
     /// then down to `base / (div_factor · final_div_factor)` at the last step.
     OneCycle {
         /// Share of the run spent increasing.
@@ -117,16 +117,18 @@ impl LrSchedule {
             } => {
                 let initial = base / div_factor;
                 let min = initial / final_div_factor;
-                // PyTorch: the peak is at step pct_start·total − 1, the end at total − 1.
-                let up = (pct_start * total_steps as f64 - 1.0).max(1.0);
-                let down = (total_steps as f64 - 1.0 - up).max(1.0);
+                // PyTorch: the peak is at (fractional) step pct_start·total − 1, the end at
+                // total − 1; a run too short for a rising phase starts at the peak.
+                let up = pct_start * total_steps as f64 - 1.0;
+                let down = total_steps as f64 - 1.0 - up;
                 let anneal = |start: f64, end: f64, pct: f64| {
                     end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
                 };
                 let s = step as f64;
-                match s <= up {
-                    true => anneal(initial, base, s / up),
-                    false => anneal(base, min, ((s - up) / down).min(1.0)),
+                match (s <= up && up > 0.0, down > 0.0) {
+                    (true, _) => anneal(initial, base, s / up),
+                    (false, true) => anneal(base, min, ((s - up.max(0.0)) / down).clamp(0.0, 1.0)),
+                    (false, false) => min,
                 }
             }
         }

@@ -64,3 +64,20 @@ fn one_cycle_matches_pytorch() {
         assert!((ours - lr).abs() < 1e-9, "step {step}: {ours} vs {lr}");
     }
 }
+
+/// The same for a 5-step run (`cycle_momentum=False`), where the peak falls between steps 0
+/// and 1 (up = 0.5).
+#[test]
+fn one_cycle_matches_pytorch_on_a_very_short_run() {
+    let expected = [
+        (0, 0.040000000000000036),
+        (1, 0.9504846320134737),
+        (2, 0.6112620219362893),
+        (3, 0.18825834605023697),
+        (4, 4e-06),
+    ];
+    for (step, lr) in expected {
+        let ours = LrSchedule::ONE_CYCLE.lr_at(1.0, step, 5, 5);
+        assert!((ours - lr).abs() < 1e-9, "step {step}: {ours} vs {lr}");
+    }
+}
