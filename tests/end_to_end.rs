@@ -494,6 +494,8 @@ fn optimizer_clipping_accumulation_smoothing_and_class_weights_reach_the_run() {
         "1",
         "--lr-gamma",
         "0.5",
+        "--sampler",
+        "balanced",
     ];
     let out = train(&cpu.data, &cpu.art, cpu.backend, &flags);
     assert!(out.status.success(), "{}", text(&out));
@@ -518,6 +520,7 @@ fn optimizer_clipping_accumulation_smoothing_and_class_weights_reach_the_run() {
         serde_json::json!({"kind": "norm", "max": 1.0})
     );
     assert_eq!(t["grad_accumulation"], 2);
+    assert_eq!(t["sampler"], "balanced");
     assert!((t["label_smoothing"].as_f64().unwrap() - 0.1).abs() < 1e-6);
     // `balanced` is recorded as the weights it resolved to on the training split.
     let weights: Vec<f64> = t["class_weights"]["values"]

@@ -28,7 +28,8 @@ pub use predict::{
 pub use registry::{ModelListing, ModelSource, Registry};
 pub use report::{ReportArgs, ReportFormat};
 pub use train::{
-    AugmentChoice, CliError, OptimizerChoice, ScheduleChoice, TrainArgs, train, train_with,
+    AugmentChoice, CliError, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train,
+    train_with,
 };
 
 use crate::backend::Backend;

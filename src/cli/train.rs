@@ -9,7 +9,7 @@ use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelSpec;
 use kiln_train::{
     ClassWeights, GradClipping, LrSchedule, Mode, Monitor, MonitorConfig, OptimizerConfig,
-    Pretrained, Progress, RareClass, RunConfig, RunOutcome, TrainingConfig,
+    Pretrained, Progress, RareClass, RunConfig, RunOutcome, Sampler, TrainingConfig,
 };
 
 use super::diagnostic_args::DiagnosticArgs;
@@ -95,6 +95,11 @@ pub struct TrainArgs {
     /// the training split) or a FILE with one positive weight per class.
     #[arg(long, value_name = "balanced|FILE")]
     pub class_weights: Option<String>,
+    /// How each epoch draws the training images: shuffle (each once, seeded order) or balanced
+    /// (as many draws as images, with replacement, every class equally likely — PyTorch's
+    /// WeightedRandomSampler with 1/count weights).
+    #[arg(long, value_enum, default_value = "shuffle")]
+    pub sampler: SamplerChoice,
     /// Keep the learning rate constant instead of warm-up + cosine decay (= --schedule
     /// constant).
     #[arg(long, conflicts_with = "schedule")]
@@ -186,6 +191,15 @@ pub struct TrainArgs {
     /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+}
+
+/// `--sampler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamplerChoice {
+    /// Every image once per epoch.
+    Shuffle,
+    /// Classes drawn equally often, with replacement.
+    Balanced,
 }
 
 /// `--schedule`.
@@ -456,7 +470,11 @@ impl TrainArgs {
             .with_grad_clipping(grad_clipping)
             .with_grad_accumulation(self.accumulate_grad_batches)
             .with_label_smoothing(self.label_smoothing)
-            .with_class_weights(class_weights);
+            .with_class_weights(class_weights)
+            .with_sampler(match self.sampler {
+                SamplerChoice::Shuffle => Sampler::Shuffle,
+                SamplerChoice::Balanced => Sampler::Balanced,
+            });
         let choice = match self.constant_lr {
             true => ScheduleChoice::Constant,
             false => self.schedule.unwrap_or(ScheduleChoice::Cosine),

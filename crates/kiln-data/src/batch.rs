@@ -139,6 +139,60 @@ pub fn epoch_batches(
         .collect()
 }
 
+/// An epoch of `len` draws *with replacement*, image `i` drawn with probability proportional
+/// to `class_weights[labels[i]]`, cut into batches — PyTorch's
+/// `WeightedRandomSampler(weights, num_samples=len, replacement=True)` with per-sample weights
+/// taken from the class. A pure function of `(seed, epoch)`. With `class_weights[c] =
+/// 1 / count[c]` every class is drawn equally often in expectation ([`balanced_class_weights`]).
+pub fn weighted_epoch_batches(
+    labels: &[u8],
+    class_weights: &[f64],
+    batch_size: usize,
+    (seed, epoch): (u64, u64),
+) -> Vec<Vec<usize>> {
+    let mut cumulative = Vec::with_capacity(labels.len());
+    let mut total = 0.0;
+    for &l in labels {
+        total += class_weights
+            .get(usize::from(l))
+            .copied()
+            .filter(|w| w.is_finite() && *w > 0.0)
+            .unwrap_or(0.0);
+        cumulative.push(total);
+    }
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    // A stream of its own, so that the sampler's draws never coincide with the shuffle's.
+    let mut rng = SplitMix64::for_stream(seed ^ 0x5A4D_504C_4552_0001, epoch);
+    let draws: Vec<usize> = (0..labels.len())
+        .map(|_| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            cumulative
+                .partition_point(|&c| c <= u)
+                .min(labels.len() - 1)
+        })
+        .collect();
+    draws
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+/// `1 / count[c]` for every class of `labels` (0 for a class with no images).
+pub fn balanced_class_weights(labels: &[u8], num_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; num_classes];
+    for &l in labels {
+        if let Some(c) = counts.get_mut(usize::from(l)) {
+            *c += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|c| if c == 0 { 0.0 } else { 1.0 / c as f64 })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "tests/batch.rs"]
 mod tests;

@@ -38,7 +38,10 @@ mod rng;
 pub mod source;
 pub mod spec;
 
-pub use batch::{Batch, Batcher, HostBatch, Normalization, epoch_batches};
+pub use batch::{
+    Batch, Batcher, HostBatch, Normalization, balanced_class_weights, epoch_batches,
+    weighted_epoch_batches,
+};
 pub use checksum::{Checksum, sha256_file, verify_sha256};
 #[cfg(feature = "download")]
 pub use download::download_file;

@@ -54,6 +54,20 @@ pub struct TrainingConfig {
     pub label_smoothing: Option<f32>,
     /// Per-class weights of the training loss.
     pub class_weights: Option<ClassWeights>,
+    /// How each epoch draws the training images.
+    #[config(default = "Sampler::Shuffle")]
+    pub sampler: Sampler,
+}
+
+/// How an epoch draws the training images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampler {
+    /// Every image once, in a seeded random order (`DataLoader(shuffle=True)`).
+    Shuffle,
+    /// As many draws as images, with replacement, each class equally likely
+    /// (`WeightedRandomSampler` with weights `1 / count[class]`).
+    Balanced,
 }
 
 /// Everything that defines a run; written to `config.json` in the artifact directory.

@@ -35,7 +35,7 @@ mod trainer;
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
 pub use class_weights::ClassWeights;
-pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, TrainingConfig};
+pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, Sampler, TrainingConfig};
 pub use early_stopping::EarlyStopping;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};

@@ -6,11 +6,14 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
-use kiln_data::{Batcher, ImageDataset, Loader, Normalization, epoch_batches};
+use kiln_data::{
+    Batcher, ImageDataset, Loader, Normalization, balanced_class_weights, epoch_batches,
+    weighted_epoch_batches,
+};
 use kiln_models::ImageClassifier;
 
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, TrainInfo};
-use crate::config::TrainingConfig;
+use crate::config::{Sampler, TrainingConfig};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
@@ -104,11 +107,19 @@ pub fn fit<M: ImageClassifier>(
         let start = Instant::now();
         let mut stats = PhaseAccumulator::new(train.num_classes());
         let mut lr = config.lr;
-        let order = epoch_batches(
-            train.len(),
-            config.batch_size,
-            Some((config.seed, epoch as u64)),
-        );
+        let order = match config.sampler {
+            Sampler::Shuffle => epoch_batches(
+                train.len(),
+                config.batch_size,
+                Some((config.seed, epoch as u64)),
+            ),
+            Sampler::Balanced => weighted_epoch_batches(
+                train.labels(),
+                &balanced_class_weights(train.labels(), train.num_classes()),
+                config.batch_size,
+                (config.seed, epoch as u64),
+            ),
+        };
         model = train_loader.run(train, &order, epoch as u64, |batches| {
             let mut accumulated = GradientsAccumulator::new();
             for (batch_idx, (batch, indices)) in batches.enumerate() {

@@ -64,3 +64,34 @@ fn rgb_batches_normalize_each_channel_with_its_own_constants() {
         .unwrap();
     assert_eq!(t, [0, 1]);
 }
+
+#[test]
+fn a_balanced_sampler_draws_every_class_equally_often() {
+    // 900 images of class 0, 100 of class 1.
+    let labels: Vec<u8> = (0..1000).map(|i| u8::from(i >= 900)).collect();
+    let weights = balanced_class_weights(&labels, 2);
+    assert_eq!(weights, [1.0 / 900.0, 1.0 / 100.0]);
+    let mut rare = 0;
+    let epochs = 20;
+    for epoch in 0..epochs {
+        let batches = weighted_epoch_batches(&labels, &weights, 64, (7, epoch));
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 1000);
+        assert!(batches[..15].iter().all(|b| b.len() == 64));
+        rare += batches.concat().iter().filter(|&&i| i >= 900).count();
+    }
+    // Binomial(20,000, ½): σ ≈ 71; allow 4σ.
+    let expected = 10_000.0;
+    assert!((rare as f64 - expected).abs() < 4.0 * 70.8, "{rare}");
+    // Seeded per epoch, and a class of weight 0 is never drawn.
+    assert_eq!(
+        weighted_epoch_batches(&labels, &weights, 64, (7, 3)),
+        weighted_epoch_batches(&labels, &weights, 64, (7, 3))
+    );
+    assert_ne!(
+        weighted_epoch_batches(&labels, &weights, 64, (7, 3)),
+        weighted_epoch_batches(&labels, &weights, 64, (7, 4))
+    );
+    let only_rare = weighted_epoch_batches(&labels, &[0.0, 1.0], 64, (7, 0));
+    assert!(only_rare.concat().iter().all(|&i| i >= 900));
+    assert!(weighted_epoch_batches(&labels, &[0.0, 0.0], 64, (7, 0)).is_empty());
+}

@@ -1,7 +1,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use kiln_data::{ImageShape, Normalization};
-use kiln_models::LeNet5Config;
+use kiln_models::{LeNet5, LeNet5Config};
 
 use super::*;
 use crate::optimizer::OptimizerConfig;
@@ -33,11 +33,10 @@ fn weights<M: Module>(model: &M) -> Vec<f32> {
     c.0
 }
 
-/// LeNet-5 (no dropout, no batch norm) after one epoch of plain SGD.
-fn train(batch_size: usize, accumulate: usize) -> Vec<f32> {
+/// `model` (LeNet-5: no dropout, no batch norm) after one epoch of plain SGD.
+fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
     let device = Device::flex();
-    device.seed(1);
-    let model = LeNet5Config::new(4).init(&device.clone().autodiff());
+    let model = model.clone();
     let config = TrainingConfig::new()
         .with_epochs(1)
         .with_batch_size(batch_size)
@@ -60,8 +59,11 @@ fn train(batch_size: usize, accumulate: usize) -> Vec<f32> {
 
 #[test]
 fn accumulating_two_batches_of_8_is_one_step_on_a_batch_of_16() {
-    let (big, accumulated) = (train(16, 1), train(8, 2));
-    let plain = train(8, 1);
+    // One initialization for the three runs (the device's seed is shared with tests running
+    // in parallel, so it cannot make three inits equal).
+    let model = LeNet5Config::new(4).init(&Device::flex().autodiff());
+    let (big, accumulated) = (train(&model, 16, 1), train(&model, 8, 2));
+    let plain = train(&model, 8, 1);
     let max_diff = |a: &[f32], b: &[f32]| {
         a.iter()
             .zip(b)
@@ -75,4 +77,39 @@ fn accumulating_two_batches_of_8_is_one_step_on_a_batch_of_16() {
     );
     // Without accumulation the 8 steps of 8 end elsewhere: the comparison can fail.
     assert!(max_diff(&big, &plain) > 1e-3, "{}", max_diff(&big, &plain));
+}
+
+#[test]
+fn the_balanced_sampler_feeds_classes_equally_often() {
+    // 56 images of class 0, 8 of class 1: the shuffle sees 12.5% of class 1.
+    let d = data();
+    let skewed = ImageDataset::new(
+        d.shape(),
+        2,
+        (0..64).flat_map(|i| d.image(i).to_vec()).collect(),
+        (0..64).map(|i| u8::from(i >= 56)).collect(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let share_of_rare = |sampler: crate::config::Sampler| {
+        let model = LeNet5Config::new(2).init(&device.clone().autodiff());
+        let config = TrainingConfig::new()
+            .with_epochs(8)
+            .with_batch_size(16)
+            .with_loader_workers(0)
+            .with_sampler(sampler);
+        let norm = Normalization {
+            mean: [0.5; 3],
+            std: [0.25; 3],
+        };
+        let fitted = fit(model, &skewed, None, norm, &device, &config, &mut []).unwrap();
+        let (rare, all) = fitted.history.iter().fold((0, 0), |(r, a), m| {
+            (r + m.confusion.support(1), a + m.confusion.total())
+        });
+        rare as f64 / all as f64
+    };
+    assert_eq!(share_of_rare(crate::config::Sampler::Shuffle), 0.125);
+    // 512 draws at ½: σ ≈ 0.022.
+    let balanced = share_of_rare(crate::config::Sampler::Balanced);
+    assert!((balanced - 0.5).abs() < 0.09, "{balanced}");
 }
