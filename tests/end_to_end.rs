@@ -44,33 +44,7 @@ fn metrics_json(predictions: &Path, extra: &[&str]) -> Value {
 }
 
 fn train(data: &Path, artifacts: &Path, backend: Backend, extra: &[&str]) -> Output {
-    let (d, a, b) = (
-        data.to_str().unwrap(),
-        artifacts.to_str().unwrap(),
-        backend.to_string(),
-    );
-    let mut args = vec![
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        d,
-        "--artifact-dir",
-        a,
-        "--backend",
-        &b,
-        "--batch-size",
-        "32",
-        "--valid-size",
-        "64",
-        "--seed",
-        "7",
-    ];
-    if !extra.contains(&"--epochs") {
-        args.extend(["--epochs", "2"]);
-    }
-    args.extend_from_slice(extra);
-    kiln(&args, &[])
+    common::train_mnist(data, artifacts, backend, extra)
 }
 
 #[test]

@@ -5,25 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 const CLASSES: [&str; 3] = ["blue", "green", "red"];
 
 fn kiln(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .env("KILN_OFFLINE", "1")
-        .output()
-        .unwrap();
-    eprintln!(
-        "kiln {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::kiln_bin(args)
 }
 
 /// `n` noisy images per class and split; class `c` has channel `c` bright (blue = 2, green = 1,

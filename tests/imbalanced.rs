@@ -93,22 +93,25 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
 
     // `kiln eval` rebuilds the same imbalanced test split from config.json.
     let out = tmp.path().join("re");
-    let eval = kiln::cli::eval(
-        &kiln::cli::Registry::builtin(),
-        &EvalCli::parse_from([
+    let eval_with = |extra: &[&str]| {
+        let backend = run.backend.to_string();
+        let mut args = vec![
             "eval",
             "--artifact-dir",
             art.to_str().unwrap(),
             "--backend",
-            &run.backend.to_string(),
+            &backend,
             "--out",
             out.to_str().unwrap(),
-            "--format",
-            "csv",
-        ])
-        .eval,
-    )
-    .unwrap();
+        ];
+        args.extend_from_slice(extra);
+        kiln::cli::eval(
+            &kiln::cli::Registry::builtin(),
+            &EvalCli::parse_from(args).eval,
+        )
+        .unwrap()
+    };
+    let eval = eval_with(&["--format", "csv"]);
     assert_eq!(eval.report, outcome.report);
 
     // The diagnostics cover the training set and the decision boundary too, and `kiln eval`
@@ -137,22 +140,7 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
     );
 
     // A threshold given to `kiln eval` replaces the run's: a ratio of 100 silences imbalance.
-    let relaxed = kiln::cli::eval(
-        &kiln::cli::Registry::builtin(),
-        &EvalCli::parse_from([
-            "eval",
-            "--artifact-dir",
-            art.to_str().unwrap(),
-            "--backend",
-            &run.backend.to_string(),
-            "--out",
-            out.to_str().unwrap(),
-            "--imbalance-ratio",
-            "100",
-        ])
-        .eval,
-    )
-    .unwrap();
+    let relaxed = eval_with(&["--imbalance-ratio", "100"]);
     assert_eq!(relaxed.report.thresholds.imbalance_ratio, 100.0);
     assert_eq!(
         relaxed.report.thresholds.paradox_gap, 0.25,

@@ -4,25 +4,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use kiln::data::idx::write_idx;
 use serde_json::Value;
 
 fn kiln(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .env("KILN_OFFLINE", "1")
-        .env_remove("KILN_DATA_DIR")
-        .output()
-        .unwrap();
-    eprintln!(
-        "kiln {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::kiln_bin(args)
 }
 
 /// The generated MNIST-format set of `common::separable` (704 train, 200 test) with planted
@@ -113,27 +101,10 @@ fn planted_duplicates_are_found_reported_at_training_and_deduped() {
         common::skipped("no CPU backend");
         return;
     };
-    let b = backend.to_string();
     let train = |art: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--dataset",
-            "mnist",
-            "--data-dir",
-            d,
-            "--artifact-dir",
-            art.to_str().unwrap(),
-            "--backend",
-            &b,
-            "--epochs",
-            "1",
-            "--valid-size",
-            "64",
-            "--seed",
-            "7",
-        ];
-        args.extend_from_slice(extra);
-        kiln(&args)
+        let mut flags = vec!["--epochs", "1"];
+        flags.extend_from_slice(extra);
+        common::train_mnist(&data, art, backend, &flags)
     };
     let plain = tmp.path().join("plain");
     let out = train(&plain, &[]);

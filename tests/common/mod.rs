@@ -57,6 +57,60 @@ pub fn write_dataset(dir: &Path, train: usize, test: usize, gzip: bool) {
     }
 }
 
+/// Runs the `kiln` binary offline (no `KILN_DATA_DIR`), echoing its output to the test log.
+pub fn kiln_bin(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .env("KILN_OFFLINE", "1")
+        .env_remove("KILN_DATA_DIR")
+        .output()
+        .unwrap();
+    eprintln!(
+        "kiln {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `kiln train` on the generated MNIST set in `data` (batch 32, 64 validation images, seed 7,
+/// 2 epochs unless `extra` sets `--epochs`), then `extra`.
+pub fn train_mnist(
+    data: &Path,
+    artifacts: &Path,
+    backend: kiln::Backend,
+    extra: &[&str],
+) -> std::process::Output {
+    let (d, a, b) = (
+        data.to_str().unwrap(),
+        artifacts.to_str().unwrap(),
+        backend.to_string(),
+    );
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--artifact-dir",
+        a,
+        "--backend",
+        &b,
+        "--batch-size",
+        "32",
+        "--valid-size",
+        "64",
+        "--seed",
+        "7",
+    ];
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
+    args.extend_from_slice(extra);
+    kiln_bin(&args)
+}
+
 /// Every compiled backend that has a device here. A backend without one prints `SKIPPED` with
 /// the reason — unless `KILN_REQUIRE_BACKENDS` (comma-separated, e.g. `wgpu`) names it, in which
 /// case the test fails (CI sets it so the wgpu tests cannot silently skip).
