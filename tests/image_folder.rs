@@ -44,11 +44,7 @@ fn write_folder(root: &Path, n: usize) {
 
 #[test]
 fn trains_on_an_image_folder_and_eval_and_predict_rebuild_it_from_the_run() {
-    let Some((backend, _)) = common::usable_backends()
-        .into_iter()
-        .find(|(b, _)| !b.is_gpu())
-    else {
-        common::skipped("no CPU backend");
+    let Some(backend) = common::cpu_backend() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -94,11 +94,7 @@ fn planted_duplicates_are_found_reported_at_training_and_deduped() {
     assert!(String::from_utf8_lossy(&exact_only.stdout).contains("1 exact, 0 near"));
 
     // `kiln train` checks its own splits when it starts; `--dedupe` drops the training twins.
-    let Some((backend, _)) = common::usable_backends()
-        .into_iter()
-        .find(|(b, _)| !b.is_gpu())
-    else {
-        common::skipped("no CPU backend");
+    let Some(backend) = common::cpu_backend() else {
         return;
     };
     let train = |art: &Path, extra: &[&str]| {

@@ -110,16 +110,11 @@ pub fn leakage(args: &LeakageArgs) -> Result<Vec<Overlap>, CliError> {
     ];
     let seconds = start.elapsed().as_secs_f64();
     if args.json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
+        super::print_json(&serde_json::json!({
             "dataset": source.name(),
             "options": options,
             "overlaps": overlaps,
-        }))
-        .map_err(|e| CliError::Flag {
-            flag: "--json",
-            message: e.to_string(),
-        })?;
-        println!("{text}");
+        }))?;
     } else {
         println!(
             "{}: {} train, {} test images; checked in {seconds:.2} s",

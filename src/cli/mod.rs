@@ -108,3 +108,13 @@ fn exit_code<T>(result: Result<T, CliError>) -> i32 {
         }
     }
 }
+
+/// Prints `value` as pretty JSON on stdout (`--json` output).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Flag {
+        flag: "--json",
+        message: e.to_string(),
+    })?;
+    println!("{text}");
+    Ok(())
+}

@@ -40,11 +40,7 @@ pub fn models(registry: &Registry, args: &ModelsArgs) -> Result<Vec<ModelListing
     let spec = ModelSpec::new(args.num_classes, args.in_channels, args.image_size);
     let listing = registry.listing(&spec);
     if args.json {
-        let text = serde_json::to_string_pretty(&listing).map_err(|e| CliError::Flag {
-            flag: "--json",
-            message: e.to_string(),
-        })?;
-        println!("{text}");
+        super::print_json(&listing)?;
     } else {
         println!(
             "{} classes, {}×{}×{} input\n",

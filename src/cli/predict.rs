@@ -176,9 +176,7 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
     }
     let predictions = classify(&loaded, &args.images, args.top_k, device)?;
     if args.json {
-        let text = serde_json::to_string_pretty(&predictions)
-            .map_err(|e| flag("--json", e.to_string()))?;
-        println!("{text}");
+        super::print_json(&predictions)?;
     } else {
         for p in &predictions {
             println!("{}", p.image.display());

@@ -171,12 +171,18 @@ impl CpuRun {
     }
 }
 
+/// The first usable CPU backend; `None`, with the skip reported, when none is compiled in.
+pub fn cpu_backend() -> Option<kiln::Backend> {
+    let found = usable_backends().into_iter().find(|(b, _)| !b.is_gpu());
+    if found.is_none() {
+        skipped("no CPU backend");
+    }
+    found.map(|(b, _)| b)
+}
+
 /// A [`CpuRun`]; `None`, with the skip reported, when no CPU backend is compiled in.
 pub fn cpu_run(train: usize, test: usize) -> Option<CpuRun> {
-    let Some((backend, _)) = usable_backends().into_iter().find(|(b, _)| !b.is_gpu()) else {
-        skipped("no CPU backend");
-        return None;
-    };
+    let backend = cpu_backend()?;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_dataset(&data, train, test, false);
