@@ -28,6 +28,12 @@ trait Erased: Send + Sync {
         request: &ArtifactEval,
         device: &Device,
     ) -> Result<SplitReport, TrainError>;
+    fn replay(
+        &self,
+        config: serde_json::Value,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError>;
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError>;
 }
 
@@ -79,6 +85,17 @@ where
         device: &Device,
     ) -> Result<SplitReport, TrainError> {
         evaluate_artifacts::<A>(dir, request, device)
+    }
+
+    fn replay(
+        &self,
+        config: serde_json::Value,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError> {
+        let config: RunConfig<A> = serde_json::from_value(config)
+            .map_err(|e| TrainError::Config(format!("not a kiln run config: {e}")))?;
+        kiln_train::run(&config, device, callbacks)
     }
 
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
@@ -190,6 +207,45 @@ impl Registry {
         self.entry(&base.architecture)?
             .arch
             .train(spec, base, device, callbacks)
+    }
+
+    /// Runs a recorded configuration again — a run's `config.json`, every setting as recorded,
+    /// the architecture's included — into `artifact_dir` (its own if `None`), recording
+    /// `backend` as the backend used.
+    pub fn replay(
+        &self,
+        config: &Path,
+        artifact_dir: Option<&Path>,
+        backend: &str,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<RunOutcome, TrainError> {
+        let text = std::fs::read_to_string(config).map_err(|e| TrainError::artifact(config, e))?;
+        let mut value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| TrainError::artifact(config, format!("not JSON: {e}")))?;
+        let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
+            .map_err(|e| TrainError::artifact(config, format!("not a kiln run config: {e}")))?;
+        if let Some(dir) = artifact_dir {
+            value["artifact_dir"] = serde_json::json!(dir);
+        }
+        value["backend"] = serde_json::json!(backend);
+        let target = artifact_dir.unwrap_or(&names.artifact_dir);
+        let own = config.parent().map(|p| p.canonicalize().ok());
+        if own.is_some() && own == Some(target.canonicalize().ok()) {
+            return Err(TrainError::artifact(
+                config,
+                "replaying into the run's own artifact directory would overwrite it; give \
+                 --artifact-dir",
+            ));
+        }
+        let architecture = kiln_train::architecture_name(&names);
+        self.entry(&architecture)?
+            .arch
+            .replay(value, device, callbacks)
+            .map_err(|e| match e {
+                TrainError::Config(message) => TrainError::artifact(config, message),
+                other => other,
+            })
     }
 
     /// Re-evaluates the run in `dir` with the architecture its `config.json` names.

@@ -19,6 +19,11 @@ use crate::backend::{self, Backend, BackendError};
 /// Flags of `kiln train` (and of the `mnist` example).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
+    /// Run the configuration recorded in FILE — a run's `config.json` — again: every setting as
+    /// recorded (dataset, split, architecture, recipe, seed); only --artifact-dir and
+    /// --backend may be given with it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.
     #[arg(long, default_value = "fashion-mnist", conflicts_with = "image_folder")]
     pub dataset: DatasetName,
@@ -641,6 +646,53 @@ impl TrainArgs {
     }
 }
 
+/// `kiln train --config FILE`: the recorded run again, into `--artifact-dir` if given.
+fn replay(
+    registry: &Registry,
+    args: &TrainArgs,
+    file: &std::path::Path,
+) -> Result<RunOutcome, CliError> {
+    // Any other flag would be silently overridden by the file: refuse it instead.
+    let mut rest = args.clone();
+    (rest.config, rest.artifact_dir, rest.backend) = (None, None, None);
+    let defaults = <TrainCommand as clap::Parser>::parse_from(["train"]).args;
+    if format!("{rest:?}") != format!("{defaults:?}") {
+        return Err(CliError::Flag {
+            flag: "--config",
+            message: "only --artifact-dir and --backend may be given with it; the other \
+                      settings come from the file"
+                .into(),
+        });
+    }
+    // The recorded backend unless --backend says otherwise.
+    let recorded = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["backend"].as_str().map(String::from))
+        .and_then(|b| <Backend as clap::ValueEnum>::from_str(&b, true).ok());
+    let selected = backend::select(args.backend.or(recorded))?;
+    println!("{selected}");
+    let outcome = registry.replay(
+        file,
+        args.artifact_dir.as_deref(),
+        &selected.backend.to_string(),
+        &selected.device,
+        vec![Box::new(Progress::default())],
+    )?;
+    println!("\nTest classification report:\n");
+    println!("{}", outcome.report.to_text(4));
+    println!("{}", super::report::summary(&outcome.report));
+    println!("artifacts: {}", outcome.artifact_dir.display());
+    Ok(outcome)
+}
+
+/// `kiln train`'s flags alone, to know their defaults.
+#[derive(clap::Parser)]
+struct TrainCommand {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
 /// `kiln train`: picks the backend, trains, evaluates the test split, prints the report and
 /// confusion matrix, and writes the artifacts.
 pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
@@ -649,6 +701,9 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
 
 /// [`train`] with the architectures of `registry`.
 pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliError> {
+    if let Some(file) = &args.config {
+        return replay(registry, args, file);
+    }
     let mut config = args.run_config()?;
     if !registry.contains(&args.model) {
         return Err(CliError::Flag {

@@ -48,7 +48,7 @@ pub use progress::Progress;
 pub use run::{RunOutcome, artifacts, run};
 pub use schedule::LrSchedule;
 pub use split_eval::{
-    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, evaluate_artifacts, load_trained,
-    read_architecture, read_run_config,
+    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, architecture_name,
+    evaluate_artifacts, load_trained, read_architecture, read_run_config,
 };
 pub use trainer::{Fitted, fit};

@@ -322,16 +322,21 @@ pub fn read_run_config<A: serde::de::DeserializeOwned>(
 /// The registered architecture name of the run in `dir` (`config.json`'s `architecture`;
 /// for runs that predate it, the built-in family tag of its `model`).
 pub fn read_architecture(dir: &Path) -> Result<String, TrainError> {
-    let names: RunConfig<serde_json::Value> = read_run_config(dir)?;
-    if !names.architecture.is_empty() {
-        return Ok(names.architecture);
+    Ok(architecture_name(&read_run_config(dir)?))
+}
+
+/// The registered architecture name of a run config (its `architecture`; for runs that
+/// predate it, the built-in family tag of its `model`).
+pub fn architecture_name(config: &RunConfig<serde_json::Value>) -> String {
+    if !config.architecture.is_empty() {
+        return config.architecture.clone();
     }
-    Ok(names
+    config
         .model
         .get("architecture")
         .and_then(|a| a.as_str())
         .unwrap_or_default()
-        .to_string())
+        .to_string()
 }
 
 /// The trained model of the run in `dir` (configured by its `config`): its `model.bpk`, or
