@@ -248,6 +248,29 @@ fn trains_beats_chance_and_writes_every_artifact_on_each_backend() {
         assert_eq!(config["model"]["architecture"], "mnist-cnn");
         assert_eq!(config["backend"], backend.to_string());
         assert!(std::fs::metadata(art.join("model.bpk")).unwrap().len() > 1_000_000);
+
+        // metrics.jsonl carries metrics.csv's rows as JSON.
+        let csv = std::fs::read_to_string(art.join("metrics.csv")).unwrap();
+        let jsonl = std::fs::read_to_string(art.join("metrics.jsonl")).unwrap();
+        assert_eq!(jsonl.lines().count(), csv.lines().count() - 1);
+        for (row, line) in csv.lines().skip(1).zip(jsonl.lines()) {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let cells: Vec<&str> = row.split(',').collect();
+            assert_eq!(v["epoch"].to_string(), cells[0]);
+            assert_eq!(v["split"], cells[1]);
+            // (serde_json's default float parser may be one ulp off; the writers are exact.)
+            for (key, cell) in [("loss", cells[2]), ("accuracy", cells[3])] {
+                let (a, b) = (v[key].as_f64().unwrap(), cell.parse::<f64>().unwrap());
+                assert!((a - b).abs() <= 1e-15 * b.abs(), "{key}: {a} vs {b}");
+            }
+        }
+        // model-last.bpk holds the last epoch's weights: evaluating it gives the run's report.
+        let last = art.join("model-last.bpk");
+        let mut args = common.to_vec();
+        args.extend(["--weights", last.to_str().unwrap(), "--format", "json"]);
+        assert!(kiln(&args, &[]).status.success());
+        let from_last: Value = serde_json::from_str(&reread("eval.json")).unwrap();
+        assert_eq!(from_last, eval, "{backend}: model-last.bpk");
     }
 }
 

@@ -7,8 +7,8 @@
 //!   ([`PhaseAccumulator`]), validation after each epoch.
 //! - [`Callback`]: hooks at data loaded, train start, batch end, epoch end, validation end and
 //!   train end;
-//!   built-ins [`Progress`], [`MetricsCsv`] (with any [`kiln_eval::MetricSpec`] as extra
-//!   columns), [`EarlyStopping`] and [`BestCheckpoint`], both driven by a [`Monitor`]
+//!   built-ins [`Progress`], [`MetricsCsv`] and [`MetricsJsonl`] (with any
+//!   [`kiln_eval::MetricSpec`] as extra columns), [`LastCheckpoint`], [`EarlyStopping`] and [`BestCheckpoint`], both driven by a [`Monitor`]
 //!   (`valid_loss`, `valid_macro_f1`, `valid_recall:Shirt`, …).
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
 //!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
@@ -23,7 +23,9 @@ mod error;
 mod evaluate;
 mod fitting;
 mod history;
+mod last_checkpoint;
 mod metrics_csv;
+mod metrics_jsonl;
 mod monitor;
 mod optimizer;
 mod progress;
@@ -41,7 +43,9 @@ pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
+pub use last_checkpoint::LastCheckpoint;
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
+pub use metrics_jsonl::MetricsJsonl;
 pub use monitor::{Mode, Monitor, Monitored};
 pub use optimizer::{GradClipping, OptimizerConfig};
 pub use progress::Progress;

@@ -16,7 +16,9 @@ use crate::early_stopping::EarlyStopping;
 use crate::error::TrainError;
 use crate::fitting::{curve_of, run_diagnostics};
 use crate::history::History;
+use crate::last_checkpoint::LastCheckpoint;
 use crate::metrics_csv::MetricsCsv;
+use crate::metrics_jsonl::MetricsJsonl;
 use crate::monitor::Monitor;
 use crate::split_eval::{EvalSplit, SplitOutputs, SplitReport, Splits, report_split};
 use crate::trainer::{Fitted, fit};
@@ -35,6 +37,10 @@ pub mod artifacts {
     pub const PREDICTIONS: &str = "predictions.csv";
     /// The best epoch's weights by the monitored metric (with `save_best`).
     pub const BEST_MODEL: &str = "model-best.bpk";
+    /// The latest completed epoch's weights, rewritten every epoch.
+    pub const LAST_MODEL: &str = "model-last.bpk";
+    /// [`METRICS`] as JSON lines.
+    pub const METRICS_JSONL: &str = "metrics.jsonl";
     /// Image files left out as unreadable, one `path<TAB>why` per line (only when any were).
     pub const SKIPPED: &str = "skipped.txt";
     /// The leakage check of the splits (with `leakage_check`): every duplicate found.
@@ -63,7 +69,8 @@ pub struct RunOutcome {
 }
 
 /// Runs `config` on `device` (a plain device: autodiff is enabled for training internally).
-/// `callbacks` come after the built-in `metrics.csv` writer.
+/// `callbacks` come after the built-in `metrics.csv` and `metrics.jsonl` writers and before
+/// the `model-last.bpk` checkpoint.
 pub fn run<A: Architecture>(
     config: &RunConfig<A>,
     device: &Device,
@@ -129,6 +136,7 @@ pub fn run<A: Architecture>(
     for stale in [
         artifacts::MODEL,
         artifacts::BEST_MODEL,
+        artifacts::LAST_MODEL,
         artifacts::EVAL,
         artifacts::PREDICTIONS,
         artifacts::SKIPPED,
@@ -162,10 +170,15 @@ pub fn run<A: Architecture>(
         std::fs::write(&path, lines).map_err(|e| TrainError::artifact(&path, e))?;
     }
 
+    let jsonl = MetricsJsonl::create(&dir.join(artifacts::METRICS_JSONL), extra.clone())?;
     callbacks.insert(
         0,
         Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?),
     );
+    callbacks.insert(1, Box::new(jsonl));
+    callbacks.push(Box::new(LastCheckpoint::new(
+        dir.join(artifacts::LAST_MODEL),
+    )));
     if let Some((monitor, m)) = monitor {
         if m.save_best {
             let path = dir.join(artifacts::BEST_MODEL);
