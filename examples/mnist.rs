@@ -9,14 +9,19 @@ use clap::Parser;
 
 /// Train `mnist-cnn` on MNIST, Fashion-MNIST or KMNIST (same flags as `kiln train`).
 #[derive(Parser)]
-#[command(name = "mnist")]
+#[command(name = "mnist", args_override_self = true)]
 struct Args {
     #[command(flatten)]
     train: kiln::cli::TrainArgs,
 }
 
 fn main() {
-    let args = Args::parse();
+    // `--config run.toml` expands to the file's flags, which the command line overrides.
+    let argv = kiln::cli::expand_config(std::env::args_os().collect(), 1).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    });
+    let args = Args::parse_from(argv);
     if let Err(e) = kiln::cli::train(&args.train) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

@@ -886,3 +886,55 @@ fn a_recorded_config_replays_to_the_same_run() {
         text(&out)
     );
 }
+
+/// `kiln train --config run.toml`: every key a flag, the command line overriding the file.
+#[test]
+fn a_toml_config_sets_the_flags_and_the_command_line_overrides_it() {
+    let Some(cpu) = common::cpu_run(300, 60) else {
+        return;
+    };
+    let toml = cpu.tmp.path().join("run.toml");
+    std::fs::write(
+        &toml,
+        "# a small recipe\nmodel = \"lenet5\"\nepochs = 3\noptimizer = \"sgd\"\n\
+         lr_milestones = [1, 2]\nschedule = \"multistep\"\nmetric = [\"macro_f1\", \"recall:3\"]\n\
+         stratify = true\nnesterov = false\n",
+    )
+    .unwrap();
+    let t = toml.to_str().unwrap();
+    let out = train(
+        &cpu.data,
+        &cpu.art,
+        cpu.backend,
+        &["--config", t, "--epochs", "1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(cpu.art.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["architecture"], "lenet5");
+    assert_eq!(config["training"]["epochs"], 1, "the command line wins");
+    assert_eq!(config["training"]["optimizer"]["kind"], "sgd");
+    assert_eq!(
+        config["training"]["schedule"]["milestones"],
+        serde_json::json!([1, 2])
+    );
+    assert_eq!(
+        config["metrics"],
+        serde_json::json!(["macro_f1", "recall:3"])
+    );
+    assert_eq!(config["stratify"], true);
+
+    std::fs::write(&toml, "epochz = 3\n").unwrap();
+    let out = train(&cpu.data, &cpu.art, cpu.backend, &["--config", t]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("run.toml: `epochz` is not a kiln train flag"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&toml, "epochs = [\n").unwrap();
+    let out = train(&cpu.data, &cpu.art, cpu.backend, &["--config", t]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--config: "), "{}", text(&out));
+}

@@ -1,6 +1,7 @@
 //! The `kiln` command line: its subcommands' flags and actions, shared by the binary and the
 //! examples. [`main`] runs it with any [`Registry`] of architectures.
 
+mod config_file;
 mod data;
 mod diagnostic_args;
 mod eval;
@@ -16,6 +17,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
+pub use config_file::expand_config;
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
 pub use eval::{EvalArgs, eval};
@@ -45,6 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model, evaluate it on the test split and write artifacts.
+    #[command(args_override_self = true)]
     Train(TrainArgs),
     /// Report on any model's predictions CSV (`label`, `prediction`, optional `score_<class>`).
     Metrics(MetricsArgs),
@@ -68,6 +71,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if args.get(1).is_some_and(|a| a == "train") {
+        args = match expand_config(args, 2) {
+            Ok(expanded) => expanded,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        };
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -19,9 +19,10 @@ use crate::backend::{self, Backend, BackendError};
 /// Flags of `kiln train` (and of the `mnist` example).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
-    /// Run the configuration recorded in FILE — a run's `config.json` — again: every setting as
-    /// recorded (dataset, split, architecture, recipe, seed); only --artifact-dir and
-    /// --backend may be given with it.
+    /// A `.toml` FILE: flag settings, one key per flag (`epochs = 30`, `lr-milestones = [15,
+    /// 25]`), overridden by flags on the command line. A run's `config.json`: run it again,
+    /// every setting as recorded (dataset, split, architecture, recipe, seed); only
+    /// --artifact-dir and --backend may be given with it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.

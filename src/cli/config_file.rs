@@ -1,0 +1,112 @@
+//! `kiln train --config run.toml`: a file of flag settings, one key per `kiln train` flag.
+//!
+//! ```toml
+//! model = "resnet20"
+//! epochs = 30
+//! optimizer = "sgd"
+//! lr-milestones = [15, 25]   # or lr_milestones
+//! metric = ["macro_f1", "recall:Shirt"]
+//! stratify = true
+//! ```
+//!
+//! Each key is a flag's long name (dashes or underscores); a value becomes the flag's value, an
+//! array one occurrence per element, `true` a bare switch, `false` nothing. The file's settings
+//! come first on the command line, so a flag also given there wins (repeatable flags such as
+//! `--metric` add up).
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use super::train::{CliError, TrainArgs};
+
+/// `kiln train`'s flags, for their names.
+#[derive(clap::Parser)]
+struct TrainFlags {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// `args` with every `--config FILE.toml` (or `--config=FILE.toml`) replaced by the file's
+/// settings, placed right after the first `after` tokens (the program, and the subcommand if
+/// any) so that flags given on the command line override them (parse with
+/// `args_override_self`). `--config` of any other file is left for [`TrainArgs::config`].
+pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>, CliError> {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut files = Vec::new();
+    let mut iter = args.into_iter().peekable();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let file = match text.strip_prefix("--config") {
+            Some("") if iter.peek().is_some_and(|v| is_toml(v)) => iter.next(),
+            Some(v) if v.starts_with('=') && is_toml(&OsString::from(&v[1..])) => {
+                Some(OsString::from(&v[1..]))
+            }
+            _ => None,
+        };
+        match file {
+            Some(f) => files.push(f),
+            None => rest.push(arg),
+        }
+    }
+    let mut settings = Vec::new();
+    for file in files {
+        settings.extend(flags_of(Path::new(&file))?);
+    }
+    let split = rest.len().min(after);
+    let tail = rest.split_off(split);
+    rest.extend(settings);
+    rest.extend(tail);
+    Ok(rest)
+}
+
+fn is_toml(path: &OsString) -> bool {
+    Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
+/// The command-line tokens of the settings in `file`.
+fn flags_of(file: &Path) -> Result<Vec<OsString>, CliError> {
+    let bad = |message: String| CliError::Flag {
+        flag: "--config",
+        message: format!("{}: {message}", file.display()),
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let command = TrainFlags::command();
+    let known: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .collect();
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        if flag == "config" || !known.contains(&flag.as_str()) {
+            return Err(bad(format!("`{key}` is not a kiln train flag")));
+        }
+        let values = match value {
+            toml::Value::Array(items) => items,
+            single => vec![single],
+        };
+        for v in values {
+            let text = match v {
+                toml::Value::Boolean(true) => None,
+                toml::Value::Boolean(false) => continue,
+                toml::Value::String(s) => Some(s),
+                toml::Value::Integer(i) => Some(i.to_string()),
+                toml::Value::Float(f) => Some(f.to_string()),
+                other => {
+                    return Err(bad(format!(
+                        "`{key}`: {} is not a flag value",
+                        other.type_str()
+                    )));
+                }
+            };
+            out.push(OsString::from(format!("--{flag}")));
+            out.extend(text.map(OsString::from));
+        }
+    }
+    Ok(out)
+}
