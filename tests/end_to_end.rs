@@ -871,10 +871,13 @@ fn a_recorded_config_replays_to_the_same_run() {
     };
     assert_eq!(json(&cpu.art), json(&again));
 
-    // Into its own directory it would overwrite the run; other flags would be ignored.
+    // Into a directory holding a run it would overwrite it; other flags would be ignored.
     let out = kiln(&["train", "--config", c], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("would overwrite it"), "{}", text(&out));
+    assert!(text(&out).contains("already holds a run"), "{}", text(&out));
+    // Nor into any other run's directory (the replay's own, now).
+    let out = kiln(&["train", "--config", c, "--artifact-dir", a], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = kiln(
         &["train", "--config", c, "--artifact-dir", a, "--epochs", "9"],
         &[],
@@ -897,7 +900,7 @@ fn a_toml_config_sets_the_flags_and_the_command_line_overrides_it() {
     std::fs::write(
         &toml,
         "# a small recipe\nmodel = \"lenet5\"\nepochs = 3\noptimizer = \"sgd\"\n\
-         lr_milestones = [1, 2]\nschedule = \"multistep\"\nmetric = [\"macro_f1\", \"recall:3\"]\n\
+         lr_milestones = [1, 2]\nschedule = \"multistep\"\nlr-gamma = 0.5\nmetric = [\"macro_f1\", \"recall:3\"]\n\
          stratify = true\nnesterov = false\n",
     )
     .unwrap();
@@ -906,7 +909,7 @@ fn a_toml_config_sets_the_flags_and_the_command_line_overrides_it() {
         &cpu.data,
         &cpu.art,
         cpu.backend,
-        &["--config", t, "--epochs", "1"],
+        &["--config", t, "--epochs", "1", "--lr-milestones", "2"],
     );
     assert!(out.status.success(), "{}", text(&out));
     let config: Value =
@@ -917,8 +920,10 @@ fn a_toml_config_sets_the_flags_and_the_command_line_overrides_it() {
     assert_eq!(config["training"]["optimizer"]["kind"], "sgd");
     assert_eq!(
         config["training"]["schedule"]["milestones"],
-        serde_json::json!([1, 2])
+        serde_json::json!([2]),
+        "a list given on the command line replaces the file's"
     );
+    assert_eq!(config["training"]["schedule"]["gamma"], 0.5);
     assert_eq!(
         config["metrics"],
         serde_json::json!(["macro_f1", "recall:3"])

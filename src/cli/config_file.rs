@@ -10,9 +10,10 @@
 //! ```
 //!
 //! Each key is a flag's long name (dashes or underscores); a value becomes the flag's value, an
-//! array one occurrence per element, `true` a bare switch, `false` nothing. The file's settings
-//! come first on the command line, so a flag also given there wins (repeatable flags such as
-//! `--metric` add up).
+//! array one occurrence per element, `true` a bare switch, `false` nothing. A flag also given on
+//! the command line replaces the file's setting entirely (lists included); a command-line flag
+//! that conflicts with a different one in the file (`--image-folder` against `dataset`) is an
+//! error naming both — edit the file.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -37,6 +38,11 @@ pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>,
     let mut files = Vec::new();
     let mut iter = args.into_iter().peekable();
     while let Some(arg) = iter.next() {
+        if arg == "--" {
+            rest.push(arg);
+            rest.extend(iter.by_ref());
+            break;
+        }
         let text = arg.to_string_lossy().into_owned();
         let file = match text.strip_prefix("--config") {
             Some("") if iter.peek().is_some_and(|v| is_toml(v)) => iter.next(),
@@ -50,9 +56,20 @@ pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>,
             None => rest.push(arg),
         }
     }
+    // Flags the command line sets replace the file's.
+    let given: Vec<String> = rest
+        .iter()
+        .skip(after)
+        .filter_map(|a| a.to_str()?.strip_prefix("--").map(flag_name))
+        .collect();
     let mut settings = Vec::new();
     for file in files {
-        settings.extend(flags_of(Path::new(&file))?);
+        settings.extend(
+            flags_of(Path::new(&file))?
+                .into_iter()
+                .filter(|(flag, _)| !given.contains(flag))
+                .map(|(_, token)| token),
+        );
     }
     let split = rest.len().min(after);
     let tail = rest.split_off(split);
@@ -61,14 +78,20 @@ pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>,
     Ok(rest)
 }
 
+/// The name of `name[=value]`.
+fn flag_name(token: &str) -> String {
+    token.split('=').next().unwrap_or_default().to_string()
+}
+
 fn is_toml(path: &OsString) -> bool {
     Path::new(path)
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
-/// The command-line tokens of the settings in `file`.
-fn flags_of(file: &Path) -> Result<Vec<OsString>, CliError> {
+/// The settings in `file`: each flag's name and its command-line token (`--flag` or
+/// `--flag=value`, one token so that a value starting with `-` stays a value).
+fn flags_of(file: &Path) -> Result<Vec<(String, OsString)>, CliError> {
     let bad = |message: String| CliError::Flag {
         flag: "--config",
         message: format!("{}: {message}", file.display()),
@@ -104,8 +127,11 @@ fn flags_of(file: &Path) -> Result<Vec<OsString>, CliError> {
                     )));
                 }
             };
-            out.push(OsString::from(format!("--{flag}")));
-            out.extend(text.map(OsString::from));
+            let token = match text {
+                Some(value) => format!("--{flag}={value}"),
+                None => format!("--{flag}"),
+            };
+            out.push((flag.clone(), OsString::from(token)));
         }
     }
     Ok(out)

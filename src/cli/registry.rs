@@ -229,13 +229,16 @@ impl Registry {
             value["artifact_dir"] = serde_json::json!(dir);
         }
         value["backend"] = serde_json::json!(backend);
+        // Never into a directory that holds a run — the replayed one's own included.
         let target = artifact_dir.unwrap_or(&names.artifact_dir);
-        let own = config.parent().map(|p| p.canonicalize().ok());
-        if own.is_some() && own == Some(target.canonicalize().ok()) {
+        if target.join(kiln_train::artifacts::CONFIG).exists() {
             return Err(TrainError::artifact(
                 config,
-                "replaying into the run's own artifact directory would overwrite it; give \
-                 --artifact-dir",
+                format!(
+                    "{} already holds a run, which replaying into it would overwrite; give \
+                     another --artifact-dir",
+                    target.display()
+                ),
             ));
         }
         let architecture = kiln_train::architecture_name(&names);
