@@ -1,7 +1,7 @@
 //! `kiln data info|verify|fetch|leakage`: where a dataset's files are, whether they are intact,
 //! getting them, and duplicates across its splits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kiln_data::folder::Unreadable;
 use kiln_data::leakage::{LeakageOptions, Overlap, find_duplicates, find_duplicates_within};
@@ -87,16 +87,7 @@ impl LeakageArgs {
 pub fn leakage(args: &LeakageArgs) -> Result<Vec<Overlap>, CliError> {
     let options = args.options()?;
     let train_error = |e: DataError| CliError::Train(e.into());
-    let source = match (&args.select.dataset, &args.select.image_folder) {
-        (Some(name), _) => DatasetSource::Named(*name),
-        (None, Some(root)) => DatasetSource::Folder(args.select.folder(root)?),
-        (None, None) => {
-            return Err(CliError::Flag {
-                flag: "--dataset",
-                message: "give --dataset or --image-folder".into(),
-            });
-        }
-    };
+    let source = args.select.source()?;
     let resolver = Resolver::from_env(args.select.data_dir.clone(), true);
     let loaded = load_source(&source, &resolver).map_err(train_error)?;
     for (path, why) in &loaded.skipped {
@@ -157,10 +148,21 @@ pub struct DataSelect {
 }
 
 impl DataSelect {
-    /// The image folder at `root`, scanned with these flags (unreadable files skipped).
-    fn folder(&self, root: &Path) -> Result<FolderSource, CliError> {
-        FolderSource::scan(root, self.image_size, self.channels, Unreadable::Skip)
-            .map_err(|e| CliError::Train(e.into()))
+    /// The dataset these flags name: `--dataset`, or `--image-folder` scanned with
+    /// `--image-size`/`--channels` (unreadable files to be skipped).
+    fn source(&self) -> Result<DatasetSource, CliError> {
+        match (self.dataset, &self.image_folder) {
+            (Some(name), _) => Ok(DatasetSource::Named(name)),
+            (None, Some(root)) => {
+                FolderSource::scan(root, self.image_size, self.channels, Unreadable::Skip)
+                    .map(DatasetSource::Folder)
+                    .map_err(|e| CliError::Train(e.into()))
+            }
+            (None, None) => Err(CliError::Flag {
+                flag: "--dataset",
+                message: "give --dataset or --image-folder".into(),
+            }),
+        }
     }
 }
 
@@ -173,17 +175,10 @@ pub fn data(args: &DataArgs) -> Result<(), CliError> {
     };
     let train_error = |e: DataError| CliError::Train(e.into());
     let resolver = Resolver::from_env(select.data_dir.clone(), offline);
-    let name = match (select.dataset, &select.image_folder) {
-        (Some(name), _) => name,
-        (None, Some(root)) => {
-            let verify = matches!(args.action, DataAction::Verify(_));
-            return folder(select.folder(root)?, verify);
-        }
-        (None, None) => {
-            return Err(CliError::Flag {
-                flag: "--dataset",
-                message: "give --dataset or --image-folder".into(),
-            });
+    let name = match select.source()? {
+        DatasetSource::Named(name) => name,
+        DatasetSource::Folder(source) => {
+            return folder(source, matches!(args.action, DataAction::Verify(_)));
         }
     };
     let spec = name.spec();

@@ -136,6 +136,12 @@ pub struct ModelListing {
     pub summary: String,
 }
 
+/// A recorded run configuration (a run's `config.json`) as JSON, for [`Registry::replay`].
+pub fn read_recorded(config: &Path) -> Result<serde_json::Value, TrainError> {
+    let text = std::fs::read_to_string(config).map_err(|e| TrainError::artifact(config, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::artifact(config, format!("not JSON: {e}")))
+}
+
 impl Registry {
     /// kiln's built-in architectures ([`kiln_models::ARCHITECTURES`]).
     pub fn builtin() -> Self {
@@ -212,17 +218,16 @@ impl Registry {
     /// Runs a recorded configuration again — a run's `config.json`, every setting as recorded,
     /// the architecture's included — into `artifact_dir` (its own if `None`), recording
     /// `backend` as the backend used.
+    /// `value` is the file's content ([`read_recorded`]); `config` names it in errors.
     pub fn replay(
         &self,
         config: &Path,
+        mut value: serde_json::Value,
         artifact_dir: Option<&Path>,
         backend: &str,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
     ) -> Result<RunOutcome, TrainError> {
-        let text = std::fs::read_to_string(config).map_err(|e| TrainError::artifact(config, e))?;
-        let mut value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| TrainError::artifact(config, format!("not JSON: {e}")))?;
         let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
             .map_err(|e| TrainError::artifact(config, format!("not a kiln run config: {e}")))?;
         if let Some(dir) = artifact_dir {

@@ -665,16 +665,16 @@ fn replay(
                 .into(),
         });
     }
+    let value = super::registry::read_recorded(file)?;
     // The recorded backend unless --backend says otherwise.
-    let recorded = std::fs::read_to_string(file)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["backend"].as_str().map(String::from))
-        .and_then(|b| <Backend as clap::ValueEnum>::from_str(&b, true).ok());
+    let recorded = value["backend"]
+        .as_str()
+        .and_then(|b| <Backend as clap::ValueEnum>::from_str(b, true).ok());
     let selected = backend::select(args.backend.or(recorded))?;
     println!("{selected}");
     let outcome = registry.replay(
         file,
+        value,
         args.artifact_dir.as_deref(),
         &selected.backend.to_string(),
         &selected.device,

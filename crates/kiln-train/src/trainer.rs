@@ -100,6 +100,7 @@ pub fn fit<M: ImageClassifier>(
         cb.on_train_start(&info)?;
     }
     let mut optim = config.optimizer.init(config.grad_clipping);
+    let sampling_weights = balanced_class_weights(train.labels(), train.num_classes());
     let mut history = History::new();
     let mut step = 0;
     let mut stopped_early = None;
@@ -115,7 +116,7 @@ pub fn fit<M: ImageClassifier>(
             ),
             Sampler::Balanced => weighted_epoch_batches(
                 train.labels(),
-                &balanced_class_weights(train.labels(), train.num_classes()),
+                &sampling_weights,
                 config.batch_size,
                 (config.seed, epoch as u64),
             ),
