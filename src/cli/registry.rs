@@ -7,7 +7,8 @@ use std::path::Path;
 use burn::tensor::Device;
 use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, trainable_params};
 use kiln_train::{
-    ArtifactEval, Callback, RunConfig, RunOutcome, SplitReport, TrainError, evaluate_artifacts,
+    ArtifactEval, Callback, RunConfig, RunOptions, RunOutcome, SplitReport, TrainError,
+    evaluate_artifacts,
 };
 
 use super::predict::LoadedModel;
@@ -21,6 +22,7 @@ trait Erased: Send + Sync {
         base: RunConfig<()>,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError>;
     fn eval(
         &self,
@@ -33,6 +35,7 @@ trait Erased: Send + Sync {
         config: serde_json::Value,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError>;
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError>;
 }
@@ -74,8 +77,9 @@ where
         base: RunConfig<()>,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        kiln_train::run(&base.with_model((self.0)(spec)), device, callbacks)
+        kiln_train::run_with(&base.with_model((self.0)(spec)), device, callbacks, options)
     }
 
     fn eval(
@@ -92,10 +96,11 @@ where
         config: serde_json::Value,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let config: RunConfig<A> = serde_json::from_value(config)
             .map_err(|e| TrainError::Config(format!("not a kiln run config: {e}")))?;
-        kiln_train::run(&config, device, callbacks)
+        kiln_train::run_with(&config, device, callbacks, options)
     }
 
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
@@ -209,10 +214,11 @@ impl Registry {
         base: RunConfig<()>,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         self.entry(&base.architecture)?
             .arch
-            .train(spec, base, device, callbacks)
+            .train(spec, base, device, callbacks, options)
     }
 
     /// Runs a recorded configuration again — a run's `config.json`, every setting as recorded,
@@ -227,6 +233,7 @@ impl Registry {
         backend: &str,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
+        options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
             .map_err(|e| TrainError::artifact(config, format!("not a kiln run config: {e}")))?;
@@ -249,9 +256,40 @@ impl Registry {
         let architecture = kiln_train::architecture_name(&names);
         self.entry(&architecture)?
             .arch
-            .replay(value, device, callbacks)
+            .replay(value, device, callbacks, options)
             .map_err(|e| match e {
                 TrainError::Config(message) => TrainError::artifact(config, message),
+                other => other,
+            })
+    }
+
+    /// Continues the run in `dir` from its saved training state (`kiln train --resume`): its
+    /// `config.json` as recorded, in `dir` whatever directory it was recorded with, recording
+    /// `backend` as the backend used.
+    pub fn resume(
+        &self,
+        dir: &Path,
+        backend: &str,
+        device: &Device,
+        callbacks: Vec<Box<dyn Callback>>,
+        interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<RunOutcome, TrainError> {
+        let config = dir.join(kiln_train::artifacts::CONFIG);
+        let mut value = read_recorded(&config)?;
+        let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
+            .map_err(|e| TrainError::artifact(&config, format!("not a kiln run config: {e}")))?;
+        value["artifact_dir"] = serde_json::json!(dir);
+        value["backend"] = serde_json::json!(backend);
+        let options = RunOptions {
+            resume: true,
+            interrupt,
+        };
+        let architecture = kiln_train::architecture_name(&names);
+        self.entry(&architecture)?
+            .arch
+            .replay(value, device, callbacks, &options)
+            .map_err(|e| match e {
+                TrainError::Config(message) => TrainError::artifact(&config, message),
                 other => other,
             })
     }

@@ -1,6 +1,8 @@
 //! `kiln train`, shared by the `kiln` binary and `examples/mnist.rs`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use kiln_data::augment::Augmentation;
 use kiln_data::folder::Unreadable;
@@ -9,7 +11,8 @@ use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelSpec;
 use kiln_train::{
     ClassWeights, GradClipping, LrSchedule, Mode, Monitor, MonitorConfig, OptimizerConfig,
-    Pretrained, Progress, RareClass, RunConfig, RunOutcome, Sampler, TrainingConfig,
+    Pretrained, Progress, RareClass, RunConfig, RunOptions, RunOutcome, Sampler, TrainError,
+    TrainingConfig,
 };
 
 use super::diagnostic_args::DiagnosticArgs;
@@ -25,6 +28,12 @@ pub struct TrainArgs {
     /// --artifact-dir and --backend may be given with it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Continue the run in DIR from its last saved training state (`DIR/checkpoint/`: every
+    /// epoch's end, or where Ctrl-C stopped it) to exactly the result it would have reached
+    /// uninterrupted; every setting comes from `DIR/config.json` (only --backend may be
+    /// given with it).
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
     /// Dataset: mnist, fashion-mnist, kmnist, cifar10 or cifar100.
     #[arg(long, default_value = "fashion-mnist", conflicts_with = "image_folder")]
     pub dataset: DatasetName,
@@ -287,16 +296,16 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// Process exit code: 2 for bad flags or input files (as clap), 3 for missing data, 1 otherwise.
+    /// Process exit code: 2 for bad flags or input files (as clap), 3 for missing data, 130
+    /// for a run interrupted by Ctrl-C (as a shell reports SIGINT), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Flag { .. } | Self::Backend(BackendError::NotCompiled(_)) => 2,
-            Self::Train(kiln_train::TrainError::Data(kiln_data::DataError::NotFound {
-                ..
-            })) => 3,
+            Self::Train(TrainError::Interrupted { .. }) => 130,
+            Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
-            | Self::Train(kiln_train::TrainError::Import(_))
-            | Self::Train(kiln_train::TrainError::Data(
+            | Self::Train(TrainError::Import(_))
+            | Self::Train(TrainError::Data(
                 kiln_data::DataError::Image { .. } | kiln_data::DataError::Folder { .. },
             )) => 2,
             _ => 1,
@@ -647,31 +656,57 @@ impl TrainArgs {
     }
 }
 
+/// Refuses any flag of `args` beyond `allowed` ones (already cleared in `rest`): with
+/// `flag`, the settings come from a recorded file and another flag would be silently ignored.
+fn refuse_other_flags(rest: &TrainArgs, flag: &'static str, allowed: &str) -> Result<(), CliError> {
+    let defaults = <TrainCommand as clap::Parser>::parse_from(["train"]).args;
+    match format!("{rest:?}") == format!("{defaults:?}") {
+        true => Ok(()),
+        false => Err(CliError::Flag {
+            flag,
+            message: format!(
+                "only {allowed} may be given with it; the other settings come from the \
+                 recorded config.json"
+            ),
+        }),
+    }
+}
+
+/// The backend of a recorded `config.json` unless `--backend` says otherwise.
+fn recorded_backend(
+    args: &TrainArgs,
+    value: &serde_json::Value,
+) -> Result<backend::Selected, CliError> {
+    let recorded = value["backend"]
+        .as_str()
+        .and_then(|b| <Backend as clap::ValueEnum>::from_str(b, true).ok());
+    let selected = backend::select(args.backend.or(recorded))?;
+    println!("{selected}");
+    Ok(selected)
+}
+
+/// A flag set by the first Ctrl-C (SIGINT), which the training loop reads after every
+/// optimizer step to save its state and stop; a second Ctrl-C exits at once (code 130).
+fn interrupt_on_ctrl_c() -> Option<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let sigint = signal_hook::consts::SIGINT;
+    // Registered first, so it sees the flag before the first Ctrl-C sets it.
+    signal_hook::flag::register_conditional_shutdown(sigint, 130, flag.clone()).ok()?;
+    signal_hook::flag::register(sigint, flag.clone()).ok()?;
+    Some(flag)
+}
+
 /// `kiln train --config FILE`: the recorded run again, into `--artifact-dir` if given.
 fn replay(
     registry: &Registry,
     args: &TrainArgs,
     file: &std::path::Path,
 ) -> Result<RunOutcome, CliError> {
-    // Any other flag would be silently overridden by the file: refuse it instead.
     let mut rest = args.clone();
     (rest.config, rest.artifact_dir, rest.backend) = (None, None, None);
-    let defaults = <TrainCommand as clap::Parser>::parse_from(["train"]).args;
-    if format!("{rest:?}") != format!("{defaults:?}") {
-        return Err(CliError::Flag {
-            flag: "--config",
-            message: "only --artifact-dir and --backend may be given with it; the other \
-                      settings come from the file"
-                .into(),
-        });
-    }
+    refuse_other_flags(&rest, "--config", "--artifact-dir and --backend")?;
     let value = super::registry::read_recorded(file)?;
-    // The recorded backend unless --backend says otherwise.
-    let recorded = value["backend"]
-        .as_str()
-        .and_then(|b| <Backend as clap::ValueEnum>::from_str(b, true).ok());
-    let selected = backend::select(args.backend.or(recorded))?;
-    println!("{selected}");
+    let selected = recorded_backend(args, &value)?;
     let outcome = registry.replay(
         file,
         value,
@@ -679,6 +714,10 @@ fn replay(
         &selected.backend.to_string(),
         &selected.device,
         vec![Box::new(Progress::default())],
+        &RunOptions {
+            resume: false,
+            interrupt: interrupt_on_ctrl_c(),
+        },
     )?;
     println!("\nTest classification report:\n");
     println!("{}", outcome.report.to_text(4));
@@ -702,9 +741,51 @@ pub fn train(args: &TrainArgs) -> Result<RunOutcome, CliError> {
 
 /// [`train`] with the architectures of `registry`.
 pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliError> {
-    if let Some(file) = &args.config {
-        return replay(registry, args, file);
+    let result = match (&args.config, &args.resume) {
+        (Some(file), _) => replay(registry, args, file),
+        (None, Some(dir)) => resume(registry, args, dir),
+        (None, None) => train_new(registry, args),
+    };
+    if let Err(CliError::Train(TrainError::Interrupted { .. })) = &result {
+        let dir = match &args.resume {
+            Some(dir) => dir.clone(),
+            None => args.run_config()?.artifact_dir,
+        };
+        eprintln!("to continue: kiln train --resume {}", dir.display());
     }
+    result
+}
+
+/// `kiln train --resume DIR`: the run in DIR continued from its saved state.
+fn resume(
+    registry: &Registry,
+    args: &TrainArgs,
+    dir: &std::path::Path,
+) -> Result<RunOutcome, CliError> {
+    let mut rest = args.clone();
+    (rest.resume, rest.backend) = (None, None);
+    refuse_other_flags(&rest, "--resume", "--backend")?;
+    let value = super::registry::read_recorded(&dir.join(kiln_train::artifacts::CONFIG))?;
+    let selected = recorded_backend(args, &value)?;
+    let outcome = registry.resume(
+        dir,
+        &selected.backend.to_string(),
+        &selected.device,
+        vec![Box::new(Progress::default())],
+        interrupt_on_ctrl_c(),
+    )?;
+    if let Some(reason) = &outcome.stopped_early {
+        println!("\n{reason}");
+    }
+    println!("\nTest classification report:\n");
+    println!("{}", outcome.report.to_text(4));
+    println!("{}", super::report::summary(&outcome.report));
+    println!("artifacts: {}", outcome.artifact_dir.display());
+    Ok(outcome)
+}
+
+/// A new run from the flags.
+fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliError> {
     let mut config = args.run_config()?;
     if !registry.contains(&args.model) {
         return Err(CliError::Flag {
@@ -725,6 +806,10 @@ pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, C
         config,
         &selected.device,
         vec![Box::new(Progress::default())],
+        &RunOptions {
+            resume: false,
+            interrupt: interrupt_on_ctrl_c(),
+        },
     )?;
     if let (Some(report), Some(weights)) = (&outcome.import, &args.pretrained) {
         println!("\nstarted from {}", weights.display());

@@ -70,13 +70,28 @@ impl Loader {
         epoch: u64,
         f: impl FnOnce(&mut Batches<'a>) -> R,
     ) -> R {
-        let workers = self.workers.min(batches.len());
+        self.run_from(data, batches, 0, epoch, f)
+    }
+
+    /// [`run`](Self::run) starting at batch `first` (a resumed epoch): the batches before it
+    /// are not built, and the ones after it are the same as in a whole epoch.
+    pub fn run_from<'a, R>(
+        &'a self,
+        data: &'a ImageDataset,
+        batches: &'a [Vec<usize>],
+        first: usize,
+        epoch: u64,
+        f: impl FnOnce(&mut Batches<'a>) -> R,
+    ) -> R {
+        let first = first.min(batches.len());
+        let workers = self.workers.min(batches.len() - first);
         std::thread::scope(|scope| {
             let receivers = (0..workers)
                 .map(|w| {
                     let (tx, rx) = sync_channel(Self::PREFETCH);
                     scope.spawn(move || {
-                        for (b, indices) in batches.iter().enumerate().skip(w).step_by(workers) {
+                        let mine = batches.iter().enumerate().skip(first + w);
+                        for (b, indices) in mine.step_by(workers) {
                             // The consumer hung up (it stopped early): nothing more to build.
                             if tx.send(self.build(data, indices, epoch, b)).is_err() {
                                 break;
@@ -94,7 +109,8 @@ impl Loader {
                 data,
                 batches,
                 receivers,
-                next: 0,
+                first,
+                next: first,
             };
             f(&mut iter)
         })
@@ -108,6 +124,7 @@ pub struct Batches<'a> {
     data: &'a ImageDataset,
     batches: &'a [Vec<usize>],
     receivers: Vec<Receiver<HostBatch>>,
+    first: usize,
     next: usize,
 }
 
@@ -118,7 +135,7 @@ impl<'a> Iterator for Batches<'a> {
         let indices = self.batches.get(self.next)?;
         let host = match self.receivers.len() {
             0 => None,
-            n => self.receivers[self.next % n].recv().ok(),
+            n => self.receivers[(self.next - self.first) % n].recv().ok(),
         };
         // A worker only hangs up early by panicking; the batch is then built here rather than
         // lost (the scope re-raises the panic when it ends).

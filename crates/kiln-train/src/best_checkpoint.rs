@@ -44,6 +44,13 @@ impl BestCheckpoint {
 }
 
 impl Callback for BestCheckpoint {
+    /// The best value so far is taken from the history; its weights are already on disk.
+    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
+        history.iter().for_each(|m| self.observe(m));
+        self.improved = false;
+        Ok(())
+    }
+
     fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.observe(m);
         Ok(())

@@ -73,6 +73,12 @@ pub trait Callback {
     fn on_train_start(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
         Ok(())
     }
+    /// When a run resumes from a saved state, after [`on_train_start`](Self::on_train_start):
+    /// the metrics of the phases completed before it, for callbacks whose output or decisions
+    /// depend on them (logs rewritten, early stopping's patience, the best value so far).
+    fn on_resume(&mut self, _history: &History) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// After each optimizer step.
     fn on_batch_end(
         &mut self,

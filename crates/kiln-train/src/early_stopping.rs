@@ -54,6 +54,11 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
+    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
+        history.iter().for_each(|m| self.observe(m));
+        Ok(())
+    }
+
     fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.observe(m);
         Ok(())

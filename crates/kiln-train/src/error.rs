@@ -28,6 +28,16 @@ pub enum TrainError {
         /// The offending value.
         loss: f64,
     },
+    /// Training was interrupted (Ctrl-C) after an optimizer step; its state was saved.
+    #[error(
+        "interrupted: training state saved at epoch {epoch}, batch {batch} (continue with --resume)"
+    )]
+    Interrupted {
+        /// 1-based epoch training continues in.
+        epoch: usize,
+        /// 0-based batch it continues at.
+        batch: usize,
+    },
     /// Writing an artifact failed.
     #[error("{}: {message}", path.display())]
     Artifact {

@@ -1,10 +1,10 @@
 //! Pooled per-epoch metrics: sums over samples, never means of batch means.
 
 use kiln_eval::{ConfusionMatrix, metrics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which data an epoch's metrics describe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// The training split, measured while training (dropout on, weights moving).
@@ -22,27 +22,32 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// Metrics of one phase of one epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Metrics of one phase of one epoch. Serialized with every float as a decimal string that
+/// parses back to the same bits (JSON numbers do not promise that, nor NaN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// 1-based epoch.
     pub epoch: usize,
     /// Train or validation.
     pub phase: Phase,
     /// Σ(per-sample loss) / Σ(samples).
+    #[serde(with = "exact_f64")]
     pub loss: f64,
     /// Σ(correct) / Σ(samples).
+    #[serde(with = "exact_f64")]
     pub accuracy: f64,
     /// Macro F1 over the labels present (scikit-learn, zero_division = 0).
+    #[serde(with = "exact_f64")]
     pub macro_f1: f64,
     /// Learning rate at the epoch's last step.
+    #[serde(with = "exact_f64")]
     pub lr: f64,
     /// Wall-clock seconds the phase took.
+    #[serde(with = "exact_f64")]
     pub seconds: f64,
     /// Samples seen.
     pub samples: usize,
     /// The phase's confusion counts, for any further metric ([`kiln_eval::MetricSpec`]).
-    #[serde(skip)]
     pub confusion: ConfusionMatrix,
 }
 
@@ -50,8 +55,9 @@ pub struct EpochMetrics {
 pub type History = Vec<EpochMetrics>;
 
 /// Gathers a phase's loss and confusion counts batch by batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseAccumulator {
+    #[serde(with = "exact_f64")]
     loss_sum: f64,
     seen: usize,
     confusion: ConfusionMatrix,
@@ -112,5 +118,21 @@ impl PhaseAccumulator {
             samples: self.seen,
             confusion: self.confusion.clone(),
         }
+    }
+}
+
+/// Floats as shortest round-trip decimal strings (`f64`'s `Display`, parsed exactly by
+/// `str::parse`), so a saved training state restores every value to the bit.
+pub(crate) mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("not a number: {text:?}")))
     }
 }

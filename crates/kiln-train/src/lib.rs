@@ -33,6 +33,7 @@ mod run;
 mod schedule;
 mod split_eval;
 mod trainer;
+pub mod training_state;
 
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
@@ -49,10 +50,11 @@ pub use metrics_jsonl::MetricsJsonl;
 pub use monitor::{Mode, Monitor, Monitored};
 pub use optimizer::{GradClipping, OptimizerConfig};
 pub use progress::Progress;
-pub use run::{RunOutcome, artifacts, run};
+pub use run::{RunOptions, RunOutcome, artifacts, run, run_with};
 pub use schedule::LrSchedule;
 pub use split_eval::{
     ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, architecture_name,
     evaluate_artifacts, load_trained, read_architecture, read_run_config,
 };
-pub use trainer::{Fitted, fit};
+pub use trainer::{FitOptions, Fitted, fit};
+pub use training_state::TrainingState;

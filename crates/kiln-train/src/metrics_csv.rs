@@ -54,6 +54,10 @@ impl MetricsCsv {
 }
 
 impl Callback for MetricsCsv {
+    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
+        history.iter().try_for_each(|m| self.row(m))
+    }
+
     fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         self.row(m)
     }

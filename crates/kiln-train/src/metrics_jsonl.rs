@@ -31,8 +31,8 @@ impl MetricsJsonl {
     }
 }
 
-impl Callback for MetricsJsonl {
-    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
+impl MetricsJsonl {
+    fn line(&mut self, m: &EpochMetrics) -> Result<(), TrainError> {
         let mut line = serde_json::json!({
             "epoch": m.epoch,
             "split": m.phase,
@@ -49,5 +49,15 @@ impl Callback for MetricsJsonl {
         writeln!(self.file, "{line}")
             .and_then(|()| self.file.flush())
             .map_err(|e| TrainError::artifact(&self.path, e))
+    }
+}
+
+impl Callback for MetricsJsonl {
+    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
+        history.iter().try_for_each(|m| self.line(m))
+    }
+
+    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
+        self.line(m)
     }
 }

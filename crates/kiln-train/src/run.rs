@@ -1,6 +1,8 @@
 //! A whole run: data → model → training → test evaluation → artifacts.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -21,7 +23,8 @@ use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
 use crate::monitor::Monitor;
 use crate::split_eval::{EvalSplit, SplitOutputs, SplitReport, Splits, report_split};
-use crate::trainer::{Fitted, fit};
+use crate::trainer::{FitOptions, Fitted, fit};
+use crate::training_state::{STATE_FILE, TrainingState};
 
 /// File names inside the artifact directory.
 pub mod artifacts {
@@ -45,6 +48,19 @@ pub mod artifacts {
     pub const SKIPPED: &str = "skipped.txt";
     /// The leakage check of the splits (with `leakage_check`): every duplicate found.
     pub const LEAKAGE: &str = "leakage.json";
+    /// The resumable training state ([`crate::training_state`]), a directory.
+    pub const CHECKPOINT: &str = "checkpoint";
+}
+
+/// How [`run_with`] starts and stops.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue the run whose state is in the artifact directory (`kiln train --resume`)
+    /// instead of starting afresh.
+    pub resume: bool,
+    /// Set (by a Ctrl-C handler) to stop after the current optimizer step, saving the state
+    /// ([`TrainError::Interrupted`]).
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What a run produced.
@@ -74,8 +90,31 @@ pub struct RunOutcome {
 pub fn run<A: Architecture>(
     config: &RunConfig<A>,
     device: &Device,
-    mut callbacks: Vec<Box<dyn Callback>>,
+    callbacks: Vec<Box<dyn Callback>>,
 ) -> Result<RunOutcome, TrainError> {
+    run_with(config, device, callbacks, &RunOptions::default())
+}
+
+/// [`run`], resumable and interruptible: the training state is kept in
+/// [`artifacts::CHECKPOINT`] of the artifact directory, and `options.resume` continues from it
+/// — to the same metrics and weights as an uninterrupted run (on the CPU backends).
+pub fn run_with<A: Architecture>(
+    config: &RunConfig<A>,
+    device: &Device,
+    mut callbacks: Vec<Box<dyn Callback>>,
+    options: &RunOptions,
+) -> Result<RunOutcome, TrainError> {
+    let dir = &config.artifact_dir;
+    let checkpoint_dir = dir.join(artifacts::CHECKPOINT);
+    let resume = match options.resume {
+        true => Some(TrainingState::read(&checkpoint_dir)?.ok_or_else(|| {
+            TrainError::artifact(
+                checkpoint_dir.join(STATE_FILE),
+                "no training state to resume (the run saved none: it ended before its first epoch?)",
+            )
+        })?),
+        false => None,
+    };
     let Splits {
         dataset,
         class_names,
@@ -120,7 +159,20 @@ pub fn run<A: Architecture>(
     device.seed(config.training.seed);
     let mut model = config.model.init(&device.clone().autodiff());
     let mut import = None;
-    if let Some(pretrained) = &config.pretrained {
+    if let Some(state) = &resume {
+        // The saved weights carry their parameter ids, which key the optimizer's state.
+        let frozen = config
+            .pretrained
+            .as_ref()
+            .is_some_and(|p| p.freeze_backbone);
+        if frozen {
+            model = freeze_backbone(model, config.model.head());
+        }
+        let path = state.model_path(&checkpoint_dir);
+        model = model
+            .try_load_file(&path)
+            .map_err(|e| TrainError::artifact(&path, e))?;
+    } else if let Some(pretrained) = &config.pretrained {
         let (loaded, report) = import_weights(&config.model, model, &pretrained.weights)?;
         model = match pretrained.freeze_backbone {
             true => freeze_backbone(loaded, config.model.head()),
@@ -130,9 +182,18 @@ pub fn run<A: Architecture>(
     }
 
     // Only now touch the artifact directory: a run that cannot start leaves it as it was, and
-    // one that starts leaves no outputs of an earlier run beside its own.
-    let dir = &config.artifact_dir;
+    // one that starts leaves no outputs of an earlier run beside its own (a resumed run keeps
+    // its checkpoints).
     std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
+    let kept_on_resume = [
+        artifacts::BEST_MODEL,
+        artifacts::LAST_MODEL,
+        artifacts::CHECKPOINT,
+    ];
+    if resume.is_none() && checkpoint_dir.exists() {
+        std::fs::remove_dir_all(&checkpoint_dir)
+            .map_err(|e| TrainError::artifact(&checkpoint_dir, e))?;
+    }
     for stale in [
         artifacts::MODEL,
         artifacts::BEST_MODEL,
@@ -141,7 +202,10 @@ pub fn run<A: Architecture>(
         artifacts::PREDICTIONS,
         artifacts::SKIPPED,
         artifacts::LEAKAGE,
-    ] {
+    ]
+    .into_iter()
+    .filter(|f| resume.is_none() || !kept_on_resume.contains(f))
+    {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -200,6 +264,11 @@ pub fn run<A: Architecture>(
         device,
         &training,
         &mut callbacks,
+        &FitOptions {
+            checkpoint_dir: Some(checkpoint_dir),
+            resume,
+            interrupt: options.interrupt.clone(),
+        },
     )?;
 
     let model = model.valid();

@@ -1,10 +1,12 @@
 //! The epoch loop: one implementation for every [`ImageClassifier`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use kiln_data::{
     Batcher, ImageDataset, Loader, Normalization, balanced_class_weights, epoch_batches,
@@ -17,6 +19,7 @@ use crate::config::{Sampler, TrainingConfig};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
+use crate::training_state::{self, Position, TrainingState, batch_seed, write_atomically};
 
 /// What [`fit`] returns.
 #[derive(Debug, Clone)]
@@ -29,18 +32,27 @@ pub struct Fitted<M> {
     pub stopped_early: Option<String>,
 }
 
+/// How [`fit`] keeps, restores and interrupts its state.
+#[derive(Debug, Clone, Default)]
+pub struct FitOptions {
+    /// Keep the resumable training state in this directory ([`crate::training_state`]),
+    /// rewritten at the end of every epoch and on interruption.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from this state, saved in `checkpoint_dir` (the caller has already loaded its
+    /// weights into the model: [`TrainingState::model_path`]).
+    pub resume: Option<TrainingState>,
+    /// Checked after every optimizer step: once set (by a Ctrl-C handler, say), training saves
+    /// its state and ends with [`TrainError::Interrupted`].
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
 struct Snapshot<'a, M>(&'a M);
 
 impl<M: ImageClassifier> ModelSnapshot for Snapshot<'_, M> {
     fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        self.0
-            .valid()
-            .save_file(&tmp)
-            .map_err(|e| TrainError::artifact(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| TrainError::artifact(path, e))
+        write_atomically(path, |tmp| {
+            self.0.valid().save_file(tmp).map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -48,8 +60,10 @@ impl<M: ImageClassifier> ModelSnapshot for Snapshot<'_, M> {
 /// epoch, and returns the trained model with the metrics of every epoch.
 ///
 /// Each epoch visits the training set in an order that is a pure function of
-/// `(config.seed, epoch)`; training metrics are pooled over samples. A callback may end
-/// training early ([`Callback::stop_requested`]).
+/// `(config.seed, epoch)`, and the backend is reseeded before every batch
+/// ([`batch_seed`]), so a run resumed from a saved state ([`FitOptions`]) repeats exactly what
+/// the uninterrupted run would have done. Training metrics are pooled over samples. A
+/// callback may end training early ([`Callback::stop_requested`]).
 pub fn fit<M: ImageClassifier>(
     mut model: M,
     train: &ImageDataset,
@@ -58,6 +72,7 @@ pub fn fit<M: ImageClassifier>(
     device: &Device,
     config: &TrainingConfig,
     callbacks: &mut [Box<dyn Callback>],
+    options: &FitOptions,
 ) -> Result<Fitted<M>, TrainError> {
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(TrainError::Config(format!(
@@ -101,12 +116,42 @@ pub fn fit<M: ImageClassifier>(
     }
     let mut optim = config.optimizer.init(config.grad_clipping);
     let sampling_weights = balanced_class_weights(train.labels(), train.num_classes());
+    let checkpoint_dir = options.checkpoint_dir.as_deref();
     let mut history = History::new();
     let mut step = 0;
+    let mut first = (1, 0);
+    let mut resumed: Option<(PhaseAccumulator, f64)> = None;
     let mut stopped_early = None;
-    for epoch in 1..=config.epochs {
+    if let Some(state) = &options.resume {
+        let dir = checkpoint_dir.ok_or_else(|| {
+            TrainError::Config("resuming needs the checkpoint directory of the state".into())
+        })?;
+        optim = state.restore_optimizer(dir, optim)?;
+        history = state.history.clone();
+        step = state.step;
+        first = (state.epoch, state.batch);
+        resumed = state.running.clone().map(|r| (r, state.running_seconds));
+        stopped_early = state.stopped_early.clone();
+        for cb in callbacks.iter_mut() {
+            cb.on_resume(&history)?;
+        }
+    }
+    let interrupted = || {
+        options
+            .interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    };
+    let epochs = match stopped_early {
+        Some(_) => first.0..=0,
+        None => first.0..=config.epochs,
+    };
+    for epoch in epochs {
         let start = Instant::now();
-        let mut stats = PhaseAccumulator::new(train.num_classes());
+        let first_batch = if epoch == first.0 { first.1 } else { 0 };
+        let (mut stats, earlier_seconds) = resumed
+            .take()
+            .unwrap_or_else(|| (PhaseAccumulator::new(train.num_classes()), 0.0));
         let mut lr = config.lr;
         let order = match config.sampler {
             Sampler::Shuffle => epoch_batches(
@@ -121,15 +166,16 @@ pub fn fit<M: ImageClassifier>(
                 (config.seed, epoch as u64),
             ),
         };
-        model = train_loader.run(train, &order, epoch as u64, |batches| {
+        model = train_loader.run_from(train, &order, first_batch, epoch as u64, |batches| {
             let mut accumulated = GradientsAccumulator::new();
-            for (batch_idx, (batch, indices)) in batches.enumerate() {
+            for (batch_idx, (batch, indices)) in (first_batch..).zip(batches) {
                 lr = config.schedule.lr_at(
                     config.lr,
                     step,
                     total_steps,
                     steps_per_epoch.div_ceil(accumulate),
                 );
+                device.seed(batch_seed(config.seed, epoch, batch_idx));
                 let logits = model.forward(batch.images);
                 let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
                 let loss_value = loss.clone().into_scalar::<f64>();
@@ -173,11 +219,24 @@ pub fn fit<M: ImageClassifier>(
                 }
                 if batch_idx + 1 == group_start + group_len {
                     step += 1;
+                    if interrupted() {
+                        let at = Position {
+                            epoch,
+                            batch: batch_idx + 1,
+                            step,
+                            history: &history,
+                            running: Some(&stats),
+                            running_seconds: earlier_seconds + start.elapsed().as_secs_f64(),
+                            stopped_early: None,
+                        };
+                        return Err(interrupt(checkpoint_dir, &model, &optim, at));
+                    }
                 }
             }
             Ok(model)
         })?;
-        let train_metrics = stats.finish(epoch, Phase::Train, lr, start.elapsed().as_secs_f64());
+        let seconds = earlier_seconds + start.elapsed().as_secs_f64();
+        let train_metrics = stats.finish(epoch, Phase::Train, lr, seconds);
         history.push(train_metrics.clone());
         for cb in callbacks.iter_mut() {
             cb.on_epoch_end(&train_metrics, &history)?;
@@ -202,8 +261,32 @@ pub fn fit<M: ImageClassifier>(
             cb.on_epoch_complete(&history, &Snapshot(&model))?;
         }
         stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
+        if let Some(dir) = checkpoint_dir {
+            let at = Position {
+                epoch: epoch + 1,
+                batch: 0,
+                step,
+                history: &history,
+                running: None,
+                running_seconds: 0.0,
+                stopped_early: stopped_early.clone(),
+            };
+            training_state::save(dir, &model, &optim, at)?;
+        }
         if stopped_early.is_some() {
             break;
+        }
+        if interrupted() {
+            let at = Position {
+                epoch: epoch + 1,
+                batch: 0,
+                step,
+                history: &history,
+                running: None,
+                running_seconds: 0.0,
+                stopped_early: None,
+            };
+            return Err(interrupt(None, &model, &optim, at));
         }
     }
     for cb in callbacks.iter_mut() {
@@ -214,6 +297,24 @@ pub fn fit<M: ImageClassifier>(
         history,
         stopped_early,
     })
+}
+
+/// Saves the state (when `dir` is given) and returns the error that ends an interrupted run.
+fn interrupt<M: ImageClassifier>(
+    dir: Option<&Path>,
+    model: &M,
+    optim: &ModuleOptimizer,
+    at: Position<'_>,
+) -> TrainError {
+    let (epoch, batch) = (at.epoch, at.batch);
+    let saved = match dir {
+        Some(dir) => training_state::save(dir, model, optim, at),
+        None => Ok(()),
+    };
+    match saved {
+        Ok(()) => TrainError::Interrupted { epoch, batch },
+        Err(e) => e,
+    }
 }
 
 #[cfg(test)]

@@ -95,3 +95,28 @@ fn augmented_epochs_are_a_function_of_seed_and_epoch_not_of_the_workers() {
         reference
     );
 }
+
+#[test]
+fn an_epoch_resumed_at_a_batch_delivers_the_rest_of_the_whole_epoch() {
+    let data = dataset(23);
+    let batches = epoch_batches(data.len(), 4, Some((9, 1)));
+    let images = |workers: usize, first: usize| {
+        Loader::new(batcher(), workers)
+            .with_augmentation(crate::augment::Augmentation::CROP_FLIP, 5)
+            .run_from(&data, &batches, first, 1, |it| {
+                assert_eq!(it.len(), batches.len() - first.min(batches.len()));
+                it.map(|(b, _)| b.images.into_data().try_into_vec_as::<f32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+    };
+    let whole = images(0, 0);
+    for workers in [0, 2, 3] {
+        for first in [1, 4, batches.len()] {
+            assert_eq!(
+                images(workers, first),
+                whole[first..],
+                "{workers} workers from {first}"
+            );
+        }
+    }
+}

@@ -53,7 +53,17 @@ fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
         mean: [0.5; 3],
         std: [0.25; 3],
     };
-    let fitted = fit(model, &data(), None, norm, &device, &config, &mut []).unwrap();
+    let fitted = fit(
+        model,
+        &data(),
+        None,
+        norm,
+        &device,
+        &config,
+        &mut [],
+        &FitOptions::default(),
+    )
+    .unwrap();
     weights(&fitted.model)
 }
 
@@ -102,7 +112,17 @@ fn the_balanced_sampler_feeds_classes_equally_often() {
             mean: [0.5; 3],
             std: [0.25; 3],
         };
-        let fitted = fit(model, &skewed, None, norm, &device, &config, &mut []).unwrap();
+        let fitted = fit(
+            model,
+            &skewed,
+            None,
+            norm,
+            &device,
+            &config,
+            &mut [],
+            &FitOptions::default(),
+        )
+        .unwrap();
         let (rare, all) = fitted.history.iter().fold((0, 0), |(r, a), m| {
             (r + m.confusion.support(1), a + m.confusion.total())
         });

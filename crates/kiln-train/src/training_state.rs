@@ -1,0 +1,160 @@
+//! The resumable state of a run, kept in one directory (`checkpoint/` of the artifact
+//! directory): what `kiln train --resume` continues from.
+//!
+//! Written at the end of every epoch and when training is interrupted: the model's weights
+//! (burnpack, parameter ids included, so the optimizer state keyed by them applies again), the
+//! optimizer's state (Burn's [`OptimizerRecord`]) and `state.json` — where training stands
+//! ([`TrainingState`]). Weights and optimizer state go to files named after the step, each
+//! written to a temporary file and renamed; `state.json` is replaced last, by a rename, and only
+//! then are the previous step's files removed. A run killed at any moment therefore leaves
+//! one complete checkpoint in force: the new one or the previous one.
+//!
+//! Nothing else is needed to continue exactly: the data order, the augmentation draws and the
+//! backend's random stream (dropout) are pure functions of the seed, the epoch and the batch
+//! (see [`batch_seed`]), and the learning rate of the step.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use kiln_data::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::history::{History, PhaseAccumulator, exact_f64};
+
+/// The file inside the checkpoint directory saying where training stands.
+pub const STATE_FILE: &str = "state.json";
+
+/// Where a run stands: training continues at `batch` of `epoch`, after `step` optimizer steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingState {
+    /// The 1-based epoch training continues in (`epochs + 1`: training is over).
+    pub epoch: usize,
+    /// The 0-based batch of that epoch it continues at (0 at an epoch boundary; after an
+    /// interruption, the batch after the last optimizer step).
+    pub batch: usize,
+    /// Optimizer steps taken.
+    pub step: usize,
+    /// Every completed phase's metrics.
+    pub history: History,
+    /// The interrupted epoch's pooled training metrics so far (`batch > 0`).
+    pub running: Option<PhaseAccumulator>,
+    /// Seconds spent in the interrupted epoch before the interruption.
+    #[serde(with = "exact_f64")]
+    pub running_seconds: f64,
+    /// Why training ended early, if a callback stopped it (a resumed run then trains no more).
+    pub stopped_early: Option<String>,
+    /// The weights' file, inside the checkpoint directory.
+    pub model: String,
+    /// The optimizer state's file, inside the checkpoint directory.
+    pub optimizer: String,
+}
+
+impl TrainingState {
+    /// The state saved in checkpoint directory `dir`; `None` when it holds none.
+    pub fn read(dir: &Path) -> Result<Option<Self>, TrainError> {
+        let path = dir.join(STATE_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(TrainError::artifact(&path, e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| TrainError::artifact(&path, format!("not a kiln training state: {e}")))
+    }
+
+    /// The saved weights' path.
+    pub fn model_path(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.model)
+    }
+
+    /// Restores the optimizer's state (from `dir`) into `optim`.
+    pub(crate) fn restore_optimizer(
+        &self,
+        dir: &Path,
+        optim: ModuleOptimizer,
+    ) -> Result<ModuleOptimizer, TrainError> {
+        let path = dir.join(&self.optimizer);
+        let record = OptimizerRecord::load(&path).map_err(|e| TrainError::artifact(&path, e))?;
+        Ok(optim.load_record(record))
+    }
+}
+
+/// Where training stands, without the file names: what the loop knows.
+#[derive(Debug, Clone)]
+pub(crate) struct Position<'a> {
+    pub epoch: usize,
+    pub batch: usize,
+    pub step: usize,
+    pub history: &'a History,
+    pub running: Option<&'a PhaseAccumulator>,
+    pub running_seconds: f64,
+    pub stopped_early: Option<String>,
+}
+
+/// Saves `model`, `optim` and `at` into checkpoint directory `dir` (see the module docs for
+/// why a crash at any point leaves a complete checkpoint).
+pub(crate) fn save<M: Module>(
+    dir: &Path,
+    model: &M,
+    optim: &ModuleOptimizer,
+    at: Position<'_>,
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
+    let previous = TrainingState::read(dir).ok().flatten();
+    let state = TrainingState {
+        epoch: at.epoch,
+        batch: at.batch,
+        step: at.step,
+        history: at.history.clone(),
+        running: at.running.cloned(),
+        running_seconds: at.running_seconds,
+        stopped_early: at.stopped_early,
+        model: format!("model-{:08}-{}.bpk", at.step, at.epoch),
+        optimizer: format!("optimizer-{:08}-{}.bpk", at.step, at.epoch),
+    };
+    let model_path = dir.join(&state.model);
+    write_atomically(&model_path, |tmp| {
+        model.valid().save_file(tmp).map_err(|e| e.to_string())
+    })?;
+    let optim_path = dir.join(&state.optimizer);
+    write_atomically(&optim_path, |tmp| {
+        optim.to_record().save(tmp).map_err(|e| e.to_string())
+    })?;
+    let text = serde_json::to_string_pretty(&state)
+        .map_err(|e| TrainError::artifact(dir.join(STATE_FILE), e))?;
+    write_atomically(&dir.join(STATE_FILE), |tmp| {
+        std::fs::write(tmp, text + "\n").map_err(|e| e.to_string())
+    })?;
+    if let Some(old) = previous {
+        for file in [old.model, old.optimizer] {
+            if file != state.model && file != state.optimizer {
+                let path = dir.join(file);
+                std::fs::remove_file(&path).map_err(|e| TrainError::artifact(&path, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `path` by `write`ing a temporary file beside it, then renaming it into place.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), TrainError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    write(&tmp).map_err(|e| TrainError::artifact(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::artifact(path, e))
+}
+
+/// The seed of the backend's random stream for batch `batch` of `epoch`: reseeding before
+/// every batch makes dropout's draws a function of the batch, not of everything run before
+/// it, so a resumed run draws what an uninterrupted one would.
+pub fn batch_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let stream = ((epoch as u64) << 32) | batch as u64;
+    SplitMix64::for_stream(seed ^ 0x6b69_6c6e_5f72_6e67, stream).next_u64()
+}

@@ -1,0 +1,243 @@
+//! `kiln train --resume`: a run killed with SIGKILL mid-epoch, or stopped with Ctrl-C (SIGINT),
+//! continues from its saved state to the `metrics.csv` rows (full precision, all but the
+//! wall-clock seconds) and the weights of the uninterrupted run — on each CPU backend; and a
+//! diverging run stops with a message, keeping its last good checkpoint.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use kiln::Backend;
+use kiln::models::ModelConfig;
+use kiln::train::{TrainingState, artifacts, load_trained, read_run_config};
+
+/// mnist-cnn (dropout), Adam, a cosine schedule, affine augmentation on two loader workers,
+/// 3 epochs: long enough epochs (about 2 s) to interrupt one in the middle.
+const FLAGS: [&str; 6] = [
+    "--epochs",
+    "3",
+    "--augment",
+    "affine",
+    "--loader-workers",
+    "2",
+];
+
+/// Images (64 of them for validation): ndarray trains about 10× slower than Flex.
+fn limit(backend: &str) -> &'static str {
+    match backend {
+        "ndarray" => "264",
+        _ => "1264",
+    }
+}
+
+fn args<'a>(data: &'a str, dir: &'a str, backend: &'a str) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data,
+        "--artifact-dir",
+        dir,
+        "--backend",
+        backend,
+        "--batch-size",
+        "32",
+        "--valid-size",
+        "64",
+        "--seed",
+        "7",
+        "--limit",
+        limit(backend),
+    ];
+    args.extend(FLAGS);
+    args
+}
+
+/// `metrics.csv` without its last column (seconds).
+fn rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(artifacts::METRICS))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+/// The trained weights of the run in `dir`, as bits.
+fn weights(dir: &Path) -> Vec<(String, Vec<u32>)> {
+    let config = read_run_config::<ModelConfig>(dir).unwrap();
+    let model = load_trained(dir, &config, None, &Device::default()).unwrap();
+    common::parameters(&model)
+        .into_iter()
+        .map(|(name, v)| (name, v.iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+fn state(dir: &Path) -> Option<TrainingState> {
+    TrainingState::read(&dir.join(artifacts::CHECKPOINT)).unwrap()
+}
+
+/// Starts `kiln train` in the background, its output in `dir.log`.
+fn spawn(data: &Path, dir: &Path, backend: &str) -> Child {
+    let log = std::fs::File::create(dir.with_extension("log")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args(data.to_str().unwrap(), dir.to_str().unwrap(), backend))
+        .env("KILN_OFFLINE", "1")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the run in `dir` has saved the state at the start of epoch 2.
+fn wait_for_epoch_2(child: &mut Child, dir: &Path) {
+    let start = Instant::now();
+    while state(dir).is_none_or(|s| s.epoch < 2) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended early:\n{}",
+            std::fs::read_to_string(dir.with_extension("log")).unwrap()
+        );
+        assert!(start.elapsed() < Duration::from_secs(300), "no epoch ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn resume(dir: &Path) {
+    let out = common::kiln_bin(&["train", "--resume", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 1264, 50, false);
+    for backend in Backend::compiled().into_iter().filter(|b| !b.is_gpu()) {
+        let b = backend.to_string();
+        let start = Instant::now();
+        let whole = tmp.path().join(format!("{b}-whole"));
+        let out = common::kiln_bin(&args(data.to_str().unwrap(), whole.to_str().unwrap(), &b));
+        assert!(out.status.success());
+        let (expected_rows, expected_weights) = (rows(&whole), weights(&whole));
+        assert_eq!(expected_rows.len(), 7, "header + 3 epochs × 2 phases");
+
+        // SIGKILL as soon as epoch 1's state is saved: in the middle of epoch 2.
+        let killed = tmp.path().join(format!("{b}-killed"));
+        let mut child = spawn(&data, &killed, &b);
+        wait_for_epoch_2(&mut child, &killed);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(rows(&killed).len(), 3, "{b}: killed after epoch 2 ended");
+        assert!(!killed.join(artifacts::MODEL).exists());
+        resume(&killed);
+        assert_eq!(rows(&killed), expected_rows, "{b}: resumed after SIGKILL");
+        assert!(
+            weights(&killed) == expected_weights,
+            "{b}: weights after SIGKILL"
+        );
+
+        // Ctrl-C: the step in progress finishes, the state is saved, exit code 130.
+        let interrupted = tmp.path().join(format!("{b}-interrupted"));
+        let mut child = spawn(&data, &interrupted, &b);
+        wait_for_epoch_2(&mut child, &interrupted);
+        let kill = format!("kill -INT {}", child.id());
+        assert!(
+            Command::new("sh")
+                .args(["-c", &kill])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child.wait().unwrap();
+        let log = std::fs::read_to_string(interrupted.with_extension("log")).unwrap();
+        assert_eq!(status.code(), Some(130), "{log}");
+        let saved = state(&interrupted).unwrap();
+        assert!(saved.epoch == 2 && saved.batch > 0, "{saved:?}");
+        assert!(
+            log.contains(&format!("epoch 2, batch {}", saved.batch))
+                && log.contains("kiln train --resume"),
+            "{log}"
+        );
+        resume(&interrupted);
+        assert_eq!(
+            rows(&interrupted),
+            expected_rows,
+            "{b}: resumed after Ctrl-C"
+        );
+        assert!(
+            weights(&interrupted) == expected_weights,
+            "{b}: weights after Ctrl-C"
+        );
+
+        // The comparison can fail: another seed's run ends elsewhere.
+        let other = tmp.path().join(format!("{b}-other"));
+        let mut other_args = args(data.to_str().unwrap(), other.to_str().unwrap(), &b);
+        other_args.extend(["--seed", "8"]);
+        assert!(common::kiln_bin(&other_args).status.success());
+        assert_ne!(rows(&other), expected_rows);
+        eprintln!("{b}: {:.1} s", start.elapsed().as_secs_f64());
+    }
+}
+
+#[test]
+fn resume_names_what_is_missing_and_refuses_other_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let out = common::kiln_bin(&["train", "--resume", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config.json"));
+    let out = common::kiln_bin(&["train", "--resume", dir, "--epochs", "9"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--resume") && stderr.contains("--backend"),
+        "{stderr}"
+    );
+}
+
+/// A learning rate multiplied by 10³⁰ from epoch 2 on makes the loss non-finite there: the run
+/// stops naming the epoch and batch, exits non-zero, and keeps epoch 1's checkpoints.
+#[test]
+fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let Some(backend) = common::cpu_backend() else {
+        return common::skipped("no CPU backend");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 300, 50, false);
+    let dir = tmp.path().join("run");
+    let out = common::train_mnist(
+        &data,
+        &dir,
+        backend,
+        &[
+            "--limit",
+            "300",
+            "--schedule",
+            "multistep",
+            "--lr-milestones",
+            "1",
+            "--lr-gamma",
+            "1e30",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at epoch 2, batch"), "{stderr}");
+    assert!(!dir.join(artifacts::MODEL).exists());
+    let saved = state(&dir).unwrap();
+    assert_eq!((saved.epoch, saved.batch, saved.history.len()), (2, 0, 2));
+    assert_eq!(rows(&dir).len(), 3, "header + epoch 1's two rows");
+    let config = read_run_config::<ModelConfig>(&dir).unwrap();
+    let last = dir.join(artifacts::LAST_MODEL);
+    let model = load_trained(&dir, &config, Some(&last), &Device::default()).unwrap();
+    assert!(
+        common::parameters(&model)
+            .iter()
+            .all(|(_, v)| v.iter().all(|x| x.is_finite()))
+    );
+}
