@@ -15,13 +15,21 @@ use kiln::models::ModelConfig;
 use kiln::train::{TrainingState, artifacts, load_trained, read_run_config};
 
 /// mnist-cnn (dropout), Adam, a cosine schedule, affine augmentation on two loader workers,
-/// 3 epochs: long enough epochs (about 2 s) to interrupt one in the middle.
-const FLAGS: [&str; 6] = [
+/// the 2 best epochs kept by validation macro-F1, 3 epochs: long enough epochs (about 2 s) to
+/// interrupt one in the middle.
+const FLAGS: [&str; 13] = [
     "--epochs",
     "3",
     "--augment",
     "affine",
     "--loader-workers",
+    "2",
+    "--metric",
+    "macro_f1",
+    "--monitor",
+    "valid_macro_f1",
+    "--save-best",
+    "--keep-checkpoints",
     "2",
 ];
 
@@ -57,19 +65,54 @@ fn args<'a>(data: &'a str, dir: &'a str, backend: &'a str) -> Vec<&'a str> {
     args
 }
 
-/// `metrics.csv` without its last column (seconds).
+/// `metrics.csv` without its `seconds` column (the 7th).
 fn rows(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join(artifacts::METRICS))
         .unwrap()
         .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.remove(6);
+            cells.join(",")
+        })
         .collect()
 }
 
-/// The trained weights of the run in `dir`, as bits.
-fn weights(dir: &Path) -> Vec<(String, Vec<u32>)> {
+/// Everything a resumed run must reproduce: `metrics.csv` (but the seconds), `lr.csv`, the
+/// kept checkpoints' names, and the weights of model.bpk and model-best.bpk as bits.
+fn outcome(dir: &Path) -> Outcome {
+    let mut kept: Vec<String> = std::fs::read_dir(dir.join(artifacts::CHECKPOINTS))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    (
+        rows(dir),
+        std::fs::read_to_string(dir.join(artifacts::LR)).unwrap(),
+        kept,
+        vec![
+            weights(dir, None),
+            weights(dir, Some(artifacts::BEST_MODEL)),
+        ],
+    )
+}
+
+type Weights = Vec<(String, Vec<u32>)>;
+
+type Outcome = (Vec<String>, String, Vec<String>, Vec<Weights>);
+
+fn same(got: &Outcome, expected: &Outcome, what: &str) {
+    assert_eq!(got.0, expected.0, "{what}: metrics.csv");
+    assert_eq!(got.1, expected.1, "{what}: lr.csv");
+    assert_eq!(got.2, expected.2, "{what}: kept checkpoints");
+    assert!(got.3 == expected.3, "{what}: weights");
+}
+
+/// The trained weights of the run in `dir` (or its `file`), as bits.
+fn weights(dir: &Path, file: Option<&str>) -> Weights {
     let config = read_run_config::<ModelConfig>(dir).unwrap();
-    let model = load_trained(dir, &config, None, &Device::default()).unwrap();
+    let file = file.map(|f| dir.join(f));
+    let model = load_trained(dir, &config, file.as_deref(), &Device::default()).unwrap();
     common::parameters(&model)
         .into_iter()
         .map(|(name, v)| (name, v.iter().map(|x| x.to_bits()).collect()))
@@ -77,7 +120,7 @@ fn weights(dir: &Path) -> Vec<(String, Vec<u32>)> {
 }
 
 fn state(dir: &Path) -> Option<TrainingState> {
-    TrainingState::read(&dir.join(artifacts::CHECKPOINT)).unwrap()
+    TrainingState::read(&dir.join(artifacts::TRAINING_STATE)).unwrap()
 }
 
 /// Starts `kiln train` in the background, its output in `dir.log`.
@@ -122,8 +165,9 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
         let whole = tmp.path().join(format!("{b}-whole"));
         let out = common::kiln_bin(&args(data.to_str().unwrap(), whole.to_str().unwrap(), &b));
         assert!(out.status.success());
-        let (expected_rows, expected_weights) = (rows(&whole), weights(&whole));
-        assert_eq!(expected_rows.len(), 7, "header + 3 epochs × 2 phases");
+        let expected = outcome(&whole);
+        assert_eq!(expected.0.len(), 7, "header + 3 epochs × 2 phases");
+        assert_eq!(expected.2.len(), 2, "{:?}", expected.2);
 
         // SIGKILL as soon as epoch 1's state is saved: in the middle of epoch 2.
         let killed = tmp.path().join(format!("{b}-killed"));
@@ -134,10 +178,10 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
         assert_eq!(rows(&killed).len(), 3, "{b}: killed after epoch 2 ended");
         assert!(!killed.join(artifacts::MODEL).exists());
         resume(&killed);
-        assert_eq!(rows(&killed), expected_rows, "{b}: resumed after SIGKILL");
-        assert!(
-            weights(&killed) == expected_weights,
-            "{b}: weights after SIGKILL"
+        same(
+            &outcome(&killed),
+            &expected,
+            &format!("{b}: resumed after SIGKILL"),
         );
 
         // Ctrl-C: the step in progress finishes, the state is saved, exit code 130.
@@ -163,14 +207,9 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
             "{log}"
         );
         resume(&interrupted);
-        assert_eq!(
-            rows(&interrupted),
-            expected_rows,
-            "{b}: resumed after Ctrl-C"
-        );
         assert!(
-            weights(&interrupted) == expected_weights,
-            "{b}: weights after Ctrl-C"
+            outcome(&interrupted) == expected,
+            "{b}: resumed after Ctrl-C"
         );
 
         // The comparison can fail: another seed's run ends elsewhere.
@@ -178,7 +217,7 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
         let mut other_args = args(data.to_str().unwrap(), other.to_str().unwrap(), &b);
         other_args.extend(["--seed", "8"]);
         assert!(common::kiln_bin(&other_args).status.success());
-        assert_ne!(rows(&other), expected_rows);
+        assert_ne!(rows(&other), expected.0);
         eprintln!("{b}: {:.1} s", start.elapsed().as_secs_f64());
     }
 }
@@ -235,6 +274,7 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     let config = read_run_config::<ModelConfig>(&dir).unwrap();
     let last = dir.join(artifacts::LAST_MODEL);
     let model = load_trained(&dir, &config, Some(&last), &Device::default()).unwrap();
+    assert!(dir.join(artifacts::CURVES_PNG).is_file());
     assert!(
         common::parameters(&model)
             .iter()

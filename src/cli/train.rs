@@ -28,7 +28,7 @@ pub struct TrainArgs {
     /// --artifact-dir and --backend may be given with it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Continue the run in DIR from its last saved training state (`DIR/checkpoint/`: every
+    /// Continue the run in DIR from its last saved training state (`DIR/training-state/`: every
     /// epoch's end, or where Ctrl-C stopped it) to exactly the result it would have reached
     /// uninterrupted; every setting comes from `DIR/config.json` (only --backend may be
     /// given with it).
@@ -184,6 +184,10 @@ pub struct TrainArgs {
     /// With --monitor: keep the best epoch's weights as model-best.bpk.
     #[arg(long, requires = "monitor")]
     pub save_best: bool,
+    /// Keep N epochs' weights in <artifact-dir>/checkpoints/epoch-NNN.bpk: the N best by
+    /// --monitor, or the N latest without it (Lightning's save_top_k).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_checkpoints: usize,
     /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in
     /// the training, validation and test splits.
     #[arg(long, value_name = "CLASS")]
@@ -652,6 +656,7 @@ impl TrainArgs {
                 weights: weights.clone(),
                 freeze_backbone: self.freeze_backbone,
             }),
+            keep_checkpoints: self.keep_checkpoints,
         })
     }
 }

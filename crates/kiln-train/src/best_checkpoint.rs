@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::callback::{Callback, ModelSnapshot};
+use crate::callback::{Callback, ModelSnapshot, Resumed};
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History};
 use crate::monitor::Monitor;
@@ -45,8 +45,8 @@ impl BestCheckpoint {
 
 impl Callback for BestCheckpoint {
     /// The best value so far is taken from the history; its weights are already on disk.
-    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
-        history.iter().for_each(|m| self.observe(m));
+    fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
+        resumed.history.iter().for_each(|m| self.observe(m));
         self.improved = false;
         Ok(())
     }

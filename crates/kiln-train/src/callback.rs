@@ -39,6 +39,19 @@ pub struct BatchEnd<'a> {
     pub running: &'a PhaseAccumulator,
 }
 
+/// Where a resumed run continues.
+#[derive(Debug, Clone, Copy)]
+pub struct Resumed<'a> {
+    /// The 1-based epoch it continues in.
+    pub epoch: usize,
+    /// The 0-based batch of that epoch it continues at.
+    pub batch: usize,
+    /// Optimizer steps already taken.
+    pub step: usize,
+    /// The metrics of every phase completed before.
+    pub history: &'a History,
+}
+
 /// Where a run's data came from and how it was split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataInfo<'a> {
@@ -73,10 +86,11 @@ pub trait Callback {
     fn on_train_start(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
         Ok(())
     }
-    /// When a run resumes from a saved state, after [`on_train_start`](Self::on_train_start):
-    /// the metrics of the phases completed before it, for callbacks whose output or decisions
-    /// depend on them (logs rewritten, early stopping's patience, the best value so far).
-    fn on_resume(&mut self, _history: &History) -> Result<(), TrainError> {
+    /// When a run resumes from a saved state, before [`on_train_start`](Self::on_train_start):
+    /// where it resumes and the metrics of the phases completed before, for callbacks whose
+    /// output or decisions depend on them (logs rewritten, early stopping's patience, the best
+    /// value so far).
+    fn on_resume(&mut self, _resumed: &Resumed<'_>) -> Result<(), TrainError> {
         Ok(())
     }
     /// After each optimizer step.

@@ -127,6 +127,10 @@ pub struct RunConfig<A = ModelConfig> {
     /// Start from these weights instead of a fresh initialization.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
+    /// Keep this many epochs' weights in `checkpoints/` (0: none): the best by the monitored
+    /// quantity, or the latest without a monitor ([`crate::EpochCheckpoints`]).
+    #[serde(default)]
+    pub keep_checkpoints: usize,
 }
 
 /// Fine-tuning from imported weights ([`kiln_models::import_weights`]).
@@ -188,6 +192,7 @@ impl<A> RunConfig<A> {
             dedupe: self.dedupe,
             diagnostics: self.diagnostics,
             pretrained: self.pretrained,
+            keep_checkpoints: self.keep_checkpoints,
         }
     }
 

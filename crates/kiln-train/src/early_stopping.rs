@@ -1,6 +1,6 @@
 //! Early stopping: stop when a monitored quantity has not improved for `patience` epochs.
 
-use crate::callback::Callback;
+use crate::callback::{Callback, Resumed};
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History};
 use crate::monitor::Monitor;
@@ -54,8 +54,8 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
-    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
-        history.iter().for_each(|m| self.observe(m));
+    fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
+        resumed.history.iter().for_each(|m| self.observe(m));
         Ok(())
     }
 

@@ -5,11 +5,15 @@
 //!   label-smoothed cross-entropy ([`ClassWeights`]), a learning rate that is a pure function of
 //!   the step ([`LrSchedule`]), seeded data order and augmentation, sample-pooled metrics
 //!   ([`PhaseAccumulator`]), validation after each epoch.
-//! - [`Callback`]: hooks at data loaded, train start, batch end, epoch end, validation end and
-//!   train end;
-//!   built-ins [`Progress`], [`MetricsCsv`] and [`MetricsJsonl`] (with any
-//!   [`kiln_eval::MetricSpec`] as extra columns), [`LastCheckpoint`], [`EarlyStopping`] and [`BestCheckpoint`], both driven by a [`Monitor`]
-//!   (`valid_loss`, `valid_macro_f1`, `valid_recall:Shirt`, …).
+//! - [`Callback`]: hooks at data loaded, resume, train start, batch end, epoch end, validation
+//!   end and train end; built-ins [`Progress`], [`MetricsCsv`] and [`MetricsJsonl`] (with any
+//!   [`kiln_eval::MetricSpec`] as extra columns), [`LrMonitor`] (`lr.csv`), [`CurvesPlot`]
+//!   (PNG + SVG), [`LastCheckpoint`], [`EpochCheckpoints`] (keep N), [`EarlyStopping`] and
+//!   [`BestCheckpoint`], the last three driven by a [`Monitor`] (`valid_loss`,
+//!   `valid_macro_f1`, `valid_recall:Shirt`, …).
+//! - [`training_state`]: what `--resume` continues from, written atomically every epoch and on
+//!   Ctrl-C ([`FitOptions`], [`RunOptions`]); a resumed run ends with the metrics and weights of
+//!   the uninterrupted one.
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
 //!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
 //!   split (`kiln eval`).
@@ -18,12 +22,15 @@ mod best_checkpoint;
 mod callback;
 mod class_weights;
 mod config;
+mod curves_plot;
 mod early_stopping;
+mod epoch_checkpoints;
 mod error;
 mod evaluate;
 mod fitting;
 mod history;
 mod last_checkpoint;
+mod lr_monitor;
 mod metrics_csv;
 mod metrics_jsonl;
 mod monitor;
@@ -36,15 +43,18 @@ mod trainer;
 pub mod training_state;
 
 pub use best_checkpoint::BestCheckpoint;
-pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, TrainInfo};
+pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, Resumed, TrainInfo};
 pub use class_weights::ClassWeights;
 pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, Sampler, TrainingConfig};
+pub use curves_plot::{CurvesPlot, training_curves};
 pub use early_stopping::EarlyStopping;
+pub use epoch_checkpoints::EpochCheckpoints;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
 pub use last_checkpoint::LastCheckpoint;
+pub use lr_monitor::{LR_CSV_HEADER, LrMonitor};
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
 pub use metrics_jsonl::MetricsJsonl;
 pub use monitor::{Mode, Monitor, Monitored};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kiln_eval::MetricSpec;
 
-use crate::callback::Callback;
+use crate::callback::{Callback, Resumed};
 use crate::error::TrainError;
 use crate::history::{EpochMetrics, History};
 
@@ -54,8 +54,8 @@ impl MetricsCsv {
 }
 
 impl Callback for MetricsCsv {
-    fn on_resume(&mut self, history: &History) -> Result<(), TrainError> {
-        history.iter().try_for_each(|m| self.row(m))
+    fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
+        resumed.history.iter().try_for_each(|m| self.row(m))
     }
 
     fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {

@@ -14,11 +14,14 @@ use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
 use crate::class_weights::ClassWeights;
 use crate::config::RunConfig;
+use crate::curves_plot::CurvesPlot;
 use crate::early_stopping::EarlyStopping;
+use crate::epoch_checkpoints::EpochCheckpoints;
 use crate::error::TrainError;
 use crate::fitting::{curve_of, run_diagnostics};
 use crate::history::History;
 use crate::last_checkpoint::LastCheckpoint;
+use crate::lr_monitor::LrMonitor;
 use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
 use crate::monitor::Monitor;
@@ -49,7 +52,13 @@ pub mod artifacts {
     /// The leakage check of the splits (with `leakage_check`): every duplicate found.
     pub const LEAKAGE: &str = "leakage.json";
     /// The resumable training state ([`crate::training_state`]), a directory.
-    pub const CHECKPOINT: &str = "checkpoint";
+    pub const TRAINING_STATE: &str = "training-state";
+    /// The kept epochs' weights (`keep_checkpoints`), a directory of `epoch-NNN.bpk`.
+    pub const CHECKPOINTS: &str = "checkpoints";
+    /// The learning rate of every optimizer step.
+    pub const LR: &str = "lr.csv";
+    /// Loss, accuracy, the monitored metric and the learning rate by epoch (and `.svg`).
+    pub const CURVES_PNG: &str = "training_curves.png";
 }
 
 /// How [`run_with`] starts and stops.
@@ -96,7 +105,7 @@ pub fn run<A: Architecture>(
 }
 
 /// [`run`], resumable and interruptible: the training state is kept in
-/// [`artifacts::CHECKPOINT`] of the artifact directory, and `options.resume` continues from it
+/// [`artifacts::TRAINING_STATE`] of the artifact directory, and `options.resume` continues from it
 /// — to the same metrics and weights as an uninterrupted run (on the CPU backends).
 pub fn run_with<A: Architecture>(
     config: &RunConfig<A>,
@@ -105,7 +114,7 @@ pub fn run_with<A: Architecture>(
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
     let dir = &config.artifact_dir;
-    let checkpoint_dir = dir.join(artifacts::CHECKPOINT);
+    let checkpoint_dir = dir.join(artifacts::TRAINING_STATE);
     let resume = match options.resume {
         true => Some(TrainingState::read(&checkpoint_dir)?.ok_or_else(|| {
             TrainError::artifact(
@@ -185,14 +194,12 @@ pub fn run_with<A: Architecture>(
     // one that starts leaves no outputs of an earlier run beside its own (a resumed run keeps
     // its checkpoints).
     std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
-    let kept_on_resume = [
-        artifacts::BEST_MODEL,
-        artifacts::LAST_MODEL,
-        artifacts::CHECKPOINT,
-    ];
-    if resume.is_none() && checkpoint_dir.exists() {
-        std::fs::remove_dir_all(&checkpoint_dir)
-            .map_err(|e| TrainError::artifact(&checkpoint_dir, e))?;
+    let kept_on_resume = [artifacts::BEST_MODEL, artifacts::LAST_MODEL];
+    for stale in [artifacts::TRAINING_STATE, artifacts::CHECKPOINTS] {
+        let path = dir.join(stale);
+        if resume.is_none() && path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| TrainError::artifact(&path, e))?;
+        }
     }
     for stale in [
         artifacts::MODEL,
@@ -240,9 +247,20 @@ pub fn run_with<A: Architecture>(
         Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?),
     );
     callbacks.insert(1, Box::new(jsonl));
+    let monitor_only = monitor.as_ref().map(|(m, _)| m.clone());
+    callbacks.push(Box::new(LrMonitor::new(&dir.join(artifacts::LR))));
+    let curves = dir.join(artifacts::CURVES_PNG).with_extension("");
+    callbacks.push(Box::new(CurvesPlot::new(&curves, monitor_only.clone())));
     callbacks.push(Box::new(LastCheckpoint::new(
         dir.join(artifacts::LAST_MODEL),
     )));
+    if config.keep_checkpoints > 0 {
+        callbacks.push(Box::new(EpochCheckpoints::new(
+            &dir.join(artifacts::CHECKPOINTS),
+            config.keep_checkpoints,
+            monitor_only,
+        )));
+    }
     if let Some((monitor, m)) = monitor {
         if m.save_best {
             let path = dir.join(artifacts::BEST_MODEL);

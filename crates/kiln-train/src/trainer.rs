@@ -14,7 +14,7 @@ use kiln_data::{
 };
 use kiln_models::ImageClassifier;
 
-use crate::callback::{BatchEnd, Callback, ModelSnapshot, TrainInfo};
+use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
@@ -111,9 +111,6 @@ pub fn fit<M: ImageClassifier>(
         train_len: train.len(),
         valid_len: valid.map_or(0, ImageDataset::len),
     };
-    for cb in callbacks.iter_mut() {
-        cb.on_train_start(&info)?;
-    }
     let mut optim = config.optimizer.init(config.grad_clipping);
     let sampling_weights = balanced_class_weights(train.labels(), train.num_classes());
     let checkpoint_dir = options.checkpoint_dir.as_deref();
@@ -132,9 +129,18 @@ pub fn fit<M: ImageClassifier>(
         first = (state.epoch, state.batch);
         resumed = state.running.clone().map(|r| (r, state.running_seconds));
         stopped_early = state.stopped_early.clone();
+        let resumed = Resumed {
+            epoch: state.epoch,
+            batch: state.batch,
+            step,
+            history: &history,
+        };
         for cb in callbacks.iter_mut() {
-            cb.on_resume(&history)?;
+            cb.on_resume(&resumed)?;
         }
+    }
+    for cb in callbacks.iter_mut() {
+        cb.on_train_start(&info)?;
     }
     let interrupted = || {
         options

@@ -1,4 +1,4 @@
-//! The resumable state of a run, kept in one directory (`checkpoint/` of the artifact
+//! The resumable state of a run, kept in one directory (`training-state/` of the artifact
 //! directory): what `kiln train --resume` continues from.
 //!
 //! Written at the end of every epoch and when training is interrupted: the model's weights

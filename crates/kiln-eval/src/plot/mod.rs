@@ -5,6 +5,7 @@
 //! - [`PerClassBars`]: precision, recall and F1 of every class.
 //! - [`CurvePlot`]: one-vs-rest precision–recall or ROC curves, AP / AUC in the legend.
 //! - [`ThresholdPlot`]: precision, recall and F1 of one class against its decision threshold.
+//! - [`TrainingCurves`]: loss, accuracy, a monitored metric and the learning rate by epoch.
 //!
 //! [`write_plots`] writes all that apply to a report.
 
@@ -12,6 +13,7 @@ mod bars;
 mod curves;
 mod heatmap;
 mod threshold;
+mod training;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -24,6 +26,7 @@ pub use bars::PerClassBars;
 pub use curves::{CurveKind, CurvePlot};
 pub use heatmap::ConfusionHeatmap;
 pub use threshold::ThresholdPlot;
+pub use training::{CurvePanel, Series, TrainingCurves};
 
 use crate::error::EvalError;
 use crate::report::ClassificationReport;

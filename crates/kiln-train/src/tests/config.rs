@@ -38,6 +38,7 @@ fn run_config_round_trips_through_json() {
             weights: PathBuf::from("resnet.pth"),
             freeze_backbone: true,
         }),
+        keep_checkpoints: 3,
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");

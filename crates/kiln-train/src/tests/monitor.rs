@@ -78,3 +78,149 @@ fn early_stopping_waits_patience_epochs_after_the_best() {
         "{reason}"
     );
 }
+
+/// A snapshot that writes a file naming the epoch instead of weights.
+struct Marker(usize);
+
+impl crate::callback::ModelSnapshot for Marker {
+    fn save(&self, path: &std::path::Path) -> Result<(), TrainError> {
+        std::fs::write(path, self.0.to_string()).map_err(|e| TrainError::artifact(path, e))
+    }
+}
+
+/// Runs `epochs` (epoch, loss, dog hits) through `cb` as validation phases.
+fn feed(cb: &mut dyn Callback, history: &mut Vec<EpochMetrics>, epochs: &[(usize, f64, u64)]) {
+    for &(epoch, loss, hits) in epochs {
+        let m = valid(epoch, loss, hits);
+        history.push(m.clone());
+        cb.on_phase_end(&m, history).unwrap();
+        cb.on_epoch_complete(history, &Marker(epoch)).unwrap();
+    }
+}
+
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn epoch_checkpoints_keep_the_best_n_by_the_monitor_or_the_latest_without_one() {
+    use crate::epoch_checkpoints::EpochCheckpoints;
+    let tmp = tempfile::tempdir().unwrap();
+    let epochs = [
+        (1, 0.9, 5),
+        (2, 0.5, 6),
+        (3, 0.7, 9),
+        (4, 0.4, 2),
+        (5, 0.6, 9),
+    ];
+
+    let dir = tmp.path().join("loss");
+    let monitor = Monitor::parse("valid_loss", None, &names()).unwrap();
+    let mut cb = EpochCheckpoints::new(&dir, 2, Some(monitor));
+    feed(&mut cb, &mut Vec::new(), &epochs);
+    assert_eq!(cb.kept(), [4, 2], "lowest losses first");
+    assert_eq!(files(&dir), ["epoch-002.bpk", "epoch-004.bpk"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("epoch-004.bpk")).unwrap(),
+        "4"
+    );
+
+    // Recall of `dog` ties at 0.9 in epochs 3 and 5: the earlier one ranks first.
+    let dir = tmp.path().join("recall");
+    let monitor = Monitor::parse("valid_recall:dog", None, &names()).unwrap();
+    let mut cb = EpochCheckpoints::new(&dir, 2, Some(monitor));
+    feed(&mut cb, &mut Vec::new(), &epochs);
+    assert_eq!(cb.kept(), [3, 5]);
+
+    let dir = tmp.path().join("latest");
+    let mut cb = EpochCheckpoints::new(&dir, 3, None);
+    feed(&mut cb, &mut Vec::new(), &epochs);
+    assert_eq!(cb.kept(), [5, 4, 3]);
+    assert_eq!(files(&dir).len(), 3);
+}
+
+#[test]
+fn epoch_checkpoints_resume_from_the_files_and_the_history() {
+    use crate::callback::Resumed;
+    use crate::epoch_checkpoints::EpochCheckpoints;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    let monitor = Monitor::parse("valid_loss", None, &names()).unwrap();
+    let epochs = [
+        (1, 0.9, 5),
+        (2, 0.5, 6),
+        (3, 0.7, 9),
+        (4, 0.4, 2),
+        (5, 0.6, 9),
+    ];
+    let mut whole = EpochCheckpoints::new(&dir.join("whole"), 2, Some(monitor.clone()));
+    feed(&mut whole, &mut Vec::new(), &epochs);
+
+    // Killed during epoch 4 after epoch 3's state was saved; resumed at epoch 4.
+    let part = dir.join("part");
+    let mut first = EpochCheckpoints::new(&part, 2, Some(monitor.clone()));
+    let mut history = Vec::new();
+    feed(&mut first, &mut history, &epochs[..3]);
+    let mut resumed = EpochCheckpoints::new(&part, 2, Some(monitor));
+    let at = Resumed {
+        epoch: 4,
+        batch: 0,
+        step: 30,
+        history: &history,
+    };
+    resumed.on_resume(&at).unwrap();
+    assert_eq!(resumed.kept(), [2, 3]);
+    feed(&mut resumed, &mut history, &epochs[3..]);
+    assert_eq!(resumed.kept(), whole.kept());
+    assert_eq!(files(&part), files(&dir.join("whole")));
+}
+
+#[test]
+fn training_curves_show_loss_accuracy_the_monitored_metric_and_the_rate() {
+    let history: Vec<EpochMetrics> = [(1, 0.9, 5), (2, 0.5, 9), (3, 0.7, 7)]
+        .iter()
+        .flat_map(|&(e, loss, hits)| {
+            let v = valid(e, loss, hits);
+            let mut t = v.clone();
+            (t.phase, t.loss, t.lr) = (Phase::Train, loss + 0.1, 0.1 / e as f64);
+            [t, v]
+        })
+        .collect();
+    let monitor = Monitor::parse("valid_recall:dog", None, &names()).unwrap();
+    let figure = crate::curves_plot::training_curves(&history, Some(&monitor));
+    let titles: Vec<&str> = figure.panels.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "loss",
+            "accuracy",
+            "valid_recall:dog",
+            "learning rate (end of epoch)"
+        ]
+    );
+    let loss = &figure.panels[0];
+    assert_eq!(loss.series[0].name, "train");
+    assert_eq!(loss.series[1].points, [(1.0, 0.9), (2.0, 0.5), (3.0, 0.7)]);
+    let recall = &figure.panels[2];
+    assert_eq!(recall.series[0].points[1], (2.0, 0.9));
+    assert_eq!(recall.marker.as_ref().unwrap().0, 2.0);
+    assert_eq!(figure.panels[3].series[0].points[2], (3.0, 0.1 / 3.0));
+
+    // Monitoring the loss marks the loss panel and adds no panel.
+    let monitor = Monitor::parse("valid_loss", None, &names()).unwrap();
+    let figure = crate::curves_plot::training_curves(&history, Some(&monitor));
+    assert_eq!(figure.panels.len(), 3);
+    assert_eq!(figure.panels[0].marker.as_ref().unwrap().0, 2.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let written = kiln_eval::plot::save(&figure, &tmp.path().join("curves")).unwrap();
+    assert!(
+        written
+            .iter()
+            .all(|p| std::fs::metadata(p).unwrap().len() > 1000)
+    );
+}
