@@ -76,6 +76,39 @@ impl Backend {
         self.make_device()
     }
 
+    /// `n` devices of this backend for data-parallel training: the first `n` it enumerates on a
+    /// GPU backend; on a CPU backend its one device `n` times (replicas in threads).
+    pub fn devices(self, n: usize) -> Result<Vec<Device>, BackendError> {
+        let first = self.device()?;
+        if !self.is_gpu() {
+            return Ok(vec![first; n]);
+        }
+        let found = self.enumerate();
+        match found.len() >= n {
+            true => Ok(found.into_iter().take(n).collect()),
+            false => Err(BackendError::TooFewDevices {
+                backend: self,
+                wanted: n,
+                found: found.len(),
+            }),
+        }
+    }
+
+    /// Every device of this (GPU) backend on this machine.
+    fn enumerate(self) -> Vec<Device> {
+        match self {
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Device::enumerate(DeviceType::Cuda).into_iter().collect(),
+            #[cfg(feature = "metal")]
+            Self::Metal => Device::enumerate(DeviceType::Metal).into_iter().collect(),
+            #[cfg(feature = "vulkan")]
+            Self::Vulkan => Device::enumerate(DeviceType::Vulkan).into_iter().collect(),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu => Device::enumerate(DeviceType::Wgpu).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     #[allow(deprecated)] // `Device::ndarray` is deprecated upstream; kiln still offers it.
     fn make_device(self) -> Result<Device, BackendError> {
         match self {
@@ -132,6 +165,16 @@ pub enum BackendError {
     /// The backend is compiled in but finds no device on this machine.
     #[error("backend `{0}` finds no device on this machine (no adapter/driver)")]
     NoDevice(Backend),
+    /// Fewer devices than asked for (`--devices`).
+    #[error("--devices {wanted}: backend `{backend}` finds {found} device(s) on this machine")]
+    TooFewDevices {
+        /// The backend.
+        backend: Backend,
+        /// Devices asked for.
+        wanted: usize,
+        /// Devices found.
+        found: usize,
+    },
     /// No compiled backend is usable.
     #[error("no usable backend: {}", if .0.is_empty() { "none is compiled in (enable the `flex` feature)".to_string() } else { .0.join("; ") })]
     NoneUsable(Vec<String>),

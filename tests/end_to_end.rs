@@ -943,3 +943,34 @@ fn a_toml_config_sets_the_flags_and_the_command_line_overrides_it() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--config: "), "{}", text(&out));
 }
+
+/// `--devices 2` on a CPU backend: two replicas in threads, each batch split between them
+/// (the library test checks the step equals one device's); recorded and replayable.
+#[test]
+fn data_parallel_training_on_two_cpu_replicas_is_recorded() {
+    let Some(backend) = common::cpu_backend() else {
+        return common::skipped("no CPU backend");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::write_dataset(&data, 300, 50, false);
+    let art = tmp.path().join("dp");
+    let out = train(
+        &data,
+        &art,
+        backend,
+        &["--limit", "300", "--devices", "2", "--epochs", "1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["training"]["devices"], 2);
+    let out = train(
+        &data,
+        &tmp.path().join("zero"),
+        backend,
+        &["--devices", "0"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--devices"));
+}

@@ -272,7 +272,7 @@ impl Registry {
         backend: &str,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
-        interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+        options: RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let config = dir.join(kiln_train::artifacts::CONFIG);
         let mut value = read_recorded(&config)?;
@@ -282,7 +282,7 @@ impl Registry {
         value["backend"] = serde_json::json!(backend);
         let options = RunOptions {
             resume: true,
-            interrupt,
+            ..options
         };
         let architecture = kiln_train::architecture_name(&names);
         self.entry(&architecture)?

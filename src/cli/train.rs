@@ -188,6 +188,11 @@ pub struct TrainArgs {
     /// --monitor, or the N latest without it (Lightning's save_top_k).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_checkpoints: usize,
+    /// Train data-parallel on N devices of the backend (each batch split over them, gradients
+    /// summed on the first; Burn's multi-device strategy): N GPUs with wgpu/cuda; on the CPU
+    /// backends N replicas sharing the one CPU device, in threads.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub devices: usize,
     /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in
     /// the training, validation and test splits.
     #[arg(long, value_name = "CLASS")]
@@ -304,7 +309,8 @@ impl CliError {
     /// for a run interrupted by Ctrl-C (as a shell reports SIGINT), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Flag { .. } | Self::Backend(BackendError::NotCompiled(_)) => 2,
+            Self::Flag { .. }
+            | Self::Backend(BackendError::NotCompiled(_) | BackendError::TooFewDevices { .. }) => 2,
             Self::Train(TrainError::Interrupted { .. }) => 130,
             Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
@@ -484,6 +490,7 @@ impl TrainArgs {
             .with_lr(self.lr)
             .with_seed(self.seed)
             .with_loader_workers(self.loader_workers)
+            .with_devices(self.devices)
             .with_augmentation(self.augment.resolve(&dataset))
             .with_optimizer(optimizer)
             .with_grad_clipping(grad_clipping)
@@ -701,6 +708,32 @@ fn interrupt_on_ctrl_c() -> Option<Arc<AtomicBool>> {
     Some(flag)
 }
 
+/// The devices a recorded run trained on (1 when not recorded).
+fn recorded_devices(value: &serde_json::Value) -> usize {
+    value["training"]["devices"]
+        .as_u64()
+        .map_or(1, |n| n as usize)
+}
+
+/// Ctrl-C handling and the `devices` devices of the selected backend.
+fn run_options(selected: &backend::Selected, devices: usize) -> Result<RunOptions, CliError> {
+    let devices = match devices {
+        0 => {
+            return Err(CliError::Flag {
+                flag: "--devices",
+                message: "must be at least 1".into(),
+            });
+        }
+        1 => Vec::new(),
+        n => selected.backend.devices(n)?,
+    };
+    Ok(RunOptions {
+        resume: false,
+        interrupt: interrupt_on_ctrl_c(),
+        devices,
+    })
+}
+
 /// `kiln train --config FILE`: the recorded run again, into `--artifact-dir` if given.
 fn replay(
     registry: &Registry,
@@ -712,6 +745,7 @@ fn replay(
     refuse_other_flags(&rest, "--config", "--artifact-dir and --backend")?;
     let value = super::registry::read_recorded(file)?;
     let selected = recorded_backend(args, &value)?;
+    let options = run_options(&selected, recorded_devices(&value))?;
     let outcome = registry.replay(
         file,
         value,
@@ -719,10 +753,7 @@ fn replay(
         &selected.backend.to_string(),
         &selected.device,
         vec![Box::new(Progress::default())],
-        &RunOptions {
-            resume: false,
-            interrupt: interrupt_on_ctrl_c(),
-        },
+        &options,
     )?;
     println!("\nTest classification report:\n");
     println!("{}", outcome.report.to_text(4));
@@ -777,7 +808,7 @@ fn resume(
         &selected.backend.to_string(),
         &selected.device,
         vec![Box::new(Progress::default())],
-        interrupt_on_ctrl_c(),
+        run_options(&selected, recorded_devices(&value))?,
     )?;
     if let Some(reason) = &outcome.stopped_early {
         println!("\n{reason}");
@@ -811,10 +842,7 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
         config,
         &selected.device,
         vec![Box::new(Progress::default())],
-        &RunOptions {
-            resume: false,
-            interrupt: interrupt_on_ctrl_c(),
-        },
+        &run_options(&selected, args.devices)?,
     )?;
     if let (Some(report), Some(weights)) = (&outcome.import, &args.pretrained) {
         println!("\nstarted from {}", weights.display());

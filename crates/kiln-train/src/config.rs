@@ -57,6 +57,10 @@ pub struct TrainingConfig {
     /// How each epoch draws the training images.
     #[config(default = "Sampler::Shuffle")]
     pub sampler: Sampler,
+    /// Devices each batch is split over, data-parallel ([`crate::data_parallel`]); the caller
+    /// provides them ([`crate::RunOptions::devices`]).
+    #[config(default = 1)]
+    pub devices: usize,
 }
 
 /// How an epoch draws the training images.

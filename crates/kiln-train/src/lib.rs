@@ -23,6 +23,7 @@ mod callback;
 mod class_weights;
 mod config;
 mod curves_plot;
+pub mod data_parallel;
 mod early_stopping;
 mod epoch_checkpoints;
 mod error;

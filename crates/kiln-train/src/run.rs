@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// Set (by a Ctrl-C handler) to stop after the current optimizer step, saving the state
     /// ([`TrainError::Interrupted`]).
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The devices of a data-parallel run (`training.devices` of them, the first being the
+    /// run's device); empty for one device.
+    pub devices: Vec<Device>,
 }
 
 /// What a run produced.
@@ -113,6 +116,13 @@ pub fn run_with<A: Architecture>(
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
+    let wanted = config.training.devices;
+    if wanted > 1 && options.devices.len() != wanted {
+        return Err(TrainError::Config(format!(
+            "the run trains on {wanted} devices but {} were given",
+            options.devices.len()
+        )));
+    }
     let dir = &config.artifact_dir;
     let checkpoint_dir = dir.join(artifacts::TRAINING_STATE);
     let resume = match options.resume {
@@ -286,6 +296,7 @@ pub fn run_with<A: Architecture>(
             checkpoint_dir: Some(checkpoint_dir),
             resume,
             interrupt: options.interrupt.clone(),
+            devices: options.devices.clone(),
         },
     )?;
 

@@ -16,6 +16,7 @@ use kiln_models::ImageClassifier;
 
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
+use crate::data_parallel::{self, BatchGrads};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
@@ -44,6 +45,9 @@ pub struct FitOptions {
     /// Checked after every optimizer step: once set (by a Ctrl-C handler, say), training saves
     /// its state and ends with [`TrainError::Interrupted`].
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Train data-parallel over these devices (plain devices, the first the model's; two or
+    /// more): each batch is split over them ([`crate::data_parallel`]). Empty: one device.
+    pub devices: Vec<Device>,
 }
 
 struct Snapshot<'a, M>(&'a M);
@@ -98,10 +102,23 @@ pub fn fit<M: ImageClassifier>(
         Some(w) => Some(w.resolve(&train.class_counts())?),
         None => None,
     };
-    let loss_fn = CrossEntropyLossConfig::new()
-        .with_weights(weights)
-        .with_smoothing(config.label_smoothing)
-        .init(&device.clone().autodiff());
+    let loss_config = CrossEntropyLossConfig::new()
+        .with_weights(weights.clone())
+        .with_smoothing(config.label_smoothing);
+    let loss_fn = loss_config.init(&device.clone().autodiff());
+    let replicas: Vec<_> = match options.devices.len() {
+        0 | 1 => Vec::new(),
+        _ => options
+            .devices
+            .iter()
+            .map(|d| {
+                (
+                    d.clone().autodiff(),
+                    loss_config.init(&d.clone().autodiff()),
+                )
+            })
+            .collect(),
+    };
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
     let accumulate = config.grad_accumulation.max(1);
     let total_steps = steps_per_epoch.div_ceil(accumulate) * config.epochs;
@@ -182,9 +199,48 @@ pub fn fit<M: ImageClassifier>(
                     steps_per_epoch.div_ceil(accumulate),
                 );
                 device.seed(batch_seed(config.seed, epoch, batch_idx));
-                let logits = model.forward(batch.images);
-                let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
-                let loss_value = loss.clone().into_scalar::<f64>();
+                // Batches are grouped by `accumulate` from the epoch's start; the last group
+                // may be smaller. Each loss is divided by its group's size, so one step on a
+                // group is a step on the mean loss of its batches.
+                let group_start = batch_idx - batch_idx % accumulate;
+                let group_len = accumulate.min(steps_per_epoch - group_start);
+                let BatchGrads {
+                    loss: loss_value,
+                    logits,
+                    grads,
+                } = match replicas.is_empty() {
+                    true => {
+                        let logits = model.forward(batch.images);
+                        let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+                        let value = loss.clone().into_scalar::<f64>();
+                        let loss = match group_len {
+                            1 => loss,
+                            n => loss.div_scalar(n as f64),
+                        };
+                        BatchGrads {
+                            loss: value,
+                            logits: logits.detach(),
+                            grads: GradientsParams::from_grads(loss.backward(), &model),
+                        }
+                    }
+                    false => {
+                        let sample_weights: Vec<f64> = indices
+                            .iter()
+                            .map(|&i| {
+                                let class = usize::from(train.labels()[i]);
+                                weights.as_ref().map_or(1.0, |w| f64::from(w[class]))
+                            })
+                            .collect();
+                        data_parallel::backward(
+                            &model,
+                            batch.images,
+                            batch.targets.clone(),
+                            &sample_weights,
+                            &replicas,
+                            group_len,
+                        )?
+                    }
+                };
                 if !loss_value.is_finite() {
                     return Err(TrainError::NonFiniteLoss {
                         epoch,
@@ -192,26 +248,16 @@ pub fn fit<M: ImageClassifier>(
                         loss: loss_value,
                     });
                 }
-                // Batches are grouped by `accumulate` from the epoch's start; the last group
-                // may be smaller. Each loss is divided by its group's size, so one step on a
-                // group is a step on the mean loss of its batches.
-                let group_start = batch_idx - batch_idx % accumulate;
-                let group_len = accumulate.min(steps_per_epoch - group_start);
                 if group_len == 1 {
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
                     model = optim.step(lr, model, grads);
                 } else {
-                    let scaled = loss.div_scalar(group_len as f64);
-                    let grads = GradientsParams::from_grads(scaled.backward(), &model);
                     accumulated.accumulate(&model, grads);
                     if batch_idx + 1 == group_start + group_len {
                         model = optim.step(lr, model, accumulated.grads());
                     }
                 }
                 stats.add_loss(loss_value, indices.len());
-                stats
-                    .confusion_mut()
-                    .update(logits.detach(), batch.targets)?;
+                stats.confusion_mut().update(logits, batch.targets)?;
                 let event = BatchEnd {
                     epoch,
                     batch: batch_idx,

@@ -110,6 +110,7 @@ impl Setup {
             checkpoint_dir: Some(dir.to_path_buf()),
             resume,
             interrupt: flag,
+            devices: Vec::new(),
         };
         fit(
             model,

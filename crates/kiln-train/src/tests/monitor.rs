@@ -200,7 +200,7 @@ fn training_curves_show_loss_accuracy_the_monitored_metric_and_the_rate() {
             "loss",
             "accuracy",
             "valid_recall:dog",
-            "learning rate (end of epoch)"
+            "learning rate (end of epoch; every step in lr.csv)"
         ]
     );
     let loss = &figure.panels[0];

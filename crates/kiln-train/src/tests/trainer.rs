@@ -35,9 +35,22 @@ fn weights<M: Module>(model: &M) -> Vec<f32> {
 
 /// `model` (LeNet-5: no dropout, no batch norm) after one epoch of plain SGD.
 fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
+    train_on(model, batch_size, accumulate, 1, None).0
+}
+
+/// [`train`] on `devices` replicas of the CPU device (data-parallel when more than one), with
+/// class-weighted loss if given: the weights and the epoch's training loss.
+fn train_on(
+    model: &LeNet5,
+    batch_size: usize,
+    accumulate: usize,
+    devices: usize,
+    class_weights: Option<Vec<f32>>,
+) -> (Vec<f32>, f64) {
     let device = Device::flex();
     let model = model.clone();
     let config = TrainingConfig::new()
+        .with_class_weights(class_weights.map(crate::ClassWeights::Values))
         .with_epochs(1)
         .with_batch_size(batch_size)
         .with_lr(0.05)
@@ -53,6 +66,13 @@ fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
         mean: [0.5; 3],
         std: [0.25; 3],
     };
+    let options = FitOptions {
+        devices: match devices {
+            1 => Vec::new(),
+            n => vec![device.clone(); n],
+        },
+        ..FitOptions::default()
+    };
     let fitted = fit(
         model,
         &data(),
@@ -61,10 +81,10 @@ fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
         &device,
         &config,
         &mut [],
-        &FitOptions::default(),
+        &options,
     )
     .unwrap();
-    weights(&fitted.model)
+    (weights(&fitted.model), fitted.history[0].loss)
 }
 
 #[test]
@@ -132,4 +152,38 @@ fn the_balanced_sampler_feeds_classes_equally_often() {
     // 512 draws at ½: σ ≈ 0.022.
     let balanced = share_of_rare(crate::config::Sampler::Balanced);
     assert!((balanced - 0.5).abs() < 0.09, "{balanced}");
+}
+
+#[test]
+fn data_parallel_replicas_take_the_single_device_step() {
+    let model = LeNet5Config::new(4).init(&Device::flex().autodiff());
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    // Batch 10 over 64 images: the last batch (4) splits unevenly over 3 replicas.
+    for weights in [None, Some(vec![1.0, 2.0, 3.0, 4.0])] {
+        let (one, loss) = train_on(&model, 10, 1, 1, weights.clone());
+        for devices in [2, 3] {
+            let (many, many_loss) = train_on(&model, 10, 1, devices, weights.clone());
+            let d = max_diff(&one, &many);
+            assert!(d < 1e-5, "{devices} devices, {weights:?}: {d}");
+            assert!((loss - many_loss).abs() < 1e-6, "{loss} vs {many_loss}");
+        }
+        // With accumulation over pairs of batches too.
+        let (acc, _) = train_on(&model, 10, 2, 1, weights.clone());
+        let (acc_many, _) = train_on(&model, 10, 2, 2, weights.clone());
+        assert!(max_diff(&acc, &acc_many) < 1e-5);
+        assert!(max_diff(&acc, &one) > 1e-4, "the comparison can fail");
+    }
+}
+
+#[test]
+fn shards_are_as_equal_as_possible() {
+    use crate::data_parallel::shard_sizes;
+    assert_eq!(shard_sizes(10, 3), [4, 3, 3]);
+    assert_eq!(shard_sizes(2, 3), [1, 1]);
+    assert_eq!(shard_sizes(64, 2), [32, 32]);
 }
