@@ -229,13 +229,28 @@ fn resume_names_what_is_missing_and_refuses_other_flags() {
     let out = common::kiln_bin(&["train", "--resume", dir]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config.json"));
-    let out = common::kiln_bin(&["train", "--resume", dir, "--epochs", "9"]);
+    // Even a flag equal to its default (5 epochs) is refused, not silently ignored.
+    for epochs in ["9", "5"] {
+        let out = common::kiln_bin(&["train", "--resume", dir, "--epochs", epochs]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--resume")
+                && stderr.contains("--epochs")
+                && stderr.contains("--backend"),
+            "{stderr}"
+        );
+    }
+    let config = tmp.path().join("config.json");
+    let out = common::kiln_bin(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--seed",
+        "42",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--resume") && stderr.contains("--backend"),
-        "{stderr}"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seed"));
 }
 
 /// A learning rate multiplied by 10³⁰ from epoch 2 on makes the loss non-finite there: the run

@@ -81,13 +81,22 @@ where
             }
         };
     }
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = <Cli as clap::CommandFactory>::command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return e.exit_code();
         }
     };
+    if let Some(train) = matches.subcommand_matches("train")
+        && let Err(e) = recorded_run_flags(train)
+    {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
     match cli.command {
         Command::Train(args) => exit_code(train_with(registry, &args)),
         Command::Metrics(args) => exit_code(metrics(&args)),
@@ -108,6 +117,40 @@ where
             }
             0
         }
+    }
+}
+
+/// With `--resume` or a recorded `--config config.json`, every setting comes from the record:
+/// any other flag typed on the command line — even one equal to its default — is refused
+/// rather than silently ignored.
+fn recorded_run_flags(train: &clap::ArgMatches) -> Result<(), CliError> {
+    let given = |id: &str| train.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let (flag, allowed): (&'static str, &[&str]) = if given("resume") {
+        ("--resume", &["resume", "backend"])
+    } else if given("config") {
+        ("--config", &["config", "backend", "artifact_dir"])
+    } else {
+        return Ok(());
+    };
+    match train
+        .ids()
+        .map(|id| id.as_str())
+        .find(|id| given(id) && !allowed.contains(id))
+    {
+        None => Ok(()),
+        Some(other) => Err(CliError::Flag {
+            flag,
+            message: format!(
+                "--{} cannot be given with it: the settings come from the recorded config.json \
+                 (only {} may)",
+                other.replace('_', "-"),
+                allowed[1..]
+                    .iter()
+                    .map(|a| format!("--{}", a.replace('_', "-")))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        }),
     }
 }
 

@@ -823,6 +823,13 @@ fn resume(
 /// A new run from the flags.
 fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliError> {
     let mut config = args.run_config()?;
+    if config.training.class_weights.is_some() && config.training.sampler == Sampler::Balanced {
+        eprintln!(
+            "warning: --class-weights with --sampler balanced corrects the imbalance twice: the \
+             sampler already shows every class equally often, and the weights then favour the \
+             rare classes again (use one of them)"
+        );
+    }
     if !registry.contains(&args.model) {
         return Err(CliError::Flag {
             flag: "--model",
