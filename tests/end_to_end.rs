@@ -884,7 +884,7 @@ fn a_recorded_config_replays_to_the_same_run() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("--config: only --artifact-dir and --backend"),
+        text(&out).contains("--config: --epochs cannot be given with it"),
         "{}",
         text(&out)
     );

@@ -42,25 +42,8 @@ fn limit(backend: &str) -> &'static str {
 }
 
 fn args<'a>(data: &'a str, dir: &'a str, backend: &'a str) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--dataset",
-        "mnist",
-        "--data-dir",
-        data,
-        "--artifact-dir",
-        dir,
-        "--backend",
-        backend,
-        "--batch-size",
-        "32",
-        "--valid-size",
-        "64",
-        "--seed",
-        "7",
-        "--limit",
-        limit(backend),
-    ];
+    let mut args = common::mnist_args(data, dir, backend);
+    args.extend(["--limit", limit(backend)]);
     args.extend(FLAGS);
     args
 }

@@ -87,28 +87,34 @@ pub fn train_mnist(
         artifacts.to_str().unwrap(),
         backend.to_string(),
     );
-    let mut args = vec![
+    let mut args = mnist_args(d, a, &b);
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
+    args.extend_from_slice(extra);
+    kiln_bin(&args)
+}
+
+/// `kiln train` on the generated MNIST set in `data` into `artifacts` on `backend`: batch 32,
+/// 64 validation images, seed 7.
+pub fn mnist_args<'a>(data: &'a str, artifacts: &'a str, backend: &'a str) -> Vec<&'a str> {
+    vec![
         "train",
         "--dataset",
         "mnist",
         "--data-dir",
-        d,
+        data,
         "--artifact-dir",
-        a,
+        artifacts,
         "--backend",
-        &b,
+        backend,
         "--batch-size",
         "32",
         "--valid-size",
         "64",
         "--seed",
         "7",
-    ];
-    if !extra.contains(&"--epochs") {
-        args.extend(["--epochs", "2"]);
-    }
-    args.extend_from_slice(extra);
-    kiln_bin(&args)
+    ]
 }
 
 /// Every compiled backend that has a device here. A backend without one prints `SKIPPED` with

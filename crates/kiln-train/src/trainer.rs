@@ -313,31 +313,23 @@ pub fn fit<M: ImageClassifier>(
             cb.on_epoch_complete(&history, &Snapshot(&model))?;
         }
         stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
+        let at = Position {
+            epoch: epoch + 1,
+            batch: 0,
+            step,
+            history: &history,
+            running: None,
+            running_seconds: 0.0,
+            stopped_early: stopped_early.clone(),
+        };
         if let Some(dir) = checkpoint_dir {
-            let at = Position {
-                epoch: epoch + 1,
-                batch: 0,
-                step,
-                history: &history,
-                running: None,
-                running_seconds: 0.0,
-                stopped_early: stopped_early.clone(),
-            };
-            training_state::save(dir, &model, &optim, at)?;
+            training_state::save(dir, &model, &optim, at.clone())?;
         }
         if stopped_early.is_some() {
             break;
         }
         if interrupted() {
-            let at = Position {
-                epoch: epoch + 1,
-                batch: 0,
-                step,
-                history: &history,
-                running: None,
-                running_seconds: 0.0,
-                stopped_early: None,
-            };
+            // Saved just above.
             return Err(interrupt(None, &model, &optim, at));
         }
     }

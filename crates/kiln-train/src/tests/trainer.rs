@@ -35,16 +35,16 @@ fn weights<M: Module>(model: &M) -> Vec<f32> {
 
 /// `model` (LeNet-5: no dropout, no batch norm) after one epoch of plain SGD.
 fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
-    train_on(model, batch_size, accumulate, 1, None).0
+    train_on(model, batch_size, accumulate, Vec::new(), None).0
 }
 
-/// [`train`] on `devices` replicas of the CPU device (data-parallel when more than one), with
-/// class-weighted loss if given: the weights and the epoch's training loss.
+/// [`train`] data-parallel over `devices` (none: on Flex alone), with class-weighted loss if
+/// given: the weights and the epoch's training loss.
 fn train_on(
     model: &LeNet5,
     batch_size: usize,
     accumulate: usize,
-    devices: usize,
+    devices: Vec<Device>,
     class_weights: Option<Vec<f32>>,
 ) -> (Vec<f32>, f64) {
     let device = Device::flex();
@@ -67,10 +67,7 @@ fn train_on(
         std: [0.25; 3],
     };
     let options = FitOptions {
-        devices: match devices {
-            1 => Vec::new(),
-            n => vec![device.clone(); n],
-        },
+        devices,
         ..FitOptions::default()
     };
     let fitted = fit(
@@ -155,6 +152,7 @@ fn the_balanced_sampler_feeds_classes_equally_often() {
 }
 
 #[test]
+#[allow(deprecated)] // Device::ndarray
 fn data_parallel_replicas_take_the_single_device_step() {
     let model = LeNet5Config::new(4).init(&Device::flex().autodiff());
     let max_diff = |a: &[f32], b: &[f32]| {
@@ -163,18 +161,25 @@ fn data_parallel_replicas_take_the_single_device_step() {
             .map(|(x, y)| (x - y).abs())
             .fold(0.0f32, f32::max)
     };
-    // Batch 10 over 64 images: the last batch (4) splits unevenly over 3 replicas.
+    // Replicas of Flex take turns; Flex with ndarray are two devices, run in threads, the
+    // gradients crossing between them. Batch 10 over 64 images: the last batch (4) splits
+    // unevenly over 3 replicas.
+    let setups = [
+        vec![Device::flex(); 2],
+        vec![Device::flex(); 3],
+        vec![Device::flex(), Device::ndarray()],
+    ];
     for weights in [None, Some(vec![1.0, 2.0, 3.0, 4.0])] {
-        let (one, loss) = train_on(&model, 10, 1, 1, weights.clone());
-        for devices in [2, 3] {
-            let (many, many_loss) = train_on(&model, 10, 1, devices, weights.clone());
+        let (one, loss) = train_on(&model, 10, 1, Vec::new(), weights.clone());
+        for devices in &setups {
+            let (many, many_loss) = train_on(&model, 10, 1, devices.clone(), weights.clone());
             let d = max_diff(&one, &many);
-            assert!(d < 1e-5, "{devices} devices, {weights:?}: {d}");
-            assert!((loss - many_loss).abs() < 1e-6, "{loss} vs {many_loss}");
+            assert!(d < 1e-4, "{devices:?}, {weights:?}: {d}");
+            assert!((loss - many_loss).abs() < 1e-5, "{loss} vs {many_loss}");
         }
         // With accumulation over pairs of batches too.
-        let (acc, _) = train_on(&model, 10, 2, 1, weights.clone());
-        let (acc_many, _) = train_on(&model, 10, 2, 2, weights.clone());
+        let (acc, _) = train_on(&model, 10, 2, Vec::new(), weights.clone());
+        let (acc_many, _) = train_on(&model, 10, 2, setups[0].clone(), weights.clone());
         assert!(max_diff(&acc, &acc_many) < 1e-5);
         assert!(max_diff(&acc, &one) > 1e-4, "the comparison can fail");
     }
