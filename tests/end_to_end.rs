@@ -964,7 +964,7 @@ fn data_parallel_training_on_two_cpu_replicas_is_recorded() {
     assert!(out.status.success(), "{}", text(&out));
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(art.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["training"]["devices"], 2);
+    assert_eq!(config["devices"], 2);
     let out = train(
         &data,
         &tmp.path().join("zero"),

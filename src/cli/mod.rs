@@ -5,6 +5,7 @@ mod config_file;
 mod data;
 mod diagnostic_args;
 mod eval;
+mod html_report;
 mod metrics;
 mod models;
 mod paradox;
@@ -21,6 +22,7 @@ pub use config_file::expand_config;
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
 pub use eval::{EvalArgs, eval};
+pub use html_report::{HtmlReportArgs, html_report};
 pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
@@ -53,6 +55,8 @@ enum Command {
     Metrics(MetricsArgs),
     /// Re-evaluate a trained run (its artifact directory) on a split of its dataset.
     Eval(EvalArgs),
+    /// Write a run's report as one self-contained HTML page (figures inline, no script).
+    Report(HtmlReportArgs),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
     Predict(PredictArgs),
     /// List the architectures with their parameter counts.
@@ -104,6 +108,16 @@ where
         Command::Predict(args) => exit_code(predict(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),
         Command::Data(args) => exit_code(data(&args)),
+        Command::Report(args) => match html_report(&args) {
+            Ok(path) => {
+                println!("{}", path.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
         Command::Backends => {
             for b in Backend::compiled() {
                 match b.device() {

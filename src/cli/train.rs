@@ -490,7 +490,6 @@ impl TrainArgs {
             .with_lr(self.lr)
             .with_seed(self.seed)
             .with_loader_workers(self.loader_workers)
-            .with_devices(self.devices)
             .with_augmentation(self.augment.resolve(&dataset))
             .with_optimizer(optimizer)
             .with_grad_clipping(grad_clipping)
@@ -664,6 +663,7 @@ impl TrainArgs {
                 freeze_backbone: self.freeze_backbone,
             }),
             keep_checkpoints: self.keep_checkpoints,
+            devices: self.devices,
         })
     }
 }
@@ -710,9 +710,7 @@ fn interrupt_on_ctrl_c() -> Option<Arc<AtomicBool>> {
 
 /// The devices a recorded run trained on (1 when not recorded).
 fn recorded_devices(value: &serde_json::Value) -> usize {
-    value["training"]["devices"]
-        .as_u64()
-        .map_or(1, |n| n as usize)
+    value["devices"].as_u64().map_or(1, |n| n as usize)
 }
 
 /// Ctrl-C handling and the `devices` devices of the selected backend.

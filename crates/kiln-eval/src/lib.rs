@@ -27,6 +27,8 @@ mod csv_input;
 pub mod curves;
 pub mod diagnostics;
 mod error;
+#[cfg(feature = "plots")]
+pub mod html;
 mod metric_spec;
 pub mod metrics;
 #[cfg(feature = "plots")]

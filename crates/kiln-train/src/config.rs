@@ -57,10 +57,6 @@ pub struct TrainingConfig {
     /// How each epoch draws the training images.
     #[config(default = "Sampler::Shuffle")]
     pub sampler: Sampler,
-    /// Devices each batch is split over, data-parallel ([`crate::data_parallel`]); the caller
-    /// provides them ([`crate::RunOptions::devices`]).
-    #[config(default = 1)]
-    pub devices: usize,
 }
 
 /// How an epoch draws the training images.
@@ -135,6 +131,11 @@ pub struct RunConfig<A = ModelConfig> {
     /// quantity, or the latest without a monitor ([`crate::EpochCheckpoints`]).
     #[serde(default)]
     pub keep_checkpoints: usize,
+    /// Devices each batch is split over, data-parallel ([`crate::data_parallel`]); the caller
+    /// provides them ([`crate::RunOptions::devices`]). Not part of the training recipe
+    /// (`TrainingConfig`, a Burn `Config`, cannot default a field missing from an older file).
+    #[serde(default = "one")]
+    pub devices: usize,
 }
 
 /// Fine-tuning from imported weights ([`kiln_models::import_weights`]).
@@ -197,6 +198,7 @@ impl<A> RunConfig<A> {
             diagnostics: self.diagnostics,
             pretrained: self.pretrained,
             keep_checkpoints: self.keep_checkpoints,
+            devices: self.devices,
         }
     }
 
@@ -208,6 +210,10 @@ impl<A> RunConfig<A> {
 
 fn yes() -> bool {
     true
+}
+
+fn one() -> usize {
+    1
 }
 
 #[cfg(test)]

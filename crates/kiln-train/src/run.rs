@@ -70,7 +70,7 @@ pub struct RunOptions {
     /// Set (by a Ctrl-C handler) to stop after the current optimizer step, saving the state
     /// ([`TrainError::Interrupted`]).
     pub interrupt: Option<Arc<AtomicBool>>,
-    /// The devices of a data-parallel run (`training.devices` of them, the first being the
+    /// The devices of a data-parallel run (`devices` of them, the first being the
     /// run's device); empty for one device.
     pub devices: Vec<Device>,
 }
@@ -116,7 +116,7 @@ pub fn run_with<A: Architecture>(
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
-    let wanted = config.training.devices;
+    let wanted = config.devices;
     if wanted > 1 && options.devices.len() != wanted {
         return Err(TrainError::Config(format!(
             "the run trains on {wanted} devices but {} were given",

@@ -55,17 +55,11 @@ pub fn save(figure: &impl Figure, stem: &Path) -> Result<[PathBuf; 2], EvalError
         path: path.to_path_buf(),
         problem,
     };
-    {
-        let mut text = String::new();
-        {
-            let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
-            draw_on(figure, &root).map_err(|e| plot_error(&svg, e))?;
-        }
-        std::fs::write(&svg, text).map_err(|source| EvalError::Io {
-            path: svg.clone(),
-            source,
-        })?;
-    }
+    let text = svg_string(figure).map_err(|e| plot_error(&svg, e))?;
+    std::fs::write(&svg, text).map_err(|source| EvalError::Io {
+        path: svg.clone(),
+        source,
+    })?;
     let png = stem.with_extension("png");
     let mut pixels = vec![255u8; w as usize * h as usize * 3];
     {
@@ -74,6 +68,17 @@ pub fn save(figure: &impl Figure, stem: &Path) -> Result<[PathBuf; 2], EvalError
     }
     write_png(&png, &pixels, (w, h)).map_err(|e| plot_error(&png, e))?;
     Ok([png, svg])
+}
+
+/// `figure` as an SVG document (for inlining in HTML).
+pub fn svg_string(figure: &impl Figure) -> Result<String, String> {
+    register_fonts().map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, figure.size()).into_drawing_area();
+        draw_on(figure, &root)?;
+    }
+    Ok(text)
 }
 
 fn draw_on<DB: DrawingBackend>(

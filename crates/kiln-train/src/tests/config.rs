@@ -39,6 +39,7 @@ fn run_config_round_trips_through_json() {
             freeze_backbone: true,
         }),
         keep_checkpoints: 3,
+        devices: 2,
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");
