@@ -974,3 +974,49 @@ fn data_parallel_training_on_two_cpu_replicas_is_recorded() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--devices"));
 }
+
+/// `kiln bench --json` prints the keys `bench/compare.sh` reads, with positive rates.
+#[test]
+fn bench_prints_throughput_and_peak_memory_as_json() {
+    let Some(backend) = common::cpu_backend() else {
+        return common::skipped("no CPU backend");
+    };
+    let b = backend.to_string();
+    let args = [
+        "bench",
+        "--backend",
+        &b,
+        "--model",
+        "lenet5",
+        "--dataset",
+        "cifar10",
+        "--synthetic",
+        "--batch-size",
+        "8",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    ];
+    let out = kiln(&args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["train_images_per_sec", "eval_images_per_sec"] {
+        assert!(doc[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {doc}");
+    }
+    assert_eq!(doc["backend"], b.as_str());
+    if cfg!(target_os = "linux") {
+        assert!(doc["peak_rss_bytes"].as_u64().is_some_and(|v| v > 1 << 20));
+    }
+    let out = kiln(
+        &["bench", "--model", "nope", "--synthetic", "--steps", "1"],
+        &[],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("unknown model `nope`"),
+        "{}",
+        text(&out)
+    );
+}

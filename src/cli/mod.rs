@@ -1,6 +1,7 @@
 //! The `kiln` command line: its subcommands' flags and actions, shared by the binary and the
 //! examples. [`main`] runs it with any [`Registry`] of architectures.
 
+mod bench;
 mod config_file;
 mod data;
 mod diagnostic_args;
@@ -18,6 +19,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
+pub use bench::{BenchArgs, bench};
 pub use config_file::expand_config;
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
@@ -57,6 +59,8 @@ enum Command {
     Eval(EvalArgs),
     /// Write a run's report as one self-contained HTML page (figures inline, no script).
     Report(HtmlReportArgs),
+    /// Training and evaluation images per second of an architecture on this backend.
+    Bench(BenchArgs),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
     Predict(PredictArgs),
     /// List the architectures with their parameter counts.
@@ -108,6 +112,7 @@ where
         Command::Predict(args) => exit_code(predict(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),
         Command::Data(args) => exit_code(data(&args)),
+        Command::Bench(args) => exit_code(bench(registry, &args)),
         Command::Report(args) => match html_report(&args) {
             Ok(path) => {
                 println!("{}", path.display());

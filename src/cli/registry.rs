@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use kiln_data::{ImageDataset, Normalization};
 use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, trainable_params};
 use kiln_train::{
-    ArtifactEval, Callback, RunConfig, RunOptions, RunOutcome, SplitReport, TrainError,
-    evaluate_artifacts,
+    ArtifactEval, BenchSettings, Callback, RunConfig, RunOptions, RunOutcome, SplitReport,
+    Throughput, TrainError, evaluate_artifacts,
 };
 
 use super::predict::LoadedModel;
@@ -38,6 +39,14 @@ trait Erased: Send + Sync {
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError>;
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError>;
+    fn bench(
+        &self,
+        spec: &ModelSpec,
+        data: &ImageDataset,
+        norm: Normalization,
+        device: &Device,
+        settings: &BenchSettings,
+    ) -> Result<Throughput, TrainError>;
 }
 
 /// Where `kiln predict` gets its model.
@@ -101,6 +110,19 @@ where
         let config: RunConfig<A> = serde_json::from_value(config)
             .map_err(|e| TrainError::Config(format!("not a kiln run config: {e}")))?;
         kiln_train::run_with(&config, device, callbacks, options)
+    }
+
+    fn bench(
+        &self,
+        spec: &ModelSpec,
+        data: &ImageDataset,
+        norm: Normalization,
+        device: &Device,
+        settings: &BenchSettings,
+    ) -> Result<Throughput, TrainError> {
+        device.seed(0);
+        let model = (self.0)(spec).init(&device.clone().autodiff());
+        kiln_train::throughput(model, data, norm, device, settings)
     }
 
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
@@ -292,6 +314,21 @@ impl Registry {
                 TrainError::Config(message) => TrainError::artifact(&config, message),
                 other => other,
             })
+    }
+
+    /// Throughput of architecture `name` built for `spec` on `data` ([`kiln_train::throughput`]).
+    pub fn bench(
+        &self,
+        name: &str,
+        spec: &ModelSpec,
+        data: &ImageDataset,
+        norm: Normalization,
+        device: &Device,
+        settings: &BenchSettings,
+    ) -> Result<Throughput, TrainError> {
+        self.entry(name)?
+            .arch
+            .bench(spec, data, norm, device, settings)
     }
 
     /// Re-evaluates the run in `dir` with the architecture its `config.json` names.

@@ -18,6 +18,7 @@
 //!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
 //!   split (`kiln eval`).
 
+mod bench;
 mod best_checkpoint;
 mod callback;
 mod class_weights;
@@ -43,6 +44,7 @@ mod split_eval;
 mod trainer;
 pub mod training_state;
 
+pub use bench::{BenchSettings, Throughput, throughput};
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, Resumed, TrainInfo};
 pub use class_weights::ClassWeights;

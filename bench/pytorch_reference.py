@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""PyTorch's side of `kiln bench`: the same architecture, recipe and measurement, same JSON keys.
+
+mnist-cnn (kiln's reference CNN = Burn's MNIST example: Conv 1→64 3×3 → BN → ReLU → MaxPool 2 →
+Conv 64→64 3×3 → BN → ReLU → MaxPool 2 → Linear 1600→128 → GELU → Dropout 0.25 → Linear 128→128
+→ GELU → Dropout 0.25 → Linear 128→10), PyTorch's default initialization, Adam (lr 1e-3,
+β 0.9/0.999, ε 1e-8), batch B of Fashion-MNIST training images normalized with kiln's constants,
+held in memory; every training step reads the loss back (`loss.item()`), every evaluation batch
+its predicted classes. Times `--steps` steps after `--warmup`, training then evaluation.
+
+    python3 bench/pytorch_reference.py --batch-size 64 --steps 100 --threads 2
+
+Needs torch and numpy (pip install torch); kiln's CI does not run it.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+FMNIST_MEAN, FMNIST_STD = 0.2860, 0.3530
+
+
+def mnist_cnn(num_classes=10):
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 5 * 5, 128), nn.GELU(), nn.Dropout(0.25),
+        nn.Linear(128, 128), nn.GELU(), nn.Dropout(0.25),
+        nn.Linear(128, num_classes),
+    )
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="mnist-cnn", choices=["mnist-cnn"])
+    p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+
+    images = read_idx(os.path.join(a.data_dir, "train-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(a.data_dir, "train-labels-idx1-ubyte.gz"))
+    x = (torch.from_numpy(images.astype(np.float32) / 255.0) - FMNIST_MEAN) / FMNIST_STD
+    x = x.unsqueeze(1)
+    y = torch.from_numpy(labels.astype(np.int64))
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    batches = [order[i:i + a.batch_size] for i in range(0, len(x) - a.batch_size + 1, a.batch_size)]
+
+    model = mnist_cnn()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    start = time.perf_counter()
+    for i in range(a.warmup + a.steps):
+        if i == a.warmup:
+            start = time.perf_counter()
+        idx = batches[i % len(batches)]
+        loss = loss_fn(model(x[idx]), y[idx])
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        loss.item()
+    train = time.perf_counter() - start
+
+    model.eval()
+    with torch.inference_mode():
+        for i in range(a.warmup + a.steps):
+            if i == a.warmup:
+                start = time.perf_counter()
+            idx = batches[i % len(batches)]
+            model(x[idx]).argmax(1).numpy()
+    evaluation = time.perf_counter() - start
+
+    n = a.steps * a.batch_size
+    print(json.dumps({
+        "framework": "pytorch " + torch.__version__,
+        "backend": "cpu",
+        "model": a.model,
+        "dataset": "fashion-mnist",
+        "batch_size": a.batch_size,
+        "steps": a.steps,
+        "warmup": a.warmup,
+        "threads": torch.get_num_threads(),
+        "train_images_per_sec": n / train,
+        "eval_images_per_sec": n / evaluation,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
