@@ -959,7 +959,16 @@ fn data_parallel_training_on_two_cpu_replicas_is_recorded() {
         &data,
         &art,
         backend,
-        &["--limit", "300", "--devices", "2", "--epochs", "1"],
+        &[
+            "--limit",
+            "300",
+            "--devices",
+            "2",
+            "--epochs",
+            "1",
+            "--model",
+            "lenet5",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let config: Value =

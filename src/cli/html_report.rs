@@ -48,23 +48,30 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     if let Some(scores) = &p.scores {
         report.add_scores(&p.y_true, scores, k)?;
     }
+    // The images must be the ones the predictions were made on.
+    let same = p.y_true.len() == splits.test.len()
+        && p.y_true
+            .iter()
+            .zip(splits.test.labels())
+            .all(|(&y, &label)| y == usize::from(label));
+    if !same {
+        return Err(CliError::Flag {
+            flag: "--artifact-dir",
+            message: format!(
+                "{}: its {} rows do not match the {} test images read now (their labels differ): \
+                 the data changed since the run",
+                dir.join(artifacts::PREDICTIONS).display(),
+                p.y_true.len(),
+                splits.test.len()
+            ),
+        });
+    }
     let mut mistakes = Vec::new();
     if let Some(scores) = &p.scores {
         let shape = splits.test.shape();
         for (index, truth, predicted, confidence) in
             most_confident_mistakes(&p.y_true, scores, k, args.mistakes)
         {
-            if index >= splits.test.len() {
-                return Err(CliError::Flag {
-                    flag: "--artifact-dir",
-                    message: format!(
-                        "{}: row {index} but the test split has {} images (the data changed \
-                         since the run?)",
-                        dir.join(artifacts::PREDICTIONS).display(),
-                        splits.test.len()
-                    ),
-                });
-            }
             let png = png_image(
                 splits.test.image(index),
                 shape.channels,

@@ -190,7 +190,8 @@ pub struct TrainArgs {
     pub keep_checkpoints: usize,
     /// Train data-parallel on N devices of the backend (each batch split over them, gradients
     /// summed on the first; Burn's multi-device strategy): N GPUs with wgpu/cuda; on the CPU
-    /// backends N replicas sharing the one CPU device, in threads.
+    /// backends N replicas of the one CPU device, taking turns. Models with batch norm are
+    /// refused (Burn 0.22 would update their running statistics once per replica).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub devices: usize,
     /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in
@@ -698,13 +699,21 @@ fn recorded_backend(
 }
 
 /// A flag set by the first Ctrl-C (SIGINT), which the training loop reads after every
-/// optimizer step to save its state and stop; a second Ctrl-C exits at once (code 130).
+/// optimizer step to save its state and stop; a second Ctrl-C exits at once (code 130). The
+/// handlers are installed once per process; each run starts with the flag cleared.
 fn interrupt_on_ctrl_c() -> Option<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let sigint = signal_hook::consts::SIGINT;
-    // Registered first, so it sees the flag before the first Ctrl-C sets it.
-    signal_hook::flag::register_conditional_shutdown(sigint, 130, flag.clone()).ok()?;
-    signal_hook::flag::register(sigint, flag.clone()).ok()?;
+    static FLAG: std::sync::OnceLock<Option<Arc<AtomicBool>>> = std::sync::OnceLock::new();
+    let flag = FLAG
+        .get_or_init(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let sigint = signal_hook::consts::SIGINT;
+            // Registered first, so it sees the flag before the first Ctrl-C sets it.
+            signal_hook::flag::register_conditional_shutdown(sigint, 130, flag.clone()).ok()?;
+            signal_hook::flag::register(sigint, flag.clone()).ok()?;
+            Some(flag)
+        })
+        .clone()?;
+    flag.store(false, std::sync::atomic::Ordering::Relaxed);
     Some(flag)
 }
 
@@ -780,11 +789,11 @@ pub fn train_with(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, C
         (None, Some(dir)) => resume(registry, args, dir),
         (None, None) => train_new(registry, args),
     };
-    if let Err(CliError::Train(TrainError::Interrupted { .. })) = &result {
-        let dir = match &args.resume {
-            Some(dir) => dir.clone(),
-            None => args.run_config()?.artifact_dir,
-        };
+    if let Err(CliError::Train(TrainError::Interrupted {
+        saved: Some(state), ..
+    })) = &result
+        && let Some(dir) = state.parent()
+    {
         eprintln!("to continue: kiln train --resume {}", dir.display());
     }
     result

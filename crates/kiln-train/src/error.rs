@@ -28,15 +28,18 @@ pub enum TrainError {
         /// The offending value.
         loss: f64,
     },
-    /// Training was interrupted (Ctrl-C) after an optimizer step; its state was saved.
-    #[error(
-        "interrupted: training state saved at epoch {epoch}, batch {batch} (continue with --resume)"
-    )]
+    /// Training was interrupted (Ctrl-C) after an optimizer step.
+    #[error("interrupted at epoch {epoch}, batch {batch}: {}", match saved {
+        Some(dir) => format!("training state saved in {}", dir.display()),
+        None => "no training state kept".to_string(),
+    })]
     Interrupted {
         /// 1-based epoch training continues in.
         epoch: usize,
         /// 0-based batch it continues at.
         batch: usize,
+        /// The training-state directory it was saved in, if one is kept.
+        saved: Option<PathBuf>,
     },
     /// Writing an artifact failed.
     #[error("{}: {message}", path.display())]

@@ -4,14 +4,14 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
+use crate::callback::{BatchEnd, Callback, Resumed, TrainInfo};
 use crate::error::TrainError;
 use crate::history::History;
 
 /// The header of `lr.csv`: the step, the epoch and first batch of the step, the rate.
 pub const LR_CSV_HEADER: &str = "step,epoch,batch,lr";
 
-/// Writes `lr.csv`, one row per optimizer step, flushed at the end of every epoch.
+/// Writes `lr.csv`, one row per optimizer step, each flushed as it is written.
 #[derive(Debug)]
 pub struct LrMonitor {
     path: PathBuf,
@@ -69,7 +69,7 @@ impl Callback for LrMonitor {
             std::fs::File::create(&self.path).map_err(|e| TrainError::artifact(&self.path, e))?;
         self.file = Some(BufWriter::new(file));
         let earlier = std::mem::take(&mut self.earlier);
-        self.write(|f| write!(f, "{LR_CSV_HEADER}\n{earlier}"))
+        self.write(|f| write!(f, "{LR_CSV_HEADER}\n{earlier}").and_then(|()| f.flush()))
     }
 
     fn on_batch_end(&mut self, b: &BatchEnd<'_>, _history: &History) -> Result<(), TrainError> {
@@ -79,18 +79,8 @@ impl Callback for LrMonitor {
         }
         self.last_step = Some(b.step);
         let (step, epoch, batch, lr) = (b.step, b.epoch, b.batch, b.lr);
-        self.write(|f| writeln!(f, "{step},{epoch},{batch},{lr}"))
-    }
-
-    fn on_epoch_complete(
-        &mut self,
-        _h: &History,
-        _m: &dyn ModelSnapshot,
-    ) -> Result<(), TrainError> {
-        self.write(|f| f.flush())
-    }
-
-    fn on_train_end(&mut self, _history: &History) -> Result<(), TrainError> {
-        self.write(|f| f.flush())
+        // Flushed at once: a mid-epoch training state saved after this step must find the row
+        // on disk, whatever ends the process next.
+        self.write(|f| writeln!(f, "{step},{epoch},{batch},{lr}").and_then(|()| f.flush()))
     }
 }

@@ -16,7 +16,7 @@ use kiln_models::ImageClassifier;
 
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
-use crate::data_parallel::{self, BatchGrads};
+use crate::data_parallel::{self, BatchGrads, Replicas};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
@@ -68,7 +68,7 @@ impl<M: ImageClassifier> ModelSnapshot for Snapshot<'_, M> {
 /// ([`batch_seed`]), so a run resumed from a saved state ([`FitOptions`]) repeats exactly what
 /// the uninterrupted run would have done. Training metrics are pooled over samples. A
 /// callback may end training early ([`Callback::stop_requested`]).
-pub fn fit<M: ImageClassifier>(
+pub fn fit<M: ImageClassifier + 'static>(
     mut model: M,
     train: &ImageDataset,
     valid: Option<&ImageDataset>,
@@ -106,18 +106,23 @@ pub fn fit<M: ImageClassifier>(
         .with_weights(weights.clone())
         .with_smoothing(config.label_smoothing);
     let loss_fn = loss_config.init(&device.clone().autodiff());
-    let replicas: Vec<_> = match options.devices.len() {
-        0 | 1 => Vec::new(),
-        _ => options
-            .devices
-            .iter()
-            .map(|d| {
-                (
-                    d.clone().autodiff(),
-                    loss_config.init(&d.clone().autodiff()),
-                )
-            })
-            .collect(),
+    let mut replicas = match options.devices.len() {
+        0 | 1 => None,
+        n if data_parallel::has_running_statistics(&model) => {
+            return Err(TrainError::Config(format!(
+                "training on {n} devices: the model has batch-norm running statistics, which \
+                 Burn 0.22 would update once per replica instead of once per batch; \
+                 data-parallel training takes models without batch norm (e.g. lenet5)"
+            )));
+        }
+        _ => {
+            let devices: Vec<Device> = options
+                .devices
+                .iter()
+                .map(|d| d.clone().autodiff())
+                .collect();
+            Some(Replicas::<M>::new(&devices, &loss_config))
+        }
     };
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
     let accumulate = config.grad_accumulation.max(1);
@@ -175,7 +180,16 @@ pub fn fit<M: ImageClassifier>(
         let (mut stats, earlier_seconds) = resumed
             .take()
             .unwrap_or_else(|| (PhaseAccumulator::new(train.num_classes()), 0.0));
-        let mut lr = config.lr;
+        // The rate of the epoch's last step so far (a resumed epoch may have no step left).
+        let mut lr = match (first_batch, step) {
+            (1.., 1..) => config.schedule.lr_at(
+                config.lr,
+                step - 1,
+                total_steps,
+                steps_per_epoch.div_ceil(accumulate),
+            ),
+            _ => config.lr,
+        };
         let order = match config.sampler {
             Sampler::Shuffle => epoch_batches(
                 train.len(),
@@ -198,7 +212,8 @@ pub fn fit<M: ImageClassifier>(
                     total_steps,
                     steps_per_epoch.div_ceil(accumulate),
                 );
-                device.seed(batch_seed(config.seed, epoch, batch_idx));
+                let seed = batch_seed(config.seed, epoch, batch_idx);
+                device.seed(seed);
                 // Batches are grouped by `accumulate` from the epoch's start; the last group
                 // may be smaller. Each loss is divided by its group's size, so one step on a
                 // group is a step on the mean loss of its batches.
@@ -208,8 +223,8 @@ pub fn fit<M: ImageClassifier>(
                     loss: loss_value,
                     logits,
                     grads,
-                } = match replicas.is_empty() {
-                    true => {
+                } = match &mut replicas {
+                    None => {
                         let logits = model.forward(batch.images);
                         let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
                         let value = loss.clone().into_scalar::<f64>();
@@ -223,7 +238,7 @@ pub fn fit<M: ImageClassifier>(
                             grads: GradientsParams::from_grads(loss.backward(), &model),
                         }
                     }
-                    false => {
+                    Some(replicas) => {
                         let sample_weights: Vec<f64> = indices
                             .iter()
                             .map(|&i| {
@@ -231,13 +246,13 @@ pub fn fit<M: ImageClassifier>(
                                 weights.as_ref().map_or(1.0, |w| f64::from(w[class]))
                             })
                             .collect();
-                        data_parallel::backward(
+                        replicas.backward(
                             &model,
                             batch.images,
                             batch.targets.clone(),
                             &sample_weights,
-                            &replicas,
                             group_len,
+                            seed,
                         )?
                     }
                 };
@@ -330,7 +345,11 @@ pub fn fit<M: ImageClassifier>(
         }
         if interrupted() {
             // Saved just above.
-            return Err(interrupt(None, &model, &optim, at));
+            return Err(TrainError::Interrupted {
+                epoch: at.epoch,
+                batch: 0,
+                saved: checkpoint_dir.map(Path::to_path_buf),
+            });
         }
     }
     for cb in callbacks.iter_mut() {
@@ -356,7 +375,11 @@ fn interrupt<M: ImageClassifier>(
         None => Ok(()),
     };
     match saved {
-        Ok(()) => TrainError::Interrupted { epoch, batch },
+        Ok(()) => TrainError::Interrupted {
+            epoch,
+            batch,
+            saved: dir.map(Path::to_path_buf),
+        },
         Err(e) => e,
     }
 }

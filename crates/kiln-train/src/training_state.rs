@@ -5,9 +5,10 @@
 //! (burnpack, parameter ids included, so the optimizer state keyed by them applies again), the
 //! optimizer's state (Burn's [`OptimizerRecord`]) and `state.json` — where training stands
 //! ([`TrainingState`]). Weights and optimizer state go to files named after the step, each
-//! written to a temporary file and renamed; `state.json` is replaced last, by a rename, and only
-//! then are the previous step's files removed. A run killed at any moment therefore leaves
-//! one complete checkpoint in force: the new one or the previous one.
+//! written to a temporary file, synced to disk and renamed; `state.json` is replaced last, the
+//! same way, and only then are the previous step's files removed. A run killed (or a machine
+//! losing power) at any moment therefore leaves one complete checkpoint in force: the new one
+//! or the previous one.
 //!
 //! Nothing else is needed to continue exactly: the data order, the augmentation draws and the
 //! backend's random stream (dropout) are pure functions of the seed, the epoch and the batch
@@ -103,7 +104,6 @@ pub(crate) fn save<M: Module>(
     at: Position<'_>,
 ) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
-    let previous = TrainingState::read(dir).ok().flatten();
     let state = TrainingState {
         epoch: at.epoch,
         batch: at.batch,
@@ -128,18 +128,27 @@ pub(crate) fn save<M: Module>(
     write_atomically(&dir.join(STATE_FILE), |tmp| {
         std::fs::write(tmp, text + "\n").map_err(|e| e.to_string())
     })?;
-    if let Some(old) = previous {
-        for file in [old.model, old.optimizer] {
-            if file != state.model && file != state.optimizer {
-                let path = dir.join(file);
-                std::fs::remove_file(&path).map_err(|e| TrainError::artifact(&path, e))?;
+    // Now that the new state is in force, every other weights or optimizer file is stale:
+    // the previous state's, and any a crash left before its state was written.
+    let entries = std::fs::read_dir(dir).map_err(|e| TrainError::artifact(dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("model-") || name.starts_with("optimizer-");
+        if ours && name != state.model && name != state.optimizer {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(TrainError::artifact(entry.path(), e));
+                }
+                _ => {}
             }
         }
     }
     Ok(())
 }
 
-/// Writes `path` by `write`ing a temporary file beside it, then renaming it into place.
+/// Writes `path` by `write`ing a temporary file beside it, syncing it to disk, then renaming it
+/// into place (and syncing the directory, on Unix), so neither a killed process nor a power
+/// loss leaves a half-written file under `path`.
 pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), String>,
@@ -148,7 +157,17 @@ pub(crate) fn write_atomically(
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     write(&tmp).map_err(|e| TrainError::artifact(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::artifact(path, e))
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| TrainError::artifact(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::artifact(path, e))?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| TrainError::artifact(dir, e))?;
+    }
+    Ok(())
 }
 
 /// The seed of the backend's random stream for batch `batch` of `epoch`: reseeding before

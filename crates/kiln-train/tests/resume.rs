@@ -133,7 +133,14 @@ impl Setup {
     ) -> (History, Vec<u32>) {
         let dir = tempfile::tempdir().unwrap();
         match self.fit(self.model(1), dir.path(), None, Some(at)) {
-            Err(TrainError::Interrupted { epoch, batch }) => assert_eq!((epoch, batch), expect),
+            Err(TrainError::Interrupted {
+                epoch,
+                batch,
+                saved,
+            }) => {
+                assert_eq!((epoch, batch), expect);
+                assert_eq!(saved.as_deref(), Some(dir.path()));
+            }
             other => panic!(
                 "expected an interruption, got {:?}",
                 other.map(|f| f.history)

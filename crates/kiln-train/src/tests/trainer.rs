@@ -192,3 +192,36 @@ fn shards_are_as_equal_as_possible() {
     assert_eq!(shard_sizes(2, 3), [1, 1]);
     assert_eq!(shard_sizes(64, 2), [32, 32]);
 }
+
+#[test]
+fn data_parallel_refuses_models_with_batch_norm() {
+    use kiln_models::{Architecture, ModelConfig, ModelSpec};
+    let device = Device::flex();
+    let arch = ModelConfig::from_name("resnet20", &ModelSpec::new(4, 1, 28)).unwrap();
+    let model = arch.init(&device.clone().autodiff());
+    assert!(crate::data_parallel::has_running_statistics(&model));
+    let lenet = LeNet5Config::new(4).init(&device.clone().autodiff());
+    assert!(!crate::data_parallel::has_running_statistics(&lenet));
+    let options = FitOptions {
+        devices: vec![Device::flex(); 2],
+        ..FitOptions::default()
+    };
+    let norm = Normalization {
+        mean: [0.5; 3],
+        std: [0.25; 3],
+    };
+    let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
+    match fit(
+        model,
+        &data(),
+        None,
+        norm,
+        &device,
+        &config,
+        &mut [],
+        &options,
+    ) {
+        Err(TrainError::Config(message)) => assert!(message.contains("batch-norm"), "{message}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|f| f.history)),
+    }
+}
