@@ -7,15 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const SECTIONS: [&str; 7] = [
-    "config",
-    "curves",
-    "report",
-    "confusion",
-    "scores",
-    "diagnostics",
-    "mistakes",
-];
+use kiln::eval::html::SECTIONS;
 
 fn chromium() -> Option<&'static str> {
     let found = ["chromium", "chromium-browser", "google-chrome"]

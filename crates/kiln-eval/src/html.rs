@@ -15,6 +15,17 @@ use crate::plot::{
 };
 use crate::report::ClassificationReport;
 
+/// The page's sections' element ids, in order.
+pub const SECTIONS: [&str; 7] = [
+    "config",
+    "curves",
+    "report",
+    "confusion",
+    "scores",
+    "diagnostics",
+    "mistakes",
+];
+
 /// A wrong prediction shown in the gallery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thumbnail {

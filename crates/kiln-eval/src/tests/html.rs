@@ -82,15 +82,7 @@ fn the_page_has_every_section_escaped_and_no_script() {
     }
     .render()
     .unwrap();
-    for id in [
-        "config",
-        "curves",
-        "report",
-        "confusion",
-        "scores",
-        "diagnostics",
-        "mistakes",
-    ] {
+    for id in SECTIONS {
         assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
     assert!(page.contains("test &amp; run") && page.contains("&lt;dog&gt;"));
