@@ -47,6 +47,16 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     );
     if let Some(scores) = &p.scores {
         report.add_scores(&p.y_true, scores, k)?;
+        // A binary head's decision: the recorded threshold, as in eval.json.
+        if let Some((head, t)) = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t))) {
+            let positive: Vec<f64> = scores.chunks(2).map(|s| s[s.len() - 1]).collect();
+            let decision = kiln_eval::Decision {
+                threshold: t,
+                positive: names.get(1).cloned().unwrap_or_default(),
+                how: head.threshold.to_string(),
+            };
+            report.set_decision(decision, &positive);
+        }
     }
     // The images must be the ones the predictions were made on.
     let same = p.y_true.len() == splits.test.len()

@@ -97,7 +97,7 @@ impl LoadedModel {
                 &norm.mean,
                 &norm.std,
             ),
-            class_names: Some(dataset.class_names()),
+            class_names: Some(config.class_names()),
         })
     }
 
@@ -217,7 +217,8 @@ pub fn classify(
         TensorData::new(values, [images.len(), p.channels, size, size]),
         device,
     );
-    let logits = loaded.model.logits(batch);
+    // A one-logit (binary) head reads as the two-class logits [0, z].
+    let logits = kiln_train::binary::class_logits(loaded.model.logits(batch));
     let [n, k] = logits.dims();
     let probs = softmax(logits.clone(), 1);
     let as_vec = |t: Tensor<2>| -> Result<Vec<f32>, CliError> {

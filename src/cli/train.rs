@@ -10,9 +10,9 @@ use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::{MetricSpec, class_index};
 use kiln_models::ModelSpec;
 use kiln_train::{
-    ClassWeights, GradClipping, LrSchedule, Mode, Monitor, MonitorConfig, OptimizerConfig,
-    Pretrained, Progress, RareClass, RunConfig, RunOptions, RunOutcome, Sampler, TrainError,
-    TrainingConfig,
+    BinaryHead, ClassWeights, DecisionThreshold, GradClipping, LrSchedule, Mode, Monitor,
+    MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, RunConfig, RunOptions,
+    RunOutcome, Sampler, TrainError, TrainingConfig,
 };
 
 use super::diagnostic_args::DiagnosticArgs;
@@ -198,6 +198,33 @@ pub struct TrainArgs {
     /// the training, validation and test splits.
     #[arg(long, value_name = "CLASS")]
     pub rare_class: Option<String>,
+    /// One-vs-rest: train and evaluate CLASS (name or index) against all the others (classes
+    /// `not CLASS` = 0 and `CLASS` = 1), in every split.
+    #[arg(long, value_name = "CLASS")]
+    pub positive_class: Option<String>,
+    /// A one-logit head for a two-class task: sigmoid and binary cross-entropy
+    /// (`BCEWithLogitsLoss`) instead of a two-class softmax.
+    #[arg(long)]
+    pub binary_head: bool,
+    /// With --binary-head: PyTorch's pos_weight, the positive images' loss multiplied by it.
+    #[arg(
+        long,
+        value_name = "W",
+        default_value_t = 1.0,
+        requires = "binary_head"
+    )]
+    pub pos_weight: f64,
+    /// With --binary-head: the decision threshold on the positive probability — a number, or
+    /// chosen on the validation split (then applied unchanged to test): `best-f1`,
+    /// `recall:R` (highest precision with recall ≥ R), `precision:P` (highest recall with
+    /// precision ≥ P).
+    #[arg(
+        long,
+        value_name = "RULE",
+        default_value = "0.5",
+        requires = "binary_head"
+    )]
+    pub threshold: String,
     /// With --rare-class: the fraction of its images kept.
     #[arg(long, default_value_t = 0.01, requires = "rare_class")]
     pub rare_fraction: f64,
@@ -324,12 +351,13 @@ impl CliError {
     }
 }
 
-/// The sizes an architecture is built for: the dataset's classes, channels and image size.
-pub fn model_spec(dataset: &DatasetSource) -> ModelSpec {
+/// The sizes an architecture is built for: the task's outputs (one logit with a binary head,
+/// else one per class), the dataset's channels and image size.
+pub fn model_spec<A>(config: &RunConfig<A>) -> ModelSpec {
     ModelSpec::new(
-        dataset.class_names().len(),
-        dataset.channels(),
-        dataset.image_size(),
+        config.outputs(),
+        config.dataset.channels(),
+        config.dataset.image_size(),
     )
 }
 
@@ -609,6 +637,46 @@ impl TrainArgs {
                 })
             }
         };
+        let positive_class = match &self.positive_class {
+            None => None,
+            Some(name) => Some(
+                class_index(name, &class_names).ok_or_else(|| CliError::Flag {
+                    flag: "--positive-class",
+                    message: format!(
+                        "`{name}` is not a class of {} ({} or 0..{})",
+                        dataset,
+                        class_names.join(", "),
+                        class_names.len()
+                    ),
+                })?,
+            ),
+        };
+        let binary_head = match self.binary_head {
+            false => None,
+            true => {
+                let bad = |message: String| CliError::Flag {
+                    flag: "--binary-head",
+                    message,
+                };
+                if positive_class.is_none() && class_names.len() != 2 {
+                    return Err(bad(format!(
+                        "needs a two-class task: {dataset} has {} classes (add --positive-class)",
+                        class_names.len()
+                    )));
+                }
+                if !(self.pos_weight.is_finite() && self.pos_weight > 0.0) {
+                    return Err(CliError::Flag {
+                        flag: "--pos-weight",
+                        message: format!("must be a positive number, got {}", self.pos_weight),
+                    });
+                }
+                Some(BinaryHead {
+                    pos_weight: self.pos_weight,
+                    threshold: parse_threshold(&self.threshold)?,
+                    chosen: None,
+                })
+            }
+        };
         let rare_class = match &self.rare_class {
             None => None,
             Some(name) => Some(RareClass {
@@ -665,8 +733,37 @@ impl TrainArgs {
             }),
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
+            positive_class,
+            binary_head,
         })
     }
+}
+
+/// `--threshold`: a probability, `best-f1`, `recall:R` or `precision:P`.
+fn parse_threshold(text: &str) -> Result<DecisionThreshold, CliError> {
+    let bad = || CliError::Flag {
+        flag: "--threshold",
+        message: format!(
+            "`{text}` is not a probability in [0, 1], best-f1, recall:R or precision:P"
+        ),
+    };
+    let unit = |v: &str| {
+        v.parse::<f64>()
+            .ok()
+            .filter(|x| (0.0..=1.0).contains(x))
+            .ok_or_else(bad)
+    };
+    Ok(match text.split_once(':') {
+        None if text == "best-f1" => DecisionThreshold::BestF1,
+        None => DecisionThreshold::Fixed {
+            threshold: unit(text)?,
+        },
+        Some(("recall", r)) => DecisionThreshold::MinRecall { recall: unit(r)? },
+        Some(("precision", p)) => DecisionThreshold::MinPrecision {
+            precision: unit(p)?,
+        },
+        Some(_) => return Err(bad()),
+    })
 }
 
 /// Refuses any flag of `args` beyond `allowed` ones (already cleared in `rest`): with
@@ -852,7 +949,7 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
     config.backend = Some(selected.backend.to_string());
     let dataset = config.dataset.to_string();
     let outcome = registry.train(
-        &model_spec(&config.dataset),
+        &model_spec(&config),
         config,
         &selected.device,
         vec![Box::new(Progress::default())],

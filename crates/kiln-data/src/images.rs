@@ -142,6 +142,21 @@ impl ImageDataset {
         }
     }
 
+    /// The same images as a two-class task, class `positive` against the rest: label 1 for its
+    /// images, 0 for every other (scikit-learn's one-vs-rest).
+    pub fn one_vs_rest(&self, positive: usize) -> Self {
+        Self {
+            shape: self.shape,
+            num_classes: 2,
+            pixels: self.pixels.clone(),
+            labels: self
+                .labels
+                .iter()
+                .map(|&l| u8::from(usize::from(l) == positive))
+                .collect(),
+        }
+    }
+
     /// The first `n` images (all of them if there are fewer).
     pub fn truncate(mut self, n: usize) -> Self {
         let n = n.min(self.len());

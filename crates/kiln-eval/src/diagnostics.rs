@@ -259,7 +259,37 @@ impl crate::ClassificationReport {
         }
         let mut out = diagnose(&cm, &self.names, &self.thresholds);
         if let Some(margins) = &self.margins {
-            out.push(decision_boundary(margins, &self.thresholds));
+            let mut d = decision_boundary(margins, &self.thresholds);
+            if let Some(decision) = &self.decision {
+                let number = |k: &str| d.numbers.get(k).copied().unwrap_or(0.0);
+                let (near, share) = (number("near_boundary"), number("near_boundary_share"));
+                let row = self.names.iter().position(|n| *n == decision.positive);
+                let scores = row.and_then(|r| self.rows.get(r));
+                let here = scores.map_or(String::new(), |s| {
+                    format!(
+                        ": here precision {:.1}% at recall {:.1}%",
+                        100.0 * s.precision,
+                        100.0 * s.recall
+                    )
+                });
+                d.message = format!(
+                    "decision: `{}` when its probability is at least {:.4} ({}){here}; {} of {} \
+                     predictions ({:.1}%) are less than {:.2} from it",
+                    decision.positive,
+                    decision.threshold,
+                    decision.how,
+                    near,
+                    margins.len(),
+                    100.0 * share,
+                    self.thresholds.boundary_margin
+                );
+                d.numbers.insert("threshold", decision.threshold);
+                if let Some(s) = scores {
+                    d.numbers.insert("precision", s.precision);
+                    d.numbers.insert("recall", s.recall);
+                }
+            }
+            out.push(d);
         }
         out.extend(self.extra_diagnostics.iter().cloned());
         out

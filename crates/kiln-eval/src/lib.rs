@@ -43,4 +43,4 @@ pub use error::EvalError;
 pub use metric_spec::{ClassScore, GLOBAL_METRICS, MetricKind, MetricSpec, class_index};
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;
-pub use report::ClassificationReport;
+pub use report::{ClassificationReport, Decision};

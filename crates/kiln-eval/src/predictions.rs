@@ -11,6 +11,8 @@ pub struct Predictions {
     num_classes: usize,
     labels: Vec<usize>,
     probs: Vec<f32>,
+    /// With two classes: class 1 is predicted when its probability is at least this.
+    threshold: Option<f64>,
 }
 
 impl Predictions {
@@ -51,10 +53,36 @@ impl Predictions {
         &self.probs[i * self.num_classes..(i + 1) * self.num_classes]
     }
 
-    /// The predicted label of sample `i`: the first class of highest probability.
+    /// The same predictions decided by a threshold on class 1's probability (two classes):
+    /// class 1 when `score_1 >= threshold`, else class 0.
+    pub fn with_threshold(self, threshold: f64) -> Result<Self, EvalError> {
+        match self.num_classes {
+            2 => Ok(Self {
+                threshold: Some(threshold),
+                ..self
+            }),
+            k => Err(EvalError::LengthMismatch {
+                what: "classes of a thresholded (binary) decision",
+                left: k,
+                right: 2,
+            }),
+        }
+    }
+
+    /// The predicted label of sample `i`: the first class of highest probability, or with a
+    /// threshold ([`with_threshold`](Self::with_threshold)) class 1 when its probability
+    /// reaches it.
     pub fn predicted(&self, i: usize) -> usize {
         let s = self.scores(i);
+        if let Some(t) = self.threshold {
+            return usize::from(f64::from(s[1]) >= t);
+        }
         (0..s.len()).fold(0, |best, c| if s[c] > s[best] { c } else { best })
+    }
+
+    /// Every sample's predicted label ([`predicted`](Self::predicted)).
+    pub fn predictions(&self) -> Vec<usize> {
+        (0..self.len()).map(|i| self.predicted(i)).collect()
     }
 
     /// Number of classes (scores per sample).

@@ -49,6 +49,19 @@ pub struct ClassificationReport {
     /// Diagnostics the caller knows more about than the confusion matrix: the training set's
     /// imbalance, over- or underfitting from the training curves.
     pub extra_diagnostics: Vec<Diagnostic>,
+    /// A binary decision by a threshold instead of the argmax ([`ClassificationReport::set_decision`]).
+    pub decision: Option<Decision>,
+}
+
+/// A binary task's decision: the positive class when its probability reaches a threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    /// The threshold on the positive class's probability.
+    pub threshold: f64,
+    /// The positive class's name.
+    pub positive: String,
+    /// How the threshold was set (`fixed`, `chosen on the validation split: recall ≥ 0.9`).
+    pub how: String,
 }
 
 impl ClassificationReport {
@@ -100,6 +113,7 @@ impl ClassificationReport {
             thresholds: DiagnosticThresholds::default(),
             margins: None,
             extra_diagnostics: Vec::new(),
+            decision: None,
         })
     }
 
@@ -148,6 +162,18 @@ impl ClassificationReport {
                 .collect(),
         );
         Ok(())
+    }
+
+    /// Records a thresholded binary decision; `positive_scores` (the positive class's
+    /// probability of every sample) replace the argmax margins by the distance to the threshold.
+    pub fn set_decision(&mut self, decision: Decision, positive_scores: &[f64]) {
+        self.margins = Some(
+            positive_scores
+                .iter()
+                .map(|p| (p - decision.threshold).abs())
+                .collect(),
+        );
+        self.decision = Some(decision);
     }
 
     /// The per-class table as CSV: `class,precision,recall,f1-score,support`, then the
@@ -360,6 +386,9 @@ impl ClassificationReport {
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));
         doc.insert("class_names".into(), json!(self.names));
+        if let Some(d) = &self.decision {
+            doc.insert("decision_threshold".into(), json!(d));
+        }
         let diagnostics = self.diagnostics();
         doc.insert("diagnostics".into(), json!(diagnostics));
         Value::Object(doc)

@@ -136,6 +136,70 @@ pub struct RunConfig<A = ModelConfig> {
     /// (`TrainingConfig`, a Burn `Config`, cannot default a field missing from an older file).
     #[serde(default = "one")]
     pub devices: usize,
+    /// Turn the dataset into class `positive_class` against the rest (labels 1 and 0, class
+    /// names `not <name>` and `<name>`), in every split.
+    #[serde(default)]
+    pub positive_class: Option<usize>,
+    /// A binary task with a one-logit head: sigmoid and binary cross-entropy instead of a
+    /// two-class softmax.
+    #[serde(default)]
+    pub binary_head: Option<BinaryHead>,
+}
+
+/// A one-logit head for a two-class task ([`crate::binary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BinaryHead {
+    /// PyTorch's `BCEWithLogitsLoss(pos_weight=…)`: the positive images' loss multiplied by it.
+    #[serde(default = "one_f64")]
+    pub pos_weight: f64,
+    /// How the decision threshold on the positive probability is set.
+    pub threshold: DecisionThreshold,
+    /// The threshold the run used (the fixed one, or the one chosen on the validation split).
+    #[serde(default)]
+    pub chosen: Option<f64>,
+}
+
+impl std::fmt::Display for DecisionThreshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed { threshold } => write!(f, "fixed at {threshold}"),
+            Self::BestF1 => f.write_str("the best F1 on the validation split"),
+            Self::MinRecall { recall } => {
+                write!(
+                    f,
+                    "the best precision with recall ≥ {recall} on the validation split"
+                )
+            }
+            Self::MinPrecision { precision } => write!(
+                f,
+                "the best recall with precision ≥ {precision} on the validation split"
+            ),
+        }
+    }
+}
+
+/// The decision threshold of a binary head: fixed, or chosen on the validation split by a rule
+/// of [`kiln_eval::threshold`] and then applied unchanged to the test split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum DecisionThreshold {
+    /// Positive when the probability is at least this.
+    Fixed {
+        /// The threshold.
+        threshold: f64,
+    },
+    /// The validation split's best-F1 threshold.
+    BestF1,
+    /// The highest validation precision with recall at least this.
+    MinRecall {
+        /// The recall to keep.
+        recall: f64,
+    },
+    /// The highest validation recall with precision at least this.
+    MinPrecision {
+        /// The precision to keep.
+        precision: f64,
+    },
 }
 
 /// Fine-tuning from imported weights ([`kiln_models::import_weights`]).
@@ -199,6 +263,28 @@ impl<A> RunConfig<A> {
             pretrained: self.pretrained,
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
+            positive_class: self.positive_class,
+            binary_head: self.binary_head,
+        }
+    }
+
+    /// The class names of the task: the dataset's, or `not <C>` and `<C>` one-vs-rest.
+    pub fn class_names(&self) -> Vec<String> {
+        let names = self.dataset.class_names();
+        match self.positive_class {
+            Some(c) => {
+                let name = names.get(c).cloned().unwrap_or_else(|| c.to_string());
+                vec![format!("not {name}"), name]
+            }
+            None => names,
+        }
+    }
+
+    /// The model's outputs: one logit with a binary head, else one per class.
+    pub fn outputs(&self) -> usize {
+        match self.binary_head {
+            Some(_) => 1,
+            None => self.class_names().len(),
         }
     }
 
@@ -214,6 +300,10 @@ fn yes() -> bool {
 
 fn one() -> usize {
     1
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub fn evaluate<M: ImageClassifier>(
     let order = epoch_batches(data.len(), batch_size, None);
     loader.run(data, &order, 0, |batches| -> Result<(), TrainError> {
         for (batch, indices) in batches {
-            let logits = model.forward(batch.images);
+            let logits = crate::binary::class_logits(model.forward(batch.images));
             let loss = CrossEntropyLossConfig::new()
                 .init(&logits.device())
                 .forward(logits.clone(), batch.targets.clone());

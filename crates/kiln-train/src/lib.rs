@@ -20,6 +20,7 @@
 
 mod bench;
 mod best_checkpoint;
+pub mod binary;
 mod callback;
 mod class_weights;
 mod config;
@@ -48,7 +49,10 @@ pub use bench::{BenchSettings, Throughput, throughput};
 pub use best_checkpoint::BestCheckpoint;
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, Resumed, TrainInfo};
 pub use class_weights::ClassWeights;
-pub use config::{MonitorConfig, Pretrained, RareClass, RunConfig, Sampler, TrainingConfig};
+pub use config::{
+    BinaryHead, DecisionThreshold, MonitorConfig, Pretrained, RareClass, RunConfig, Sampler,
+    TrainingConfig,
+};
 pub use curves_plot::{CurvesPlot, training_curves};
 pub use early_stopping::EarlyStopping;
 pub use epoch_checkpoints::EpochCheckpoints;

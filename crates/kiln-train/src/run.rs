@@ -231,7 +231,7 @@ pub fn run_with<A: Architecture>(
             _ => {}
         }
     }
-    let resolved = RunConfig {
+    let mut resolved = RunConfig {
         dataset,
         valid_size: Some(valid_len),
         training: training.clone(),
@@ -297,10 +297,43 @@ pub fn run_with<A: Architecture>(
             resume,
             interrupt: options.interrupt.clone(),
             devices: options.devices.clone(),
+            binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
         },
     )?;
 
     let model = model.valid();
+    // A binary head's threshold: fixed, or chosen on the validation split (never on test) and
+    // recorded, so that `kiln eval` applies the same one.
+    if let Some(head) = resolved.binary_head {
+        let eval_loader = kiln_data::Loader::new(
+            kiln_data::Batcher::new(norm, device.clone()),
+            config.training.loader_workers,
+        );
+        let scored = crate::evaluate(
+            &model,
+            &valid,
+            &eval_loader,
+            config.training.batch_size,
+            true,
+        )?
+        .predictions
+        .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
+        let positive: Vec<f64> = scored.scores_f64().chunks(2).map(|p| p[1]).collect();
+        let threshold =
+            crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?
+                .ok_or_else(|| {
+                    TrainError::Config(format!(
+                        "no threshold gives {} (the validation split has no `{}` image?)",
+                        head.threshold,
+                        class_names.get(1).map_or("positive", String::as_str)
+                    ))
+                })?;
+        resolved.binary_head = Some(crate::config::BinaryHead {
+            chosen: Some(threshold),
+            ..head
+        });
+        write_json(&dir.join(artifacts::CONFIG), &resolved)?;
+    }
     let model_path = dir.join(artifacts::MODEL);
     model
         .clone()
@@ -316,7 +349,7 @@ pub fn run_with<A: Architecture>(
         &test,
         norm,
         device,
-        config,
+        &resolved,
         outputs,
         run_diagnostics(
             &train.class_counts(),

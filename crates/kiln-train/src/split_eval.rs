@@ -139,6 +139,23 @@ impl Splits {
             pool = keep_class_fraction(&pool, rare.class, rare.fraction, seed)?;
             test = keep_class_fraction(&test, rare.class, rare.fraction, seed.wrapping_add(1))?;
         }
+        if let Some(c) = config.positive_class {
+            if c >= pool.num_classes() {
+                return Err(TrainError::Config(format!(
+                    "positive class {c} is not a class of {} ({} classes)",
+                    config.dataset.name(),
+                    pool.num_classes()
+                )));
+            }
+            (pool, test) = (pool.one_vs_rest(c), test.one_vs_rest(c));
+        }
+        if config.binary_head.is_some() && pool.num_classes() != 2 {
+            return Err(TrainError::Config(format!(
+                "a binary head needs a two-class task; {} has {} classes (give a positive class)",
+                config.dataset.name(),
+                pool.num_classes()
+            )));
+        }
         let valid_len = config.valid_len(pool.len());
         let (mut train, valid) = match config.stratify {
             true => kiln_data::stratified_split(&pool, valid_len, config.training.seed)?,
@@ -165,7 +182,7 @@ impl Splits {
             leakage,
             deduped,
             dataset: data.source,
-            class_names: data.class_names,
+            class_names: config.class_names(),
             normalization: data.normalization,
             skipped: data.skipped,
             files: data.files,
@@ -215,23 +232,38 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
         config.training.loader_workers,
     );
     let eval = evaluate(model, data, &loader, config.training.batch_size, true)?;
-    let class_names: Vec<String> = config.dataset.class_names();
-    let mut report = ClassificationReport::new(
-        eval.stats.confusion(),
-        None,
-        Some(&class_names),
-        ZeroDivision::Zero,
-    )?;
-    report.thresholds = config.diagnostics;
-    report.extra_diagnostics = extra_diagnostics;
-    let predictions = eval
+    let class_names: Vec<String> = config.class_names();
+    let mut predictions = eval
         .predictions
         .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
-    report.add_scores(
-        predictions.labels(),
-        &predictions.scores_f64(),
-        predictions.num_classes(),
-    )?;
+    let threshold = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t)));
+    if let Some((_, t)) = threshold {
+        predictions = predictions.with_threshold(t)?;
+    }
+    let confusion = match threshold {
+        Some(_) => kiln_eval::ConfusionMatrix::from_labels(
+            predictions.labels(),
+            &predictions.predictions(),
+            class_names.len(),
+        )?,
+        None => eval.stats.confusion().clone(),
+    };
+    let mut report =
+        ClassificationReport::new(&confusion, None, Some(&class_names), ZeroDivision::Zero)?;
+    report.thresholds = config.diagnostics;
+    report.extra_diagnostics = extra_diagnostics;
+    let scores = predictions.scores_f64();
+    report.add_scores(predictions.labels(), &scores, predictions.num_classes())?;
+    if let Some((head, t)) = threshold {
+        let how = head.threshold.to_string();
+        let positive: Vec<f64> = scores.chunks(2).map(|p| p[1]).collect();
+        let decision = kiln_eval::Decision {
+            threshold: t,
+            positive: class_names.get(1).cloned().unwrap_or_default(),
+            how,
+        };
+        report.set_decision(decision, &positive);
+    }
     predictions.write_csv(&outputs.predictions)?;
     write_json(&outputs.eval, &report.to_json())?;
     Ok(SplitReport {

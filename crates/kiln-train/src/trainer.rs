@@ -48,6 +48,9 @@ pub struct FitOptions {
     /// Train data-parallel over these devices (plain devices, the first the model's; two or
     /// more): each batch is split over them ([`crate::data_parallel`]). Empty: one device.
     pub devices: Vec<Device>,
+    /// The model has one output (a binary head, [`crate::binary`]): train it with binary
+    /// cross-entropy and this `pos_weight`.
+    pub binary_pos_weight: Option<f64>,
 }
 
 struct Snapshot<'a, M>(&'a M);
@@ -106,6 +109,17 @@ pub fn fit<M: ImageClassifier + 'static>(
         .with_weights(weights.clone())
         .with_smoothing(config.label_smoothing);
     let loss_fn = loss_config.init(&device.clone().autodiff());
+    if options.binary_pos_weight.is_some()
+        && (config.class_weights.is_some()
+            || config.label_smoothing.is_some()
+            || options.devices.len() > 1)
+    {
+        return Err(TrainError::Config(
+            "a binary head takes --pos-weight instead of class weights, and no label smoothing \
+             or several devices"
+                .into(),
+        ));
+    }
     let mut replicas = match options.devices.len() {
         0 | 1 => None,
         n if data_parallel::has_running_statistics(&model) => {
@@ -225,8 +239,13 @@ pub fn fit<M: ImageClassifier + 'static>(
                     grads,
                 } = match &mut replicas {
                     None => {
-                        let logits = model.forward(batch.images);
-                        let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
+                        let logits = crate::binary::class_logits(model.forward(batch.images));
+                        let loss = match options.binary_pos_weight {
+                            Some(w) => {
+                                crate::binary::binary_loss(logits.clone(), batch.targets.clone(), w)
+                            }
+                            None => loss_fn.forward(logits.clone(), batch.targets.clone()),
+                        };
                         let value = loss.clone().into_scalar::<f64>();
                         let loss = match group_len {
                             1 => loss,

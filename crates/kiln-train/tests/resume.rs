@@ -111,6 +111,7 @@ impl Setup {
             resume,
             interrupt: flag,
             devices: Vec::new(),
+            binary_pos_weight: None,
         };
         fit(
             model,

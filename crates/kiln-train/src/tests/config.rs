@@ -40,6 +40,12 @@ fn run_config_round_trips_through_json() {
         }),
         keep_checkpoints: 3,
         devices: 2,
+        positive_class: Some(6),
+        binary_head: Some(crate::config::BinaryHead {
+            pos_weight: 3.0,
+            threshold: crate::config::DecisionThreshold::MinRecall { recall: 0.9 },
+            chosen: Some(0.25),
+        }),
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");
