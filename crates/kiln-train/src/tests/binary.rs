@@ -20,9 +20,9 @@ fn one_logit_reads_as_two_class_logits_whose_softmax_is_the_sigmoid() {
 
 #[test]
 fn the_binary_loss_is_pytorchs_bce_with_logits_and_pos_weight() {
-    // torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0]))(
-    //     torch.tensor([-2.0, 0.5, 3.0, -1.0]), torch.tensor([1.0, 0.0, 1.0, 0.0]))
-    // = 0.9744... ; with pos_weight 1: 0.6580...
+    // torch 2.15: torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([w]))(
+    //     torch.tensor([-2.0, 0.5, 3.0, -1.0]), torch.tensor([1.0, 0.0, 1.0, 0.0])).item()
+    // = 0.8657135367393494 (w = 1), 1.9534711837768555 (w = 3)
     let device = Device::flex();
     let z = Tensor::<2>::from_data(
         TensorData::new(vec![-2.0f32, 0.5, 3.0, -1.0], [4, 1]),
@@ -40,7 +40,17 @@ fn the_binary_loss_is_pytorchs_bce_with_logits_and_pos_weight() {
             expected(w)
         );
     }
-    assert!((expected(3.0) - 0.974_4).abs() < 1e-3 && (expected(1.0) - 0.658_0).abs() < 1e-3);
+    let torch = [
+        (1.0, 0.865_713_536_739_349_4),
+        (3.0, 1.953_471_183_776_855_5),
+    ];
+    for (w, value) in torch {
+        assert!(
+            (expected(w) - value).abs() < 1e-6,
+            "{w}: {} vs torch {value}",
+            expected(w)
+        );
+    }
 }
 
 #[test]
