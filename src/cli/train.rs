@@ -637,19 +637,21 @@ impl TrainArgs {
                 })
             }
         };
+        // A class flag's value: a class name or index of the dataset.
+        let class = |flag: &'static str, name: &str| {
+            class_index(name, &class_names).ok_or_else(|| CliError::Flag {
+                flag,
+                message: format!(
+                    "`{name}` is not a class of {} ({} or 0..{})",
+                    dataset,
+                    class_names.join(", "),
+                    class_names.len()
+                ),
+            })
+        };
         let positive_class = match &self.positive_class {
             None => None,
-            Some(name) => Some(
-                class_index(name, &class_names).ok_or_else(|| CliError::Flag {
-                    flag: "--positive-class",
-                    message: format!(
-                        "`{name}` is not a class of {} ({} or 0..{})",
-                        dataset,
-                        class_names.join(", "),
-                        class_names.len()
-                    ),
-                })?,
-            ),
+            Some(name) => Some(class("--positive-class", name)?),
         };
         let binary_head = match self.binary_head {
             false => None,
@@ -680,15 +682,7 @@ impl TrainArgs {
         let rare_class = match &self.rare_class {
             None => None,
             Some(name) => Some(RareClass {
-                class: class_index(name, &class_names).ok_or_else(|| CliError::Flag {
-                    flag: "--rare-class",
-                    message: format!(
-                        "`{name}` is not a class of {} ({} or 0..{})",
-                        dataset,
-                        class_names.join(", "),
-                        class_names.len()
-                    ),
-                })?,
+                class: class("--rare-class", name)?,
                 fraction: match self.rare_fraction {
                     f if f > 0.0 && f <= 1.0 => f,
                     f => {
