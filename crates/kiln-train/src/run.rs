@@ -301,6 +301,19 @@ pub fn run_with<A: Architecture>(
         },
     )?;
 
+    // Ctrl-C after the last step (during the last validation): the state of the finished
+    // training is saved; `--resume` runs only the evaluation.
+    if options
+        .interrupt
+        .as_ref()
+        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        return Err(TrainError::Interrupted {
+            epoch: config.training.epochs + 1,
+            batch: 0,
+            saved: Some(dir.join(artifacts::TRAINING_STATE)),
+        });
+    }
     let model = model.valid();
     // A binary head's threshold: fixed, or chosen on the validation split (never on test) and
     // recorded, so that `kiln eval` applies the same one.

@@ -184,6 +184,14 @@ pub fn fit<M: ImageClassifier + 'static>(
             .as_ref()
             .is_some_and(|flag| flag.load(Ordering::Relaxed))
     };
+    // Ctrl-C while the data was loading: stop before the first step, nothing to save.
+    if interrupted() {
+        return Err(TrainError::Interrupted {
+            epoch: first.0,
+            batch: first.1,
+            saved: None,
+        });
+    }
     let epochs = match stopped_early {
         Some(_) => first.0..=0,
         None => first.0..=config.epochs,

@@ -225,3 +225,42 @@ fn data_parallel_refuses_models_with_batch_norm() {
         other => panic!("expected a refusal, got {:?}", other.map(|f| f.history)),
     }
 }
+
+#[test]
+fn a_ctrl_c_before_the_first_step_stops_with_nothing_saved() {
+    let device = Device::flex();
+    let model = LeNet5Config::new(4).init(&device.clone().autodiff());
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let options = FitOptions {
+        checkpoint_dir: Some(tmp.path().join("state")),
+        interrupt: Some(flag),
+        ..FitOptions::default()
+    };
+    let norm = Normalization {
+        mean: [0.5; 3],
+        std: [0.25; 3],
+    };
+    let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
+    match fit(
+        model,
+        &data(),
+        None,
+        norm,
+        &device,
+        &config,
+        &mut [],
+        &options,
+    ) {
+        Err(TrainError::Interrupted {
+            epoch: 1,
+            batch: 0,
+            saved: None,
+        }) => {}
+        other => panic!(
+            "expected an interruption, got {:?}",
+            other.map(|f| f.history)
+        ),
+    }
+    assert!(!tmp.path().join("state").exists());
+}
