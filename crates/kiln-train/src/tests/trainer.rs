@@ -33,6 +33,29 @@ fn weights<M: Module>(model: &M) -> Vec<f32> {
     c.0
 }
 
+/// `fit` of `model` on `data` (normalized around 0.5), without validation or callbacks.
+fn fit_data<M: ImageClassifier + 'static>(
+    model: M,
+    data: &ImageDataset,
+    config: &TrainingConfig,
+    options: &FitOptions,
+) -> Result<Fitted<M>, TrainError> {
+    let norm = Normalization {
+        mean: [0.5; 3],
+        std: [0.25; 3],
+    };
+    fit(
+        model,
+        data,
+        None,
+        norm,
+        &Device::flex(),
+        config,
+        &mut [],
+        options,
+    )
+}
+
 /// `model` (LeNet-5: no dropout, no batch norm) after one epoch of plain SGD.
 fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
     train_on(model, batch_size, accumulate, Vec::new(), None).0
@@ -47,7 +70,6 @@ fn train_on(
     devices: Vec<Device>,
     class_weights: Option<Vec<f32>>,
 ) -> (Vec<f32>, f64) {
-    let device = Device::flex();
     let model = model.clone();
     let config = TrainingConfig::new()
         .with_class_weights(class_weights.map(crate::ClassWeights::Values))
@@ -62,25 +84,11 @@ fn train_on(
             nesterov: false,
             weight_decay: 0.0,
         });
-    let norm = Normalization {
-        mean: [0.5; 3],
-        std: [0.25; 3],
-    };
     let options = FitOptions {
         devices,
         ..FitOptions::default()
     };
-    let fitted = fit(
-        model,
-        &data(),
-        None,
-        norm,
-        &device,
-        &config,
-        &mut [],
-        &options,
-    )
-    .unwrap();
+    let fitted = fit_data(model, &data(), &config, &options).unwrap();
     (weights(&fitted.model), fitted.history[0].loss)
 }
 
@@ -125,21 +133,7 @@ fn the_balanced_sampler_feeds_classes_equally_often() {
             .with_batch_size(16)
             .with_loader_workers(0)
             .with_sampler(sampler);
-        let norm = Normalization {
-            mean: [0.5; 3],
-            std: [0.25; 3],
-        };
-        let fitted = fit(
-            model,
-            &skewed,
-            None,
-            norm,
-            &device,
-            &config,
-            &mut [],
-            &FitOptions::default(),
-        )
-        .unwrap();
+        let fitted = fit_data(model, &skewed, &config, &FitOptions::default()).unwrap();
         let (rare, all) = fitted.history.iter().fold((0, 0), |(r, a), m| {
             (r + m.confusion.support(1), a + m.confusion.total())
         });
@@ -206,21 +200,8 @@ fn data_parallel_refuses_models_with_batch_norm() {
         devices: vec![Device::flex(); 2],
         ..FitOptions::default()
     };
-    let norm = Normalization {
-        mean: [0.5; 3],
-        std: [0.25; 3],
-    };
     let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
-    match fit(
-        model,
-        &data(),
-        None,
-        norm,
-        &device,
-        &config,
-        &mut [],
-        &options,
-    ) {
+    match fit_data(model, &data(), &config, &options) {
         Err(TrainError::Config(message)) => assert!(message.contains("batch-norm"), "{message}"),
         other => panic!("expected a refusal, got {:?}", other.map(|f| f.history)),
     }
@@ -237,21 +218,8 @@ fn a_ctrl_c_before_the_first_step_stops_with_nothing_saved() {
         interrupt: Some(flag),
         ..FitOptions::default()
     };
-    let norm = Normalization {
-        mean: [0.5; 3],
-        std: [0.25; 3],
-    };
     let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
-    match fit(
-        model,
-        &data(),
-        None,
-        norm,
-        &device,
-        &config,
-        &mut [],
-        &options,
-    ) {
+    match fit_data(model, &data(), &config, &options) {
         Err(TrainError::Interrupted {
             epoch: 1,
             batch: 0,
