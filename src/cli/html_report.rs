@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use kiln_eval::html::{HtmlReport, Thumbnail, most_confident_mistakes, png_image};
 use kiln_eval::plot::ScoredSamples;
-use kiln_eval::{
-    ClassSet, ClassificationReport, ConfusionMatrix, ZeroDivision, read_predictions_csv,
+use kiln_eval::{ClassSet, ConfusionMatrix, read_predictions_csv};
+use kiln_train::{
+    RunConfig, Splits, artifacts, configured_report, read_curve, read_run_config, run_diagnostics,
 };
-use kiln_train::{RunConfig, Splits, artifacts, read_curve, read_run_config, run_diagnostics};
 
 use super::train::CliError;
 
@@ -37,27 +37,14 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     // kiln's predictions.csv numbers the classes (`score_0`, …).
     let p = read_predictions_csv(&dir.join(artifacts::PREDICTIONS), &ClassSet::Count(k))?;
     let cm = ConfusionMatrix::from_labels(&p.y_true, &p.y_pred, k)?;
-    let mut report = ClassificationReport::new(&cm, None, Some(&names), ZeroDivision::Zero)?;
-    report.thresholds = config.diagnostics;
-    report.extra_diagnostics = run_diagnostics(
+    let extra = run_diagnostics(
         &splits.train.class_counts(),
         &read_curve(&dir.join(artifacts::METRICS))?,
         &names,
         &config.diagnostics,
     );
-    if let Some(scores) = &p.scores {
-        report.add_scores(&p.y_true, scores, k)?;
-        // A binary head's decision: the recorded threshold, as in eval.json.
-        if let Some((head, t)) = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t))) {
-            let positive: Vec<f64> = scores.chunks(2).map(|s| s[s.len() - 1]).collect();
-            let decision = kiln_eval::Decision {
-                threshold: t,
-                positive: names.get(1).cloned().unwrap_or_default(),
-                how: head.threshold.to_string(),
-            };
-            report.set_decision(decision, &positive);
-        }
-    }
+    // As eval.json: the run's thresholds, curves and binary decision.
+    let report = configured_report(&config, &cm, &p.y_true, p.scores.as_deref(), extra)?;
     // The images must be the ones the predictions were made on.
     let same = p.y_true.len() == splits.test.len()
         && p.y_true

@@ -33,6 +33,11 @@ pub fn binary_loss(logits: Tensor<2>, targets: Tensor<1, Int>, pos_weight: f64) 
     picked.reshape([n]).neg().mul(weight).mean()
 }
 
+/// The positive class's probability of every sample, from two-class scores (row-major).
+pub fn positive_scores(scores: &[f64]) -> Vec<f64> {
+    scores.chunks_exact(2).map(|p| p[1]).collect()
+}
+
 /// The decision threshold `setting` gives: the fixed one, or the one its rule picks on
 /// `labels` (1 = positive) and the positive probabilities `scores` — `None` when the rule has
 /// nothing to go on (no positive image).

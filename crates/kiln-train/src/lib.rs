@@ -71,7 +71,7 @@ pub use run::{RunOptions, RunOutcome, artifacts, run, run_with};
 pub use schedule::LrSchedule;
 pub use split_eval::{
     ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, architecture_name,
-    evaluate_artifacts, load_trained, read_architecture, read_run_config,
+    configured_report, evaluate_artifacts, load_trained, read_architecture, read_run_config,
 };
 pub use trainer::{FitOptions, Fitted, fit};
 pub use training_state::TrainingState;

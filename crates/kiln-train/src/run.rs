@@ -331,7 +331,7 @@ pub fn run_with<A: Architecture>(
         )?
         .predictions
         .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
-        let positive: Vec<f64> = scored.scores_f64().chunks(2).map(|p| p[1]).collect();
+        let positive = crate::binary::positive_scores(&scored.scores_f64());
         let threshold =
             crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?
                 .ok_or_else(|| {

@@ -11,7 +11,7 @@ use kiln_data::{
     keep_class_fraction,
 };
 use kiln_eval::diagnostics::{Diagnostic, DiagnosticThresholds};
-use kiln_eval::{ClassificationReport, Predictions, ZeroDivision};
+use kiln_eval::{ClassificationReport, ConfusionMatrix, Predictions, ZeroDivision};
 use kiln_models::{Architecture, ImageClassifier};
 
 use crate::config::RunConfig;
@@ -236,34 +236,26 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     let mut predictions = eval
         .predictions
         .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
-    let threshold = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t)));
-    if let Some((_, t)) = threshold {
+    let threshold = config.binary_head.and_then(|h| h.chosen);
+    if let Some(t) = threshold {
         predictions = predictions.with_threshold(t)?;
     }
     let confusion = match threshold {
-        Some(_) => kiln_eval::ConfusionMatrix::from_labels(
+        Some(_) => ConfusionMatrix::from_labels(
             predictions.labels(),
             &predictions.predictions(),
             class_names.len(),
         )?,
         None => eval.stats.confusion().clone(),
     };
-    let mut report =
-        ClassificationReport::new(&confusion, None, Some(&class_names), ZeroDivision::Zero)?;
-    report.thresholds = config.diagnostics;
-    report.extra_diagnostics = extra_diagnostics;
     let scores = predictions.scores_f64();
-    report.add_scores(predictions.labels(), &scores, predictions.num_classes())?;
-    if let Some((head, t)) = threshold {
-        let how = head.threshold.to_string();
-        let positive: Vec<f64> = scores.chunks(2).map(|p| p[1]).collect();
-        let decision = kiln_eval::Decision {
-            threshold: t,
-            positive: class_names.get(1).cloned().unwrap_or_default(),
-            how,
-        };
-        report.set_decision(decision, &positive);
-    }
+    let report = configured_report(
+        config,
+        &confusion,
+        predictions.labels(),
+        Some(&scores),
+        extra_diagnostics,
+    )?;
     predictions.write_csv(&outputs.predictions)?;
     write_json(&outputs.eval, &report.to_json())?;
     Ok(SplitReport {
@@ -272,6 +264,36 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
         class_names,
         outputs,
     })
+}
+
+/// The report of a split's `confusion` counts as the run `config` makes it: its class names and
+/// diagnostic thresholds, the `extra` diagnostics, the metrics of `scores` (row-major, one per
+/// class, for `labels`) and a binary head's thresholded decision.
+pub fn configured_report<A>(
+    config: &RunConfig<A>,
+    confusion: &ConfusionMatrix,
+    labels: &[usize],
+    scores: Option<&[f64]>,
+    extra: Vec<Diagnostic>,
+) -> Result<ClassificationReport, TrainError> {
+    let class_names = config.class_names();
+    let mut report =
+        ClassificationReport::new(confusion, None, Some(&class_names), ZeroDivision::Zero)?;
+    report.thresholds = config.diagnostics;
+    report.extra_diagnostics = extra;
+    let Some(scores) = scores else {
+        return Ok(report);
+    };
+    report.add_scores(labels, scores, class_names.len())?;
+    if let Some((head, t)) = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t))) {
+        let decision = kiln_eval::Decision {
+            threshold: t,
+            positive: class_names.get(1).cloned().unwrap_or_default(),
+            how: head.threshold.to_string(),
+        };
+        report.set_decision(decision, &crate::binary::positive_scores(scores));
+    }
+    Ok(report)
 }
 
 /// What [`evaluate_artifacts`] is asked to do beyond the run's own configuration.
