@@ -5,10 +5,14 @@ mnist-cnn (kiln's reference CNN = Burn's MNIST example: Conv 1→64 3×3 → BN 
 Conv 64→64 3×3 → BN → ReLU → MaxPool 2 → Linear 1600→128 → GELU → Dropout 0.25 → Linear 128→128
 → GELU → Dropout 0.25 → Linear 128→10), PyTorch's default initialization, Adam (lr 1e-3,
 β 0.9/0.999, ε 1e-8), batch B of Fashion-MNIST training images normalized with kiln's constants,
-held in memory; every training step reads the loss back (`loss.item()`), every evaluation batch
+held in memory. resnet20 (He et al. 2016 §4.2, kiln's `resnet20`: 3×3 stem of 16 → three stages
+of three basic blocks, 16/32/64 channels, option-A zero-padding shortcuts, global average pool,
+fc) trains on `--synthetic` CIFAR-shaped 3×32×32 normal noise with random labels, as
+`kiln bench --synthetic` does (CIFAR cannot be downloaded everywhere). Every training step reads the loss back (`loss.item()`), every evaluation batch
 its predicted classes. Times `--steps` steps after `--warmup`, training then evaluation.
 
     python3 bench/pytorch_reference.py --batch-size 64 --steps 100 --threads 2
+    python3 bench/pytorch_reference.py --model resnet20 --synthetic --batch-size 128 --threads 2
 
 Needs torch and numpy (pip install torch); kiln's CI does not run it.
 """
@@ -37,6 +41,38 @@ def mnist_cnn(num_classes=10):
     )
 
 
+class BasicBlock(nn.Module):
+    """conv3×3 → BN → ReLU → conv3×3 → BN, + option-A shortcut (subsample, zero-pad channels)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.stride, self.pad = stride, (cout - cin) // 2
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        short = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.pad:
+            short = nn.functional.pad(short, (0, 0, 0, 0, self.pad, self.pad))
+        return torch.relu(out + short)
+
+
+def resnet20(num_classes=10):
+    layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for i, width in enumerate([16, 32, 64]):
+        for j in range(3):
+            layers.append(BasicBlock(cin, width, 2 if i > 0 and j == 0 else 1))
+            cin = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
+    return nn.Sequential(*layers)
+
+
+MODELS = {"mnist-cnn": (mnist_cnn, (1, 28, 28)), "resnet20": (resnet20, (3, 32, 32))}
+
+
 def read_idx(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
@@ -47,8 +83,10 @@ def read_idx(path):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="mnist-cnn", choices=["mnist-cnn"])
+    p.add_argument("--model", default="mnist-cnn", choices=sorted(MODELS))
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--synthetic", action="store_true",
+                   help="normal noise of the model's input shape instead of Fashion-MNIST")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
@@ -57,15 +95,21 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
 
-    images = read_idx(os.path.join(a.data_dir, "train-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(a.data_dir, "train-labels-idx1-ubyte.gz"))
-    x = (torch.from_numpy(images.astype(np.float32) / 255.0) - FMNIST_MEAN) / FMNIST_STD
-    x = x.unsqueeze(1)
-    y = torch.from_numpy(labels.astype(np.int64))
+    build, shape = MODELS[a.model]
+    if a.synthetic:
+        count = max(a.batch_size * 8, 1024)
+        x = torch.randn(count, *shape, generator=torch.Generator().manual_seed(1))
+        y = torch.randint(0, 10, (count,), generator=torch.Generator().manual_seed(2))
+    else:
+        images = read_idx(os.path.join(a.data_dir, "train-images-idx3-ubyte.gz"))
+        labels = read_idx(os.path.join(a.data_dir, "train-labels-idx1-ubyte.gz"))
+        x = (torch.from_numpy(images.astype(np.float32) / 255.0) - FMNIST_MEAN) / FMNIST_STD
+        x = x.unsqueeze(1)
+        y = torch.from_numpy(labels.astype(np.int64))
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     batches = [order[i:i + a.batch_size] for i in range(0, len(x) - a.batch_size + 1, a.batch_size)]
 
-    model = mnist_cnn()
+    model = build()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
@@ -95,7 +139,7 @@ def main():
         "framework": "pytorch " + torch.__version__,
         "backend": "cpu",
         "model": a.model,
-        "dataset": "fashion-mnist",
+        "dataset": "synthetic" if a.synthetic else "fashion-mnist",
         "batch_size": a.batch_size,
         "steps": a.steps,
         "warmup": a.warmup,

@@ -37,7 +37,7 @@ impl ConvBlockConfig {
 /// Conv2d (valid) → BatchNorm → ReLU → MaxPool 2×2.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
-    conv: Conv2d,
+    pub(crate) conv: Conv2d,
     norm: BatchNorm,
     activation: Relu,
     pool: MaxPool2d,
@@ -47,7 +47,23 @@ impl ConvBlock {
     /// # Shapes
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, out_channels, (height - k + 1) / 2, (width - k + 1) / 2]`
+    ///
+    /// On Flex (f32) this is one fused operation ([`crate::kernels::conv_block`]); elsewhere,
+    /// or with the fused kernels off, it is [`ConvBlock::forward_reference`].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        #[cfg(feature = "flex")]
+        if let Some(output) = crate::kernels::conv_block(&self.conv, &self.norm, true, true, &x) {
+            return output;
+        }
+        self.forward_reference(x)
+    }
+
+    /// The block as Burn's own layers, one after the other: the reference the fused kernel is
+    /// tested against, and the path on every backend but Flex.
+    ///
+    /// # Shapes
+    /// As [`ConvBlock::forward`].
+    pub fn forward_reference(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.conv.forward(x);
         let x = self.norm.forward(x);
         let x = self.activation.forward(x);

@@ -14,6 +14,8 @@ mod blocks;
 mod cifar_resnet;
 mod classifier;
 mod conv_block;
+#[cfg(feature = "flex")]
+pub mod kernels;
 mod lenet;
 mod mnist_cnn;
 mod pretrained;
@@ -41,6 +43,10 @@ pub use stage::{StageConfig, forward_stage};
 #[cfg(test)]
 #[path = "tests/mnist_cnn.rs"]
 mod tests;
+
+#[cfg(all(test, feature = "flex"))]
+#[path = "tests/kernels.rs"]
+mod kernel_tests;
 
 #[cfg(test)]
 #[path = "tests/architectures.rs"]

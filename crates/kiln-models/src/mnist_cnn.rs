@@ -57,7 +57,7 @@ impl MnistCnnConfig {
 /// The reference CNN. Build it with [`MnistCnnConfig::init`].
 #[derive(Module, Debug)]
 pub struct MnistCnn {
-    block1: ConvBlock,
+    pub(crate) block1: ConvBlock,
     block2: ConvBlock,
     fc1: Linear,
     fc2: Linear,

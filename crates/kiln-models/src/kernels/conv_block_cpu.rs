@@ -1,0 +1,448 @@
+//! The fused conv → batch-norm → (ReLU) → (max-pool 2×2) block on f32 slices, NCHW.
+//!
+//! Why fused: Burn composes a training batch norm from generic reductions over a swapped-axes
+//! copy of the activation, then ReLU and max-pool each take another pass with a fresh
+//! allocation; for small CNNs those passes, not the convolution's arithmetic, dominate a CPU
+//! step. Here each image's convolution is one im2col + `gemm`, statistics accumulate while the
+//! image is still in cache, and normalize + ReLU + pool is one pass. The backward recomputes
+//! what it needs (the pool's argmax, the ReLU mask, the patches) from the saved convolution
+//! output instead of keeping more activations.
+//!
+//! Work is split over rayon threads in contiguous runs of images with fixed boundaries, and
+//! partial sums are reduced in run order, so results do not depend on scheduling.
+
+use rayon::prelude::*;
+
+use super::geometry::BlockGeometry;
+use super::matmul::{MatRef, matmul};
+use super::patches::{col2im, im2col};
+
+/// The block's forward in training mode.
+pub struct TrainForward {
+    /// `[batch, out_channels, out_h, out_w]`.
+    pub output: Vec<f32>,
+    /// The convolution output before the batch norm, `[batch, out_channels, conv_h, conv_w]`,
+    /// kept for the backward.
+    pub conv: Vec<f32>,
+    /// Batch mean per channel.
+    pub mean: Vec<f32>,
+    /// Biased batch variance per channel (Burn's `batch_norm_train` convention).
+    pub variance: Vec<f32>,
+}
+
+/// Gradients of the block's inputs.
+pub struct BlockGradients {
+    /// `[batch, in_channels, height, width]`, when asked for.
+    pub input: Option<Vec<f32>>,
+    /// `[out_channels, in_channels, kh, kw]`.
+    pub weight: Vec<f32>,
+    /// `[out_channels]`.
+    pub bias: Vec<f32>,
+    /// `[out_channels]`.
+    pub gamma: Vec<f32>,
+    /// `[out_channels]`.
+    pub beta: Vec<f32>,
+}
+
+/// The parameters of a block, as slices.
+#[derive(Clone, Copy)]
+pub struct BlockParams<'a> {
+    /// `[out_channels, in_channels, kh, kw]`.
+    pub weight: &'a [f32],
+    /// `[out_channels]`.
+    pub bias: &'a [f32],
+    /// `[out_channels]`.
+    pub gamma: &'a [f32],
+    /// `[out_channels]`.
+    pub beta: &'a [f32],
+}
+
+/// Images per rayon task: one contiguous run per thread.
+fn images_per_task(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
+/// `y = weight · patches(image) + bias` for one image; `y` is `[out_channels, positions]`.
+fn convolve(
+    g: &BlockGeometry,
+    p: &BlockParams<'_>,
+    image: &[f32],
+    y: &mut [f32],
+    cols: &mut [f32],
+) {
+    let positions = g.conv_positions();
+    let patches = if g.is_pointwise() {
+        image
+    } else {
+        im2col(g, image, cols);
+        &*cols
+    };
+    for (row, &b) in y.chunks_exact_mut(positions).zip(p.bias) {
+        row.fill(b);
+    }
+    matmul(
+        y,
+        true,
+        MatRef::row_major(p.weight, g.out_channels, g.patch_len()),
+        MatRef::row_major(patches, g.patch_len(), positions),
+    );
+}
+
+/// Sum and sum of squares of `row`, eight f32 lanes (vectorizable) folded into f64.
+fn sum_and_squares(row: &[f32]) -> (f64, f64) {
+    let mut sum = [0f32; 8];
+    let mut squares = [0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..8 {
+            sum[lane] += chunk[lane];
+            squares[lane] += chunk[lane] * chunk[lane];
+        }
+    }
+    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
+    let mut q: f64 = squares.iter().map(|&v| f64::from(v)).sum();
+    for &v in tail {
+        s += f64::from(v);
+        q += f64::from(v) * f64::from(v);
+    }
+    (s, q)
+}
+
+/// Per-channel `scale = γ / √(var + ε)` and `shift = β − mean · scale`.
+fn fold(
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    variance: &[f32],
+    epsilon: f64,
+) -> Vec<[f32; 2]> {
+    gamma
+        .iter()
+        .zip(beta)
+        .zip(mean.iter().zip(variance))
+        .map(|((&gamma, &beta), (&mean, &var))| {
+            let scale = f64::from(gamma) / (f64::from(var) + epsilon).sqrt();
+            [
+                scale as f32,
+                (f64::from(beta) - f64::from(mean) * scale) as f32,
+            ]
+        })
+        .collect()
+}
+
+/// Normalize (per-channel affine), ReLU and pool one image: `y` `[channels, conv positions]`
+/// into `out` `[channels, output positions]`.
+fn activate(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) {
+    let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
+    let [_, out_w] = g.output_size().unwrap_or([0, 0]);
+    let relu = |v: f32| if g.relu { v.max(0.0) } else { v };
+    let planes = y.chunks_exact(g.conv_positions());
+    for ((plane, out), &[scale, shift]) in planes
+        .zip(out.chunks_exact_mut(g.output_positions()))
+        .zip(affine)
+    {
+        if g.pool {
+            for (index, value) in out.iter_mut().enumerate() {
+                let top = 2 * (index / out_w) * conv_w + 2 * (index % out_w);
+                let window = [top, top + 1, top + conv_w, top + conv_w + 1];
+                let max = window
+                    .iter()
+                    .map(|&i| plane[i] * scale + shift)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                *value = relu(max);
+            }
+        } else {
+            for (value, &y) in out.iter_mut().zip(plane) {
+                *value = relu(y * scale + shift);
+            }
+        }
+    }
+}
+
+/// Training forward: batch statistics, then normalize + ReLU + pool with them.
+///
+/// `x` is `[batch, in_channels, height, width]`; the geometry must match every slice.
+pub fn forward_train(
+    g: &BlockGeometry,
+    x: &[f32],
+    p: &BlockParams<'_>,
+    epsilon: f64,
+) -> TrainForward {
+    let (channels, positions) = (g.out_channels, g.conv_positions());
+    let per_task = images_per_task(g.batch);
+    let mut conv = vec![0.0; g.batch * channels * positions];
+    let partials: Vec<Vec<(f64, f64)>> = conv
+        .par_chunks_mut(per_task * channels * positions)
+        .zip(x.par_chunks(per_task * g.image_len()))
+        .map(|(y, images)| {
+            let mut cols = vec![0.0; g.patch_len() * positions];
+            let mut sums = vec![(0.0, 0.0); channels];
+            for (y, image) in y
+                .chunks_exact_mut(channels * positions)
+                .zip(images.chunks_exact(g.image_len()))
+            {
+                convolve(g, p, image, y, &mut cols);
+                for (sum, row) in sums.iter_mut().zip(y.chunks_exact(positions)) {
+                    let (s, q) = sum_and_squares(row);
+                    sum.0 += s;
+                    sum.1 += q;
+                }
+            }
+            sums
+        })
+        .collect();
+    let count = (g.batch * positions) as f64;
+    let (mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
+        .map(|c| {
+            let (s, q) = partials.iter().fold((0.0, 0.0), |acc, part| {
+                (acc.0 + part[c].0, acc.1 + part[c].1)
+            });
+            let mean = s / count;
+            (mean as f32, (q / count - mean * mean).max(0.0) as f32)
+        })
+        .unzip();
+    let affine = fold(p.gamma, p.beta, &mean, &variance, epsilon);
+    let output = activate_batch(g, &affine, &conv);
+    TrainForward {
+        output,
+        conv,
+        mean,
+        variance,
+    }
+}
+
+/// [`activate`] over the whole batch, in parallel.
+fn activate_batch(g: &BlockGeometry, affine: &[[f32; 2]], conv: &[f32]) -> Vec<f32> {
+    let (channels, per_task) = (g.out_channels, images_per_task(g.batch));
+    let mut output = vec![0.0; g.batch * channels * g.output_positions()];
+    output
+        .par_chunks_mut(per_task * channels * g.output_positions())
+        .zip(conv.par_chunks(per_task * channels * g.conv_positions()))
+        .for_each(|(out, y)| {
+            for (out, y) in out
+                .chunks_exact_mut(channels * g.output_positions())
+                .zip(y.chunks_exact(channels * g.conv_positions()))
+            {
+                activate(g, affine, y, out);
+            }
+        });
+    output
+}
+
+/// Inference forward: the batch norm uses the running statistics, so each image is
+/// convolved, normalized, activated and pooled while in cache, with no batch-sized buffer.
+pub fn forward_infer(
+    g: &BlockGeometry,
+    x: &[f32],
+    p: &BlockParams<'_>,
+    running_mean: &[f32],
+    running_var: &[f32],
+    epsilon: f64,
+) -> Vec<f32> {
+    let (channels, positions) = (g.out_channels, g.conv_positions());
+    let per_task = images_per_task(g.batch);
+    let affine = fold(p.gamma, p.beta, running_mean, running_var, epsilon);
+    let mut output = vec![0.0; g.batch * channels * g.output_positions()];
+    output
+        .par_chunks_mut(per_task * channels * g.output_positions())
+        .zip(x.par_chunks(per_task * g.image_len()))
+        .for_each(|(out, images)| {
+            let mut cols = vec![0.0; g.patch_len() * positions];
+            let mut y = vec![0.0; channels * positions];
+            for (out, image) in out
+                .chunks_exact_mut(channels * g.output_positions())
+                .zip(images.chunks_exact(g.image_len()))
+            {
+                convolve(g, p, image, &mut y, &mut cols);
+                activate(g, &affine, &y, out);
+            }
+        });
+    output
+}
+
+/// What the training forward saved, for [`backward`].
+#[derive(Clone, Copy)]
+pub struct Saved<'a> {
+    /// The block's input.
+    pub x: &'a [f32],
+    /// [`TrainForward::conv`].
+    pub conv: &'a [f32],
+    /// [`TrainForward::mean`].
+    pub mean: &'a [f32],
+    /// [`TrainForward::variance`].
+    pub variance: &'a [f32],
+}
+
+/// Gradients of the training forward, given `grad_output` (`[batch, out_channels, out_h,
+/// out_w]`). The input's gradient is computed only when `input_grad` is set.
+pub fn backward(
+    g: &BlockGeometry,
+    p: &BlockParams<'_>,
+    saved: &Saved<'_>,
+    epsilon: f64,
+    grad_output: &[f32],
+    input_grad: bool,
+) -> BlockGradients {
+    let (channels, positions, outputs) = (g.out_channels, g.conv_positions(), g.output_positions());
+    let per_task = images_per_task(g.batch);
+    let affine = fold(p.gamma, p.beta, saved.mean, saved.variance, epsilon);
+    let inv_std: Vec<f32> = saved
+        .variance
+        .iter()
+        .map(|&v| (1.0 / (f64::from(v) + epsilon).sqrt()) as f32)
+        .collect();
+
+    // 1. Route the output gradient back through pool and ReLU to the normalized values (dz),
+    //    summing Σdz and Σdz·x̂ per channel on the way.
+    let mut dz = vec![0.0; g.batch * channels * positions];
+    let partials: Vec<Vec<(f64, f64)>> = dz
+        .par_chunks_mut(per_task * channels * positions)
+        .zip(saved.conv.par_chunks(per_task * channels * positions))
+        .zip(grad_output.par_chunks(per_task * channels * outputs))
+        .map(|((dz, conv), grad)| {
+            let mut sums = vec![(0.0, 0.0); channels];
+            let planes = dz
+                .chunks_exact_mut(positions)
+                .zip(conv.chunks_exact(positions))
+                .zip(grad.chunks_exact(outputs));
+            for (plane, ((dz, y), grad)) in planes.enumerate() {
+                let c = plane % channels;
+                let [scale, shift] = affine[c];
+                let (mean, inv_std) = (saved.mean[c], inv_std[c]);
+                let mut route = |i: usize, grad: f32, z: f32| {
+                    if !g.relu || z > 0.0 {
+                        dz[i] = grad;
+                        sums[c].0 += f64::from(grad);
+                        sums[c].1 += f64::from(grad * (y[i] - mean) * inv_std);
+                    }
+                };
+                if g.pool {
+                    let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
+                    let [_, out_w] = g.output_size().unwrap_or([0, 0]);
+                    for (index, &grad) in grad.iter().enumerate() {
+                        let top = 2 * (index / out_w) * conv_w + 2 * (index % out_w);
+                        let (mut best, mut best_z) = (top, y[top] * scale + shift);
+                        for i in [top + 1, top + conv_w, top + conv_w + 1] {
+                            let z = y[i] * scale + shift;
+                            if z > best_z {
+                                (best, best_z) = (i, z);
+                            }
+                        }
+                        route(best, grad, best_z);
+                    }
+                } else {
+                    for (i, &grad) in grad.iter().enumerate() {
+                        route(i, grad, y[i] * scale + shift);
+                    }
+                }
+            }
+            sums
+        })
+        .collect();
+    let totals: Vec<(f64, f64)> = (0..channels)
+        .map(|c| {
+            partials.iter().fold((0.0, 0.0), |acc, part| {
+                (acc.0 + part[c].0, acc.1 + part[c].1)
+            })
+        })
+        .collect();
+    let beta = totals.iter().map(|t| t.0 as f32).collect();
+    let gamma = totals.iter().map(|t| t.1 as f32).collect();
+
+    // 2. Batch-norm backward into dy (in place over dz), then the convolution's gradients.
+    let count = (g.batch * positions) as f32;
+    let coefficients: Vec<[f32; 4]> = (0..channels)
+        .map(|c| {
+            [
+                p.gamma[c] * inv_std[c],
+                totals[c].0 as f32 / count,
+                totals[c].1 as f32 / count,
+                saved.mean[c],
+            ]
+        })
+        .collect();
+    let weight_len = channels * g.patch_len();
+    let parts: Vec<(Vec<f32>, Vec<f64>, Vec<f32>)> = dz
+        .par_chunks_mut(per_task * channels * positions)
+        .zip(saved.conv.par_chunks(per_task * channels * positions))
+        .zip(saved.x.par_chunks(per_task * g.image_len()))
+        .map(|((dz, conv), images)| {
+            let mut weight = vec![0.0; weight_len];
+            let mut bias = vec![0.0f64; channels];
+            let mut input = Vec::new();
+            let mut cols = vec![0.0; g.patch_len() * positions];
+            let mut grad_cols = vec![
+                0.0;
+                if input_grad {
+                    g.patch_len() * positions
+                } else {
+                    0
+                }
+            ];
+            for ((dy, y), image) in dz
+                .chunks_exact_mut(channels * positions)
+                .zip(conv.chunks_exact(channels * positions))
+                .zip(images.chunks_exact(g.image_len()))
+            {
+                for (c, (dy, y)) in dy
+                    .chunks_exact_mut(positions)
+                    .zip(y.chunks_exact(positions))
+                    .enumerate()
+                {
+                    let [k, mean_dz, mean_dzx, mean] = coefficients[c];
+                    let inv_std = inv_std[c];
+                    let mut sum = 0.0f32;
+                    for (d, &y) in dy.iter_mut().zip(y) {
+                        *d = k * (*d - mean_dz - (y - mean) * inv_std * mean_dzx);
+                        sum += *d;
+                    }
+                    bias[c] += f64::from(sum);
+                }
+                let patches = if g.is_pointwise() {
+                    image
+                } else {
+                    im2col(g, image, &mut cols);
+                    &cols[..]
+                };
+                let dy = MatRef::row_major(dy, channels, positions);
+                matmul(
+                    &mut weight,
+                    true,
+                    dy,
+                    MatRef::row_major(patches, g.patch_len(), positions).t(),
+                );
+                if input_grad {
+                    let w = MatRef::row_major(p.weight, channels, g.patch_len()).t();
+                    if g.is_pointwise() {
+                        let start = input.len();
+                        input.resize(start + g.image_len(), 0.0);
+                        matmul(&mut input[start..], false, w, dy);
+                    } else {
+                        matmul(&mut grad_cols, false, w, dy);
+                        let start = input.len();
+                        input.resize(start + g.image_len(), 0.0);
+                        col2im(g, &grad_cols, &mut input[start..]);
+                    }
+                }
+            }
+            (weight, bias, input)
+        })
+        .collect();
+
+    let mut weight = vec![0.0; weight_len];
+    let mut bias = vec![0.0f64; channels];
+    let mut input = Vec::with_capacity(if input_grad { saved.x.len() } else { 0 });
+    for (w, b, x) in parts {
+        weight.iter_mut().zip(&w).for_each(|(acc, v)| *acc += v);
+        bias.iter_mut().zip(&b).for_each(|(acc, v)| *acc += v);
+        input.extend_from_slice(&x);
+    }
+    BlockGradients {
+        input: input_grad.then_some(input),
+        weight,
+        bias: bias.into_iter().map(|b| b as f32).collect(),
+        gamma,
+        beta,
+    }
+}

@@ -1,0 +1,325 @@
+//! The fused block as Burn backend-extension operations: a Flex forward for inference, a Flex
+//! forward for training, and on `Autodiff<Flex>` the training forward with a handwritten
+//! backward ([`ConvBlockBackward`]) registered in Burn's autodiff graph.
+
+use std::borrow::Cow;
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{AutodiffBackend, Backend, ExtensionType, Flex, backend_extension};
+use burn::tensor::TensorData;
+
+use super::conv_block_cpu::{self, BlockParams, Saved};
+use super::geometry::BlockGeometry;
+
+/// The hyper-parameters of a block that its tensors do not carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockSpec {
+    /// Stride, both axes.
+    pub stride: usize,
+    /// Zero padding, all four sides.
+    pub padding: usize,
+    /// ReLU after the batch norm.
+    pub relu: bool,
+    /// Max-pool 2×2, stride 2, after the ReLU.
+    pub pool: bool,
+}
+
+impl BlockSpec {
+    /// The geometry of this block for input shape `x` (`[N, C, H, W]`) and weight shape `w`
+    /// (`[out, C, kh, kw]`).
+    pub fn geometry(&self, x: &[usize], w: &[usize]) -> BlockGeometry {
+        let dim = |dims: &[usize], i: usize| dims.get(i).copied().unwrap_or(0);
+        BlockGeometry {
+            batch: dim(x, 0),
+            in_channels: dim(x, 1),
+            height: dim(x, 2),
+            width: dim(x, 3),
+            out_channels: dim(w, 0),
+            kernel: [dim(w, 2), dim(w, 3)],
+            stride: self.stride,
+            padding: self.padding,
+            relu: self.relu,
+            pool: self.pool,
+        }
+    }
+}
+
+/// A training forward's result: the block output and the batch statistics (for the running
+/// averages; they carry no gradient).
+#[derive(ExtensionType)]
+pub struct BlockOutput<B: Backend> {
+    /// `[batch, out_channels, out_h, out_w]`.
+    pub output: FloatTensor<B>,
+    /// Batch mean per channel, `[out_channels]`.
+    pub mean: FloatTensor<B>,
+    /// Biased batch variance per channel, `[out_channels]`.
+    pub variance: FloatTensor<B>,
+}
+
+/// Conv → batch norm with batch statistics → ReLU → max-pool, differentiable on `Autodiff<Flex>`.
+#[backend_extension(Flex, Autodiff)]
+pub trait ConvBlockTrain: Backend {
+    /// Shapes: `x` `[N, C, H, W]`, `weight` `[out, C, kh, kw]`, `bias`/`gamma`/`beta` `[out]`.
+    fn conv_block_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        spec: BlockSpec,
+        epsilon: f64,
+    ) -> BlockOutput<Self>;
+}
+
+/// Conv → batch norm with running statistics → ReLU → max-pool, forward only (Flex).
+#[backend_extension(Flex)]
+pub trait ConvBlockInfer: Backend {
+    /// Shapes: as [`ConvBlockTrain::conv_block_train`], `running_mean`/`running_var` `[out]`.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_block_infer(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        spec: BlockSpec,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+/// A Flex tensor's elements as f32, borrowed when it is already a contiguous f32 buffer.
+fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(
+            tensor
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// A contiguous f32 Flex tensor of `shape` owning `data`.
+fn flex(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape.into()))
+}
+
+/// `[N, out, out_h, out_w]` for `g`.
+fn output_shape(g: &BlockGeometry) -> [usize; 4] {
+    let [h, w] = g.output_size().unwrap_or([0, 0]);
+    [g.batch, g.out_channels, h, w]
+}
+
+/// The Flex training forward, returning the saved convolution output too.
+fn train_forward(
+    x: &FlexTensor,
+    [weight, bias, gamma, beta]: [&FlexTensor; 4],
+    spec: BlockSpec,
+    epsilon: f64,
+) -> (BlockGeometry, conv_block_cpu::TrainForward) {
+    let g = spec.geometry(x.layout().shape(), weight.layout().shape());
+    let (w, b, gm, bt) = (values(weight), values(bias), values(gamma), values(beta));
+    let params = BlockParams {
+        weight: &w,
+        bias: &b,
+        gamma: &gm,
+        beta: &bt,
+    };
+    let forward = conv_block_cpu::forward_train(&g, &values(x), &params, epsilon);
+    (g, forward)
+}
+
+impl ConvBlockTrain for Flex {
+    fn conv_block_train(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        spec: BlockSpec,
+        epsilon: f64,
+    ) -> BlockOutput<Self> {
+        let (g, forward) = train_forward(&x, [&weight, &bias, &gamma, &beta], spec, epsilon);
+        BlockOutput {
+            output: flex(forward.output, output_shape(&g)),
+            mean: flex(forward.mean, [g.out_channels]),
+            variance: flex(forward.variance, [g.out_channels]),
+        }
+    }
+}
+
+impl ConvBlockInfer for Flex {
+    fn conv_block_infer(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        running_mean: FlexTensor,
+        running_var: FlexTensor,
+        spec: BlockSpec,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let g = spec.geometry(x.layout().shape(), weight.layout().shape());
+        let (w, b, gm, bt) = (
+            values(&weight),
+            values(&bias),
+            values(&gamma),
+            values(&beta),
+        );
+        let params = BlockParams {
+            weight: &w,
+            bias: &b,
+            gamma: &gm,
+            beta: &bt,
+        };
+        let output = conv_block_cpu::forward_infer(
+            &g,
+            &values(&x),
+            &params,
+            &values(&running_mean),
+            &values(&running_var),
+            epsilon,
+        );
+        flex(output, output_shape(&g))
+    }
+}
+
+/// The backward step of [`ConvBlockTrain`] on `Autodiff<Flex>`; its parents are
+/// `[x, weight, bias, gamma, beta]`.
+#[derive(Debug)]
+pub struct ConvBlockBackward;
+
+/// What [`ConvBlockBackward`] keeps from the forward.
+#[derive(Clone, Debug)]
+pub struct SavedBlock {
+    geometry: BlockGeometry,
+    epsilon: f64,
+    x: FlexTensor,
+    weight: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    conv: FlexTensor,
+    mean: FlexTensor,
+    variance: FlexTensor,
+}
+
+impl Backward<Flex, 5> for ConvBlockBackward {
+    type State = SavedBlock;
+
+    fn backward(self, ops: Ops<SavedBlock, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_node, weight_node, bias_node, gamma_node, beta_node] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let s = ops.state;
+        let g = s.geometry;
+        let (w, gm, bt) = (values(&s.weight), values(&s.gamma), values(&s.beta));
+        let bias = vec![0.0; g.out_channels]; // the backward does not read the bias
+        let params = BlockParams {
+            weight: &w,
+            bias: &bias,
+            gamma: &gm,
+            beta: &bt,
+        };
+        let (x, conv, mean, variance) = (
+            values(&s.x),
+            values(&s.conv),
+            values(&s.mean),
+            values(&s.variance),
+        );
+        let saved = Saved {
+            x: &x,
+            conv: &conv,
+            mean: &mean,
+            variance: &variance,
+        };
+        let result = conv_block_cpu::backward(
+            &g,
+            &params,
+            &saved,
+            s.epsilon,
+            &values(&grad),
+            x_node.is_some(),
+        );
+        let channels = [g.out_channels];
+        if let (Some(node), Some(input)) = (x_node, result.input) {
+            let shape = [g.batch, g.in_channels, g.height, g.width];
+            grads.register::<Flex>(node.id, flex(input, shape));
+        }
+        let weight_shape = [g.out_channels, g.in_channels, g.kernel[0], g.kernel[1]];
+        for (node, value, shape) in [
+            (weight_node, result.weight, &weight_shape[..]),
+            (bias_node, result.bias, &channels[..]),
+            (gamma_node, result.gamma, &channels[..]),
+            (beta_node, result.beta, &channels[..]),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, flex(value, shape));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
+    fn conv_block_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        spec: BlockSpec,
+        epsilon: f64,
+    ) -> BlockOutput<Self> {
+        let nodes = [
+            x.node(),
+            weight.node(),
+            bias.node(),
+            gamma.node(),
+            beta.node(),
+        ];
+        let inner = [&weight, &bias, &gamma, &beta].map(|t| t.primitive().clone());
+        let x = x.into_primitive();
+        let [w, b, gm, bt] = &inner;
+        let (g, forward) = train_forward(&x, [w, b, gm, bt], spec, epsilon);
+        let mean = flex(forward.mean, [g.out_channels]);
+        let variance = flex(forward.variance, [g.out_channels]);
+        let output = flex(forward.output, output_shape(&g));
+        let output = match ConvBlockBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let [weight, _, gamma, beta] = inner;
+                let saved = SavedBlock {
+                    geometry: g,
+                    epsilon,
+                    x,
+                    weight,
+                    gamma,
+                    beta,
+                    conv: flex(forward.conv, [g.batch, g.out_channels, g.conv_positions()]),
+                    mean: mean.clone(),
+                    variance: variance.clone(),
+                };
+                prep.finish(saved, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        BlockOutput {
+            output,
+            mean: Self::from_inner(mean),
+            variance: Self::from_inner(variance),
+        }
+    }
+}

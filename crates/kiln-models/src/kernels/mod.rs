@@ -1,0 +1,159 @@
+//! Fused CPU kernels for the Flex backend, through Burn's backend-extension mechanism.
+//!
+//! [`conv_block`] runs conv → batch norm → ReLU → max-pool as one operation
+//! ([`ConvBlockTrain`] with a handwritten backward on `Autodiff<Flex>`, [`ConvBlockInfer`] for
+//! evaluation) when the tensors live on Flex and are f32; on every other backend, dtype or
+//! configuration it answers `None` and the caller runs Burn's own ops. Set
+//! `KILN_FAST_KERNELS=0` to turn the fused path off for a whole process (to compare), or wrap
+//! code in [`with_reference_ops`] for one thread (tests).
+
+mod conv_block_cpu;
+mod conv_block_op;
+mod geometry;
+mod matmul;
+mod patches;
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use burn::backend::Dispatch;
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::DType;
+
+pub use conv_block_op::{BlockOutput, BlockSpec, ConvBlockInfer, ConvBlockTrain};
+pub use geometry::BlockGeometry;
+
+/// The environment variable that disables the fused kernels when set to `0`.
+pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";
+
+thread_local! {
+    static REFERENCE_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the fused kernels may run on this thread: not disabled by [`FAST_KERNELS_ENV`]
+/// (read once per process) nor by [`with_reference_ops`].
+pub fn fast_kernels_enabled() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    let from_env = *FROM_ENV
+        .get_or_init(|| std::env::var(FAST_KERNELS_ENV).map_or(true, |value| value.trim() != "0"));
+    from_env && !REFERENCE_ONLY.with(Cell::get)
+}
+
+/// Runs `f` with the fused kernels off on this thread: every layer takes Burn's generic ops.
+pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
+    let previous = REFERENCE_ONLY.with(|flag| flag.replace(true));
+    let result = f();
+    REFERENCE_ONLY.with(|flag| flag.set(previous));
+    result
+}
+
+/// The symmetric padding `conv` applies, when it is one number for all four sides.
+fn symmetric_padding(conv: &Conv2d) -> Option<usize> {
+    match conv.padding {
+        PaddingConfig2d::Valid => Some(0),
+        PaddingConfig2d::Explicit(top, left, bottom, right)
+            if top == left && left == bottom && bottom == right =>
+        {
+            Some(top)
+        }
+        PaddingConfig2d::Same
+            if conv.stride == [1, 1]
+                && conv.kernel_size[0] == conv.kernel_size[1]
+                && conv.kernel_size[0] % 2 == 1 =>
+        {
+            Some(conv.kernel_size[0] / 2)
+        }
+        _ => None,
+    }
+}
+
+/// `conv` → `norm` → (ReLU) → (max-pool 2×2, stride 2) as one fused Flex operation, with the
+/// batch norm's running statistics updated as [`BatchNorm::forward`] does. `None` when the
+/// fused path does not apply (another backend, not f32, grouped/dilated/asymmetric conv, a
+/// frozen batch norm on an autodiff device, or disabled); the caller then runs the layers.
+///
+/// # Shapes
+/// - `x`: `[batch, in_channels, height, width]`
+/// - output: `[batch, out_channels, out_h, out_w]`, `out_*` the conv output (halved if `pool`)
+pub fn conv_block(
+    conv: &Conv2d,
+    norm: &BatchNorm,
+    relu: bool,
+    pool: bool,
+    x: &Tensor<4>,
+) -> Option<Tensor<4>> {
+    if !fast_kernels_enabled() {
+        return None;
+    }
+    let device = x.device();
+    let autodiff = device.is_autodiff();
+    let training = autodiff && norm.training.is_enabled();
+    let weight = conv.weight.val();
+    let [out_channels, in_channels, kh, kw] = weight.dims();
+    let spec = BlockSpec {
+        stride: conv.stride[0],
+        padding: symmetric_padding(conv)?,
+        relu,
+        pool,
+    };
+    let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
+    let [batch, channels, height, width] = x.dims();
+    let geometry = spec.geometry(
+        &[batch, channels, height, width],
+        &[out_channels, in_channels, kh, kw],
+    );
+    let supported = device.clone().inner() == Device::flex()
+        && (training || !autodiff)
+        && x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && conv.groups == 1
+        && conv.dilation == [1, 1]
+        && conv.stride[0] == conv.stride[1]
+        && channels == in_channels
+        && gamma.dims() == [out_channels]
+        && geometry.output_size().is_some_and(|[h, w]| h > 0 && w > 0);
+    if !supported {
+        return None;
+    }
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([out_channels], &device),
+    };
+    if training {
+        let result = <Dispatch as ConvBlockTrain>::conv_block_train(
+            x.clone().into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            spec,
+            norm.epsilon,
+        );
+        let momentum = norm.momentum;
+        let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+            let running = state.value_sync().to_device(&device);
+            let value = running
+                .mul_scalar(1.0 - momentum)
+                .add(batch.detach().mul_scalar(momentum));
+            state.update(value.detach());
+        };
+        update(&norm.running_mean, Tensor::from_dispatch(result.mean));
+        update(&norm.running_var, Tensor::from_dispatch(result.variance));
+        Some(Tensor::from_dispatch(result.output))
+    } else {
+        let output = <Dispatch as ConvBlockInfer>::conv_block_infer(
+            x.clone().into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            norm.running_mean.value().to_device(&device).into_dispatch(),
+            norm.running_var.value().to_device(&device).into_dispatch(),
+            spec,
+            norm.epsilon,
+        );
+        Some(Tensor::from_dispatch(output))
+    }
+}

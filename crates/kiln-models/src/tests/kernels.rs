@@ -1,0 +1,303 @@
+//! The fused Flex kernels against Burn's own ops: forward values, running statistics and every
+//! gradient, on randomized shapes (odd sizes, batch 1, stride 2, padding, 1×1 and non-square
+//! kernels, with and without ReLU and pooling), ≤ 1e-4 relative.
+
+use burn::module::{Module, Param, RunningState};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
+use burn::prelude::*;
+
+use crate::MnistCnnConfig;
+use crate::kernels::{self, with_reference_ops};
+
+/// Deterministic pseudo-random values in `[-1, 1)`.
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
+    let len = shape.iter().product();
+    Tensor::from_data(TensorData::new(random(len, seed), shape), device)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: usize,
+    padding: usize,
+    relu: bool,
+    pool: bool,
+}
+
+const CASES: [Case; 8] = [
+    // mnist-cnn's first block, smaller.
+    Case {
+        batch: 4,
+        in_channels: 1,
+        out_channels: 8,
+        size: [12, 12],
+        kernel: [3, 3],
+        stride: 1,
+        padding: 0,
+        relu: true,
+        pool: true,
+    },
+    // Odd sizes: the pool drops the last row and column.
+    Case {
+        batch: 3,
+        in_channels: 5,
+        out_channels: 7,
+        size: [11, 9],
+        kernel: [3, 3],
+        stride: 1,
+        padding: 0,
+        relu: true,
+        pool: true,
+    },
+    // Batch 1, padding 1, no pool.
+    Case {
+        batch: 1,
+        in_channels: 3,
+        out_channels: 4,
+        size: [7, 7],
+        kernel: [3, 3],
+        stride: 1,
+        padding: 1,
+        relu: true,
+        pool: false,
+    },
+    // Stride 2 with padding, no ReLU (a residual branch's second conv).
+    Case {
+        batch: 2,
+        in_channels: 4,
+        out_channels: 6,
+        size: [9, 8],
+        kernel: [3, 3],
+        stride: 2,
+        padding: 1,
+        relu: false,
+        pool: false,
+    },
+    // Pointwise.
+    Case {
+        batch: 2,
+        in_channels: 6,
+        out_channels: 5,
+        size: [5, 5],
+        kernel: [1, 1],
+        stride: 1,
+        padding: 0,
+        relu: true,
+        pool: true,
+    },
+    // 1×1 stride 2 (a projection shortcut).
+    Case {
+        batch: 2,
+        in_channels: 6,
+        out_channels: 5,
+        size: [8, 7],
+        kernel: [1, 1],
+        stride: 2,
+        padding: 0,
+        relu: false,
+        pool: false,
+    },
+    // Non-square kernel, wide padding.
+    Case {
+        batch: 2,
+        in_channels: 3,
+        out_channels: 4,
+        size: [8, 10],
+        kernel: [3, 5],
+        stride: 1,
+        padding: 2,
+        relu: true,
+        pool: true,
+    },
+    // 5×5 stride 3, padding larger than some offsets.
+    Case {
+        batch: 3,
+        in_channels: 2,
+        out_channels: 3,
+        size: [13, 11],
+        kernel: [5, 5],
+        stride: 3,
+        padding: 2,
+        relu: true,
+        pool: false,
+    },
+];
+
+/// The case's conv and batch norm, with random weights, bias, γ, β and running statistics.
+fn layers(case: &Case, device: &Device) -> (Conv2d, BatchNorm) {
+    let p = case.padding;
+    let mut conv = Conv2dConfig::new([case.in_channels, case.out_channels], case.kernel)
+        .with_stride([case.stride, case.stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .init(device);
+    let [kh, kw] = case.kernel;
+    let out = case.out_channels;
+    conv.weight = Param::from_tensor(tensor([out, case.in_channels, kh, kw], 1, device));
+    conv.bias = Some(Param::from_tensor(tensor([out], 2, device)));
+    let mut norm = BatchNormConfig::new(out).init(device);
+    norm.gamma = Param::from_tensor(tensor([out], 3, device).add_scalar(1.5));
+    norm.beta = Param::from_tensor(tensor([out], 4, device));
+    norm.running_mean = RunningState::new(tensor([out], 5, device));
+    norm.running_var = RunningState::new(tensor([out], 6, device).abs().add_scalar(0.5));
+    (conv, norm)
+}
+
+/// Burn's layers one after the other.
+fn reference(case: &Case, conv: &Conv2d, norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let x = norm.forward(conv.forward(x));
+    let x = if case.relu { Relu::new().forward(x) } else { x };
+    match case.pool {
+        true => MaxPool2dConfig::new([2, 2])
+            .with_strides([2, 2])
+            .init()
+            .forward(x),
+        false => x,
+    }
+}
+
+/// max |a − b| ≤ 1e-4 · scale, `scale` defaulting to max |b|.
+fn assert_close<const D: usize>(what: &str, got: Tensor<D>, want: Tensor<D>, scale: Option<f32>) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let got = got.into_data().try_to_vec::<f32>().unwrap();
+    let want = want.into_data().try_to_vec::<f32>().unwrap();
+    let scale = scale.unwrap_or_else(|| want.iter().fold(0f32, |m, v| m.max(v.abs())));
+    let error = got
+        .iter()
+        .zip(&want)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        error <= 1e-4 * scale.max(1e-6),
+        "{what}: max error {error} against scale {scale}"
+    );
+}
+
+#[test]
+fn training_forward_statistics_and_gradients_match_burn() {
+    let device = Device::flex().autodiff();
+    for (i, case) in CASES.iter().enumerate() {
+        let shape = [case.batch, case.in_channels, case.size[0], case.size[1]];
+        let run = |fused: bool| {
+            let (conv, norm) = layers(case, &device);
+            let x = tensor(shape, 7 + i as u64, &device).require_grad();
+            let output = match fused {
+                true => kernels::conv_block(&conv, &norm, case.relu, case.pool, &x)
+                    .expect("the fused path applies to this case"),
+                false => reference(case, &conv, &norm, x.clone()),
+            };
+            let mix = tensor(output.dims(), 8, &device);
+            let grads = (output.clone() * mix).sum().backward();
+            let grad = |t: Tensor<1>| t.grad(&grads).expect("gradient");
+            let bias = conv.bias.as_ref().expect("bias").val();
+            (
+                output.inner(),
+                norm.running_mean.value().inner(),
+                norm.running_var.value().inner(),
+                x.grad(&grads).expect("input gradient"),
+                conv.weight.val().grad(&grads).expect("weight gradient"),
+                grad(bias),
+                grad(norm.gamma.val()),
+                grad(norm.beta.val()),
+            )
+        };
+        let fused = run(true);
+        let want = run(false);
+        let what = |name: &str| format!("case {i} {case:?}: {name}");
+        assert_close(&what("output"), fused.0, want.0, None);
+        assert_close(&what("running mean"), fused.1, want.1, None);
+        assert_close(&what("running var"), fused.2, want.2, None);
+        assert_close(&what("input grad"), fused.3, want.3, None);
+        assert_close(&what("weight grad"), fused.4, want.4, None);
+        // Σ dy is zero up to rounding (the batch norm subtracts the bias back out), so its
+        // error is measured against the scale of Σ dz, the β gradient.
+        let beta_scale = want.7.clone().abs().max().into_scalar();
+        assert_close(&what("bias grad"), fused.5, want.5, Some(beta_scale));
+        assert_close(&what("gamma grad"), fused.6, want.6, None);
+        assert_close(&what("beta grad"), fused.7, want.7, None);
+    }
+}
+
+#[test]
+fn inference_forward_matches_burn_with_running_statistics() {
+    let device = Device::flex();
+    for (i, case) in CASES.iter().enumerate() {
+        let (conv, norm) = layers(case, &device);
+        let x = tensor(
+            [case.batch, case.in_channels, case.size[0], case.size[1]],
+            9 + i as u64,
+            &device,
+        );
+        let fused = kernels::conv_block(&conv, &norm, case.relu, case.pool, &x)
+            .expect("the fused path applies to this case");
+        let want = reference(case, &conv, &norm, x);
+        assert_close(&format!("case {i} {case:?}"), fused, want, None);
+    }
+}
+
+#[test]
+fn fused_path_is_declined_where_it_does_not_apply() {
+    let case = CASES[0];
+    let x = |device: &Device| tensor([2, 1, 12, 12], 10, device);
+    // Disabled on this thread.
+    let device = Device::flex();
+    let (conv, norm) = layers(&case, &device);
+    assert!(
+        with_reference_ops(|| kernels::conv_block(&conv, &norm, true, true, &x(&device))).is_none()
+    );
+    assert!(kernels::conv_block(&conv, &norm, true, true, &x(&device)).is_some());
+    // Dilation and groups are not implemented by the kernel.
+    let dilated = Conv2dConfig::new([1, 8], [3, 3])
+        .with_dilation([2, 2])
+        .init(&device);
+    assert!(kernels::conv_block(&dilated, &norm, true, true, &x(&device)).is_none());
+    // A frozen batch norm on an autodiff device keeps Burn's ops (running statistics, gradients
+    // still flowing to the conv).
+    let device = Device::flex().autodiff();
+    let (conv, norm) = layers(&case, &device);
+    let frozen: BatchNorm = norm.freeze();
+    assert!(kernels::conv_block(&conv, &frozen, true, true, &x(&device)).is_none());
+}
+
+#[test]
+fn mnist_cnn_training_step_matches_reference_ops() {
+    let device = Device::flex().autodiff();
+    let images = tensor([5, 1, 28, 28], 11, &device);
+    let step = |reference: bool| {
+        let run = || {
+            device.seed(3);
+            let model = MnistCnnConfig::new(10).with_dropout(0.0).init(&device);
+            let logits = model.forward(images.clone());
+            let grads = logits.clone().powi_scalar(2).sum().backward();
+            let weight = model.block1.conv.weight.val();
+            (logits.inner(), weight.grad(&grads).expect("gradient"))
+        };
+        if reference {
+            with_reference_ops(run)
+        } else {
+            run()
+        }
+    };
+    let (logits, grad) = step(false);
+    let (want_logits, want_grad) = step(true);
+    assert_close("logits", logits, want_logits, None);
+    assert_close("first conv's weight gradient", grad, want_grad, None);
+}
