@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
+use super::simd::{lane_sum, lane_sum_and_centered_dot, lane_sum_and_squares, multiversion};
 
 /// The block's forward in training mode.
 pub struct TrainForward {
@@ -88,26 +89,18 @@ fn convolve(
     );
 }
 
-/// Sum and sum of squares of `row`, eight f32 lanes (vectorizable) folded into f64.
-fn sum_and_squares(row: &[f32]) -> (f64, f64) {
-    let mut sum = [0f32; 8];
-    let mut squares = [0f32; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..8 {
-            sum[lane] += chunk[lane];
-            squares[lane] += chunk[lane] * chunk[lane];
-        }
+/// Adds each channel's sum and sum of squares of one image's convolution output
+/// (`[channels, positions]`) to `sums`.
+#[inline(always)]
+fn image_statistics_body(y: &[f32], positions: usize, sums: &mut [(f64, f64)]) {
+    for (sum, row) in sums.iter_mut().zip(y.chunks_exact(positions)) {
+        let (s, q) = lane_sum_and_squares(row);
+        sum.0 += s;
+        sum.1 += q;
     }
-    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
-    let mut q: f64 = squares.iter().map(|&v| f64::from(v)).sum();
-    for &v in tail {
-        s += f64::from(v);
-        q += f64::from(v) * f64::from(v);
-    }
-    (s, q)
 }
+
+multiversion!(fn image_statistics(y: &[f32], positions: usize, sums: &mut [(f64, f64)]) => image_statistics_body);
 
 /// Per-channel `scale = γ / √(var + ε)` and `shift = β − mean · scale`.
 fn fold(
@@ -131,34 +124,50 @@ fn fold(
         .collect()
 }
 
+/// The ReLU as a lower bound: 0, or −∞ without ReLU (so `max` is branch-free).
+fn floor(g: &BlockGeometry) -> f32 {
+    if g.relu { 0.0 } else { f32::NEG_INFINITY }
+}
+
 /// Normalize (per-channel affine), ReLU and pool one image: `y` `[channels, conv positions]`
 /// into `out` `[channels, output positions]`.
-fn activate(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) {
+#[inline(always)]
+fn activate_body(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) {
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
     let [_, out_w] = g.output_size().unwrap_or([0, 0]);
-    let relu = |v: f32| if g.relu { v.max(0.0) } else { v };
+    let floor = floor(g);
     let planes = y.chunks_exact(g.conv_positions());
     for ((plane, out), &[scale, shift]) in planes
         .zip(out.chunks_exact_mut(g.output_positions()))
         .zip(affine)
     {
         if g.pool {
-            for (index, value) in out.iter_mut().enumerate() {
-                let top = 2 * (index / out_w) * conv_w + 2 * (index % out_w);
-                let window = [top, top + 1, top + conv_w, top + conv_w + 1];
-                let max = window
-                    .iter()
-                    .map(|&i| plane[i] * scale + shift)
-                    .fold(f32::NEG_INFINITY, f32::max);
-                *value = relu(max);
+            // Rows 2i and 2i + 1 of the plane pool into output row i (a trailing odd row and
+            // column are dropped, as floor-mode pooling does).
+            for (out_row, rows) in out
+                .chunks_exact_mut(out_w)
+                .zip(plane.chunks_exact(2 * conv_w))
+            {
+                let (top, bottom) = rows.split_at(conv_w);
+                for ((value, a), b) in out_row
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
+                {
+                    let upper = (a[0] * scale + shift).max(a[1] * scale + shift);
+                    let lower = (b[0] * scale + shift).max(b[1] * scale + shift);
+                    *value = upper.max(lower).max(floor);
+                }
             }
         } else {
             for (value, &y) in out.iter_mut().zip(plane) {
-                *value = relu(y * scale + shift);
+                *value = (y * scale + shift).max(floor);
             }
         }
     }
 }
+
+multiversion!(fn activate(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) => activate_body);
 
 /// Training forward: batch statistics, then normalize + ReLU + pool with them.
 ///
@@ -183,11 +192,7 @@ pub fn forward_train(
                 .zip(images.chunks_exact(g.image_len()))
             {
                 convolve(g, p, image, y, &mut cols);
-                for (sum, row) in sums.iter_mut().zip(y.chunks_exact(positions)) {
-                    let (s, q) = sum_and_squares(row);
-                    sum.0 += s;
-                    sum.1 += q;
-                }
+                image_statistics(y, positions, &mut sums);
             }
             sums
         })
@@ -274,6 +279,128 @@ pub struct Saved<'a> {
     pub variance: &'a [f32],
 }
 
+/// Per-channel values [`route`] needs.
+struct RouteStats<'a> {
+    affine: &'a [[f32; 2]],
+    mean: &'a [f32],
+    inv_std: &'a [f32],
+}
+
+/// One image of the backward's first step: the output gradient `grad` goes to the pooling
+/// window's maximum (first one on ties, as Burn's max-pool) if the ReLU let it through,
+/// into `dz` (zeroed, `[channels, conv positions]`); `sums` gains Σdz and Σdz·x̂ per channel.
+#[inline(always)]
+fn route_body(
+    g: &BlockGeometry,
+    stats: &RouteStats<'_>,
+    y: &[f32],
+    grad: &[f32],
+    dz: &mut [f32],
+    sums: &mut [(f64, f64)],
+) {
+    let (positions, outputs) = (g.conv_positions(), g.output_positions());
+    let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
+    let [_, out_w] = g.output_size().unwrap_or([0, 0]);
+    let floor = floor(g);
+    // A trailing odd row/column is outside every window; `dz` arrives zeroed there.
+    let planes = dz
+        .chunks_exact_mut(positions)
+        .zip(y.chunks_exact(positions))
+        .zip(grad.chunks_exact(outputs));
+    for (c, ((dz, y), grad)) in planes.enumerate() {
+        let [scale, shift] = stats.affine[c];
+        if g.pool {
+            // Branch-free: every position of a window is written (the gradient or 0), the
+            // window's first maximum taking the gradient when it passed the ReLU.
+            let rows = dz
+                .chunks_exact_mut(2 * conv_w)
+                .zip(y.chunks_exact(2 * conv_w))
+                .zip(grad.chunks_exact(out_w));
+            for ((dz_rows, y_rows), grad_row) in rows {
+                let (dz_top, dz_bottom) = dz_rows.split_at_mut(conv_w);
+                let (y_top, y_bottom) = y_rows.split_at(conv_w);
+                let windows = dz_top
+                    .chunks_exact_mut(2)
+                    .zip(dz_bottom.chunks_exact_mut(2))
+                    .zip(y_top.chunks_exact(2).zip(y_bottom.chunks_exact(2)))
+                    .zip(grad_row);
+                for (((dz_top, dz_bottom), (y_top, y_bottom)), &grad) in windows {
+                    let z = [
+                        y_top[0] * scale + shift,
+                        y_top[1] * scale + shift,
+                        y_bottom[0] * scale + shift,
+                        y_bottom[1] * scale + shift,
+                    ];
+                    let max = z[0].max(z[1]).max(z[2].max(z[3]));
+                    let grad = if max > floor { grad } else { 0.0 };
+                    let first = [z[0] == max, z[1] == max, z[2] == max];
+                    let pick = [
+                        first[0],
+                        !first[0] && first[1],
+                        !first[0] && !first[1] && first[2],
+                        !first[0] && !first[1] && !first[2],
+                    ];
+                    dz_top[0] = if pick[0] { grad } else { 0.0 };
+                    dz_top[1] = if pick[1] { grad } else { 0.0 };
+                    dz_bottom[0] = if pick[2] { grad } else { 0.0 };
+                    dz_bottom[1] = if pick[3] { grad } else { 0.0 };
+                }
+            }
+        } else {
+            for ((dz, &grad), &y) in dz.iter_mut().zip(grad).zip(y.iter()) {
+                *dz = if y * scale + shift > floor { grad } else { 0.0 };
+            }
+        }
+        let (sum, centered) = lane_sum_and_centered_dot(dz, y, stats.mean[c]);
+        sums[c].0 += sum;
+        sums[c].1 += centered * f64::from(stats.inv_std[c]);
+    }
+}
+
+multiversion!(fn route(
+    g: &BlockGeometry,
+    stats: &RouteStats<'_>,
+    y: &[f32],
+    grad: &[f32],
+    dz: &mut [f32],
+    sums: &mut [(f64, f64)],
+) => route_body);
+
+/// One image of the batch norm's backward, in place: `dy = γ/σ · (dz − mean(dz) − x̂ ·
+/// mean(dz·x̂))` per channel (`coefficients[c] = [γ/σ, mean(dz), mean(dz·x̂), μ]`); adds Σdy
+/// per channel to `bias`.
+#[inline(always)]
+fn normalize_backward_body(
+    positions: usize,
+    coefficients: &[[f32; 4]],
+    inv_std: &[f32],
+    y: &[f32],
+    dy: &mut [f32],
+    bias: &mut [f64],
+) {
+    for (c, (dy, y)) in dy
+        .chunks_exact_mut(positions)
+        .zip(y.chunks_exact(positions))
+        .enumerate()
+    {
+        let [k, mean_dz, mean_dzx, mean] = coefficients[c];
+        let slope = inv_std[c] * mean_dzx;
+        for (d, &y) in dy.iter_mut().zip(y) {
+            *d = k * (*d - mean_dz - (y - mean) * slope);
+        }
+        bias[c] += lane_sum(dy);
+    }
+}
+
+multiversion!(fn normalize_backward(
+    positions: usize,
+    coefficients: &[[f32; 4]],
+    inv_std: &[f32],
+    y: &[f32],
+    dy: &mut [f32],
+    bias: &mut [f64],
+) => normalize_backward_body);
+
 /// Gradients of the training forward, given `grad_output` (`[batch, out_channels, out_h,
 /// out_w]`). The input's gradient is computed only when `input_grad` is set.
 pub fn backward(
@@ -302,40 +429,17 @@ pub fn backward(
         .zip(grad_output.par_chunks(per_task * channels * outputs))
         .map(|((dz, conv), grad)| {
             let mut sums = vec![(0.0, 0.0); channels];
-            let planes = dz
-                .chunks_exact_mut(positions)
-                .zip(conv.chunks_exact(positions))
-                .zip(grad.chunks_exact(outputs));
-            for (plane, ((dz, y), grad)) in planes.enumerate() {
-                let c = plane % channels;
-                let [scale, shift] = affine[c];
-                let (mean, inv_std) = (saved.mean[c], inv_std[c]);
-                let mut route = |i: usize, grad: f32, z: f32| {
-                    if !g.relu || z > 0.0 {
-                        dz[i] = grad;
-                        sums[c].0 += f64::from(grad);
-                        sums[c].1 += f64::from(grad * (y[i] - mean) * inv_std);
-                    }
+            let images = dz
+                .chunks_exact_mut(channels * positions)
+                .zip(conv.chunks_exact(channels * positions))
+                .zip(grad.chunks_exact(channels * outputs));
+            for ((dz, y), grad) in images {
+                let stats = RouteStats {
+                    affine: &affine,
+                    mean: saved.mean,
+                    inv_std: &inv_std,
                 };
-                if g.pool {
-                    let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
-                    let [_, out_w] = g.output_size().unwrap_or([0, 0]);
-                    for (index, &grad) in grad.iter().enumerate() {
-                        let top = 2 * (index / out_w) * conv_w + 2 * (index % out_w);
-                        let (mut best, mut best_z) = (top, y[top] * scale + shift);
-                        for i in [top + 1, top + conv_w, top + conv_w + 1] {
-                            let z = y[i] * scale + shift;
-                            if z > best_z {
-                                (best, best_z) = (i, z);
-                            }
-                        }
-                        route(best, grad, best_z);
-                    }
-                } else {
-                    for (i, &grad) in grad.iter().enumerate() {
-                        route(i, grad, y[i] * scale + shift);
-                    }
-                }
+                route(g, &stats, y, grad, dz, &mut sums);
             }
             sums
         })
@@ -385,20 +489,7 @@ pub fn backward(
                 .zip(conv.chunks_exact(channels * positions))
                 .zip(images.chunks_exact(g.image_len()))
             {
-                for (c, (dy, y)) in dy
-                    .chunks_exact_mut(positions)
-                    .zip(y.chunks_exact(positions))
-                    .enumerate()
-                {
-                    let [k, mean_dz, mean_dzx, mean] = coefficients[c];
-                    let inv_std = inv_std[c];
-                    let mut sum = 0.0f32;
-                    for (d, &y) in dy.iter_mut().zip(y) {
-                        *d = k * (*d - mean_dz - (y - mean) * inv_std * mean_dzx);
-                        sum += *d;
-                    }
-                    bias[c] += f64::from(sum);
-                }
+                normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
                 let patches = if g.is_pointwise() {
                     image
                 } else {

@@ -12,6 +12,7 @@ mod conv_block_op;
 mod geometry;
 mod matmul;
 mod patches;
+mod simd;
 
 use std::cell::Cell;
 use std::sync::OnceLock;

@@ -1,0 +1,100 @@
+//! Runtime CPU dispatch for the kernels' element-wise loops.
+//!
+//! kiln is built for baseline x86-64 (SSE2) so one binary runs everywhere; [`multiversion!`]
+//! compiles a loop body (an `#[inline(always)]` function) a second and third time with AVX-512
+//! and AVX2+FMA enabled and picks the widest the CPU reports at run time, so LLVM vectorizes
+//! it for the machine it runs on. Other architectures get the portable build.
+
+/// `multiversion!(pub(crate) fn name(args…) => body);` defines `name`, which calls `body`
+/// (an `#[inline(always)]` fn with the same arguments) compiled for the best available x86
+/// feature level.
+macro_rules! multiversion {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:path) => {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn v4($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn v3($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU supports every feature `v4` is compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports every feature `v3` is compiled for.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+pub(crate) use multiversion;
+
+/// Sum of `values` in f64, accumulated in sixteen f32 lanes so it vectorizes.
+#[inline(always)]
+pub(crate) fn lane_sum(values: &[f32]) -> f64 {
+    let mut lanes = [0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().chain(tail).map(|&v| f64::from(v)).sum()
+}
+
+/// Sum and sum of squares of `values` in f64, accumulated in f32 lanes.
+#[inline(always)]
+pub(crate) fn lane_sum_and_squares(values: &[f32]) -> (f64, f64) {
+    let mut sum = [0f32; 16];
+    let mut squares = [0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..16 {
+            sum[lane] += chunk[lane];
+            squares[lane] += chunk[lane] * chunk[lane];
+        }
+    }
+    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
+    let mut q: f64 = squares.iter().map(|&v| f64::from(v)).sum();
+    for &v in tail {
+        s += f64::from(v);
+        q += f64::from(v) * f64::from(v);
+    }
+    (s, q)
+}
+
+/// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes.
+#[inline(always)]
+pub(crate) fn lane_sum_and_centered_dot(d: &[f32], y: &[f32], mean: f32) -> (f64, f64) {
+    let mut sum = [0f32; 16];
+    let mut dot = [0f32; 16];
+    let (d_chunks, y_chunks) = (d.chunks_exact(16), y.chunks_exact(16));
+    let (d_tail, y_tail) = (d_chunks.remainder(), y_chunks.remainder());
+    for (d, y) in d_chunks.zip(y_chunks) {
+        for lane in 0..16 {
+            sum[lane] += d[lane];
+            dot[lane] += d[lane] * (y[lane] - mean);
+        }
+    }
+    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
+    let mut q: f64 = dot.iter().map(|&v| f64::from(v)).sum();
+    for (&d, &y) in d_tail.iter().zip(y_tail) {
+        s += f64::from(d);
+        q += f64::from(d * (y - mean));
+    }
+    (s, q)
+}
