@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
+use super::pool_route::{Affine, RowPair, route_row_pair};
 use super::simd::{lane_sum, lane_sum_and_centered_dot, lane_sum_and_squares, multiversion};
 
 /// The block's forward in training mode.
@@ -149,11 +150,8 @@ fn activate_body(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f
                 .zip(plane.chunks_exact(2 * conv_w))
             {
                 let (top, bottom) = rows.split_at(conv_w);
-                for ((value, a), b) in out_row
-                    .iter_mut()
-                    .zip(top.chunks_exact(2))
-                    .zip(bottom.chunks_exact(2))
-                {
+                let (top, bottom) = (top.as_chunks::<2>().0, bottom.as_chunks::<2>().0);
+                for ((value, a), b) in out_row.iter_mut().zip(top).zip(bottom) {
                     let upper = (a[0] * scale + shift).max(a[1] * scale + shift);
                     let lower = (b[0] * scale + shift).max(b[1] * scale + shift);
                     *value = upper.max(lower).max(floor);
@@ -310,41 +308,26 @@ fn route_body(
     for (c, ((dz, y), grad)) in planes.enumerate() {
         let [scale, shift] = stats.affine[c];
         if g.pool {
-            // Branch-free: every position of a window is written (the gradient or 0), the
-            // window's first maximum taking the gradient when it passed the ReLU.
+            let affine = Affine {
+                scale,
+                shift,
+                floor,
+            };
             let rows = dz
                 .chunks_exact_mut(2 * conv_w)
                 .zip(y.chunks_exact(2 * conv_w))
                 .zip(grad.chunks_exact(out_w));
-            for ((dz_rows, y_rows), grad_row) in rows {
+            for ((dz_rows, y_rows), grad) in rows {
                 let (dz_top, dz_bottom) = dz_rows.split_at_mut(conv_w);
-                let (y_top, y_bottom) = y_rows.split_at(conv_w);
-                let windows = dz_top
-                    .chunks_exact_mut(2)
-                    .zip(dz_bottom.chunks_exact_mut(2))
-                    .zip(y_top.chunks_exact(2).zip(y_bottom.chunks_exact(2)))
-                    .zip(grad_row);
-                for (((dz_top, dz_bottom), (y_top, y_bottom)), &grad) in windows {
-                    let z = [
-                        y_top[0] * scale + shift,
-                        y_top[1] * scale + shift,
-                        y_bottom[0] * scale + shift,
-                        y_bottom[1] * scale + shift,
-                    ];
-                    let max = z[0].max(z[1]).max(z[2].max(z[3]));
-                    let grad = if max > floor { grad } else { 0.0 };
-                    let first = [z[0] == max, z[1] == max, z[2] == max];
-                    let pick = [
-                        first[0],
-                        !first[0] && first[1],
-                        !first[0] && !first[1] && first[2],
-                        !first[0] && !first[1] && !first[2],
-                    ];
-                    dz_top[0] = if pick[0] { grad } else { 0.0 };
-                    dz_top[1] = if pick[1] { grad } else { 0.0 };
-                    dz_bottom[0] = if pick[2] { grad } else { 0.0 };
-                    dz_bottom[1] = if pick[3] { grad } else { 0.0 };
-                }
+                let (top, bottom) = y_rows.split_at(conv_w);
+                let rows = RowPair {
+                    top,
+                    bottom,
+                    grad,
+                    dz_top,
+                    dz_bottom,
+                };
+                route_row_pair(rows, affine);
             }
         } else {
             for ((dz, &grad), &y) in dz.iter_mut().zip(grad).zip(y.iter()) {

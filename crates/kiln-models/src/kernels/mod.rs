@@ -12,6 +12,7 @@ mod conv_block_op;
 mod geometry;
 mod matmul;
 mod patches;
+pub(crate) mod pool_route;
 mod simd;
 
 use std::cell::Cell;

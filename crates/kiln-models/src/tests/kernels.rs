@@ -301,3 +301,62 @@ fn mnist_cnn_training_step_matches_reference_ops() {
     assert_close("logits", logits, want_logits, None);
     assert_close("first conv's weight gradient", grad, want_grad, None);
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx512_pool_routing_equals_the_scalar_version() {
+    use crate::kernels::pool_route::{
+        Affine, RowPair, route_row_pair_avx512, route_row_pair_scalar,
+    };
+    if !std::arch::is_x86_feature_detected!("avx512f") {
+        eprintln!("no AVX-512 on this CPU: the scalar routing is the only one in use");
+        return;
+    }
+    for windows in 1..40 {
+        for (seed, (scale, floor)) in [(1.5, 0.0), (-0.7, 0.0), (1.0, f32::NEG_INFINITY)]
+            .into_iter()
+            .enumerate()
+        {
+            let width = 2 * windows + windows % 2; // odd widths leave a column outside the windows
+            // Quantized values, so windows hold ties (and ReLU zeros).
+            let row = |s: u64| -> Vec<f32> {
+                random(width, s)
+                    .iter()
+                    .map(|v| (v * 4.0).round() / 4.0)
+                    .collect()
+            };
+            let (top, bottom) = (row(seed as u64 * 3 + 1), row(seed as u64 * 3 + 2));
+            let grad = random(windows, seed as u64 * 3 + 3);
+            let affine = Affine {
+                scale,
+                shift: 0.25,
+                floor,
+            };
+            let run = |avx512: bool| {
+                let (mut dz_top, mut dz_bottom) = (vec![7.0; width], vec![7.0; width]);
+                let rows = RowPair {
+                    top: &top,
+                    bottom: &bottom,
+                    grad: &grad,
+                    dz_top: &mut dz_top,
+                    dz_bottom: &mut dz_bottom,
+                };
+                match avx512 {
+                    // SAFETY: AVX-512F was detected above.
+                    true => unsafe { route_row_pair_avx512(rows, affine) },
+                    false => route_row_pair_scalar(rows, affine),
+                }
+                (dz_top, dz_bottom)
+            };
+            let (scalar, vector) = (run(false), run(true));
+            assert_eq!(
+                scalar, vector,
+                "{windows} windows, scale {scale}, floor {floor}"
+            );
+            // The column outside every window is left alone.
+            if width % 2 == 1 {
+                assert_eq!(vector.0[width - 1], 7.0);
+            }
+        }
+    }
+}
