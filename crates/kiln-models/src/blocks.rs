@@ -6,6 +6,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Relu};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::conv_block::conv_bn;
 use crate::shortcut::{Downsample, ShortcutKind};
 use crate::torch_init::conv;
 
@@ -128,13 +129,13 @@ impl ResidualBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (out, downsample, relu) = match self {
             Self::Basic(b) => {
-                let y = b.relu.forward(b.bn1.forward(b.conv1.forward(x.clone())));
-                (b.bn2.forward(b.conv2.forward(y)), &b.downsample, &b.relu)
+                let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
+                (conv_bn(&b.conv2, &b.bn2, false, y), &b.downsample, &b.relu)
             }
             Self::Bottleneck(b) => {
-                let y = b.relu.forward(b.bn1.forward(b.conv1.forward(x.clone())));
-                let y = b.relu.forward(b.bn2.forward(b.conv2.forward(y)));
-                (b.bn3.forward(b.conv3.forward(y)), &b.downsample, &b.relu)
+                let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
+                let y = conv_bn(&b.conv2, &b.bn2, true, y);
+                (conv_bn(&b.conv3, &b.bn3, false, y), &b.downsample, &b.relu)
             }
         };
         let identity = match downsample {

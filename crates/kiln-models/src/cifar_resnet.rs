@@ -10,6 +10,7 @@ use burn::prelude::*;
 
 use crate::blocks::{BlockKind, ResidualBlock};
 use crate::classifier::ImageClassifier;
+use crate::conv_block::conv_bn;
 use crate::shortcut::ShortcutKind;
 use crate::stage::{StageConfig, forward_stage};
 use crate::torch_init::conv;
@@ -75,7 +76,7 @@ impl CifarResNetConfig {
 /// A CIFAR-style ResNet. Build it with [`CifarResNetConfig::init`].
 #[derive(Module, Debug)]
 pub struct CifarResNet {
-    conv1: Conv2d,
+    pub(crate) conv1: Conv2d,
     bn1: BatchNorm,
     relu: Relu,
     layer1: Vec<ResidualBlock>,
@@ -90,9 +91,7 @@ impl CifarResNet {
     /// - images: `[batch, in_channels, height, width]` (32×32 for CIFAR, 28×28 for MNIST)
     /// - output: `[batch, num_classes]` logits
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self
-            .relu
-            .forward(self.bn1.forward(self.conv1.forward(images)));
+        let x = conv_bn(&self.conv1, &self.bn1, true, images);
         let x = forward_stage(&self.layer1, x);
         let x = forward_stage(&self.layer2, x);
         let x = forward_stage(&self.layer3, x);

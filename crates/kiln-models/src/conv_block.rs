@@ -4,6 +4,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 
 /// Configuration of a [`ConvBlock`].
 #[derive(Config, Debug)]
@@ -69,4 +70,19 @@ impl ConvBlock {
         let x = self.activation.forward(x);
         self.pool.forward(x)
     }
+}
+
+/// `conv → norm → (ReLU)`, the unit of the ResNets: one fused operation on Flex
+/// ([`crate::kernels::conv_block`]), Burn's layers elsewhere.
+///
+/// # Shapes
+/// - input: `[batch, in_channels, height, width]`
+/// - output: `[batch, out_channels, conv_h, conv_w]`
+pub(crate) fn conv_bn(conv: &Conv2d, norm: &BatchNorm, with_relu: bool, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(output) = crate::kernels::conv_block(conv, norm, with_relu, false, &x) {
+        return output;
+    }
+    let y = norm.forward(conv.forward(x));
+    if with_relu { relu(y) } else { y }
 }

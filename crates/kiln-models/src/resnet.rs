@@ -9,6 +9,7 @@ use burn::prelude::*;
 
 use crate::blocks::{BlockKind, ResidualBlock};
 use crate::classifier::ImageClassifier;
+use crate::conv_block::conv_bn;
 use crate::stage::{StageConfig, forward_stage};
 use crate::torch_init::conv;
 
@@ -108,9 +109,7 @@ impl ResNet {
     ///   the feature map is `⌈height / 32⌉` before pooling)
     /// - output: `[batch, num_classes]` logits
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self
-            .relu
-            .forward(self.bn1.forward(self.conv1.forward(images)));
+        let x = conv_bn(&self.conv1, &self.bn1, true, images);
         let x = self.maxpool.forward(x);
         let x = forward_stage(&self.layer1, x);
         let x = forward_stage(&self.layer2, x);

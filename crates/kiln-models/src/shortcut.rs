@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::s;
 use serde::{Deserialize, Serialize};
 
+use crate::conv_block::conv_bn;
 use crate::torch_init::conv;
 
 /// How a residual block matches shapes when it changes stride or width (He et al. 2016, §4.2).
@@ -76,7 +77,7 @@ impl Downsample {
     /// - output: `[batch, out_channels, ⌈height / stride⌉, ⌈width / stride⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Self::Projection(p) => p.bn.forward(p.conv.forward(x)),
+            Self::Projection(p) => conv_bn(&p.conv, &p.bn, false, x),
             Self::ZeroPad(z) => {
                 let x = if z.stride > 1 {
                     let s = z.stride as isize;
