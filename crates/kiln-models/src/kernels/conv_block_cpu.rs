@@ -23,10 +23,13 @@ use super::simd::{lane_sum, lane_sum_and_centered_dot, lane_sum_and_squares, mul
 pub struct TrainForward {
     /// `[batch, out_channels, out_h, out_w]`.
     pub output: Vec<f32>,
-    /// The convolution output before the batch norm, `[batch, out_channels, conv_h, conv_w]`,
-    /// kept for the backward.
+    /// The convolution output *without its bias*, `[batch, out_channels, conv_h, conv_w]`,
+    /// kept for the backward. (A training batch norm subtracts the batch mean, so the bias
+    /// cancels from the output; it only shifts [`TrainForward::mean`].)
     pub conv: Vec<f32>,
-    /// Batch mean per channel.
+    /// Per-channel mean of [`TrainForward::conv`].
+    pub conv_mean: Vec<f32>,
+    /// Batch mean per channel of the batch norm's input (the convolution with its bias).
     pub mean: Vec<f32>,
     /// Biased batch variance per channel (Burn's `batch_norm_train` convention).
     pub variance: Vec<f32>,
@@ -64,7 +67,8 @@ fn images_per_task(batch: usize) -> usize {
     batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
-/// `y = weight · patches(image) + bias` for one image; `y` is `[out_channels, positions]`.
+/// `y = weight · patches(image)` for one image (no bias: callers fold it into the batch norm);
+/// `y` is `[out_channels, positions]`.
 fn convolve(
     g: &BlockGeometry,
     p: &BlockParams<'_>,
@@ -79,12 +83,9 @@ fn convolve(
         im2col(g, image, cols);
         &*cols
     };
-    for (row, &b) in y.chunks_exact_mut(positions).zip(p.bias) {
-        row.fill(b);
-    }
     matmul(
         y,
-        true,
+        false,
         MatRef::row_major(p.weight, g.out_channels, g.patch_len()),
         MatRef::row_major(patches, g.patch_len(), positions),
     );
@@ -196,7 +197,7 @@ pub fn forward_train(
         })
         .collect();
     let count = (g.batch * positions) as f64;
-    let (mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
+    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
         .map(|c| {
             let (s, q) = partials.iter().fold((0.0, 0.0), |acc, part| {
                 (acc.0 + part[c].0, acc.1 + part[c].1)
@@ -205,11 +206,17 @@ pub fn forward_train(
             (mean as f32, (q / count - mean * mean).max(0.0) as f32)
         })
         .unzip();
-    let affine = fold(p.gamma, p.beta, &mean, &variance, epsilon);
+    let affine = fold(p.gamma, p.beta, &conv_mean, &variance, epsilon);
     let output = activate_batch(g, &affine, &conv);
+    let mean = conv_mean
+        .iter()
+        .zip(p.bias)
+        .map(|(&m, &b)| (f64::from(m) + f64::from(b)) as f32)
+        .collect();
     TrainForward {
         output,
         conv,
+        conv_mean,
         mean,
         variance,
     }
@@ -245,7 +252,13 @@ pub fn forward_infer(
 ) -> Vec<f32> {
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
-    let affine = fold(p.gamma, p.beta, running_mean, running_var, epsilon);
+    // The convolution runs without its bias, so the bias moves into the mean it is compared to.
+    let mean: Vec<f32> = running_mean
+        .iter()
+        .zip(p.bias)
+        .map(|(&m, &b)| (f64::from(m) - f64::from(b)) as f32)
+        .collect();
+    let affine = fold(p.gamma, p.beta, &mean, running_var, epsilon);
     let mut output = vec![0.0; g.batch * channels * g.output_positions()];
     output
         .par_chunks_mut(per_task * channels * g.output_positions())
@@ -271,7 +284,7 @@ pub struct Saved<'a> {
     pub x: &'a [f32],
     /// [`TrainForward::conv`].
     pub conv: &'a [f32],
-    /// [`TrainForward::mean`].
+    /// [`TrainForward::conv_mean`].
     pub mean: &'a [f32],
     /// [`TrainForward::variance`].
     pub variance: &'a [f32],

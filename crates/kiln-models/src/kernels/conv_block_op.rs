@@ -211,7 +211,7 @@ pub struct SavedBlock {
     gamma: FlexTensor,
     beta: FlexTensor,
     conv: FlexTensor,
-    mean: FlexTensor,
+    conv_mean: FlexTensor,
     variance: FlexTensor,
 }
 
@@ -234,7 +234,7 @@ impl Backward<Flex, 5> for ConvBlockBackward {
         let (x, conv, mean, variance) = (
             values(&s.x),
             values(&s.conv),
-            values(&s.mean),
+            values(&s.conv_mean),
             values(&s.variance),
         );
         let saved = Saved {
@@ -309,7 +309,7 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
                     gamma,
                     beta,
                     conv: flex(forward.conv, [g.batch, g.out_channels, g.conv_positions()]),
-                    mean: mean.clone(),
+                    conv_mean: flex(forward.conv_mean, [g.out_channels]),
                     variance: variance.clone(),
                 };
                 prep.finish(saved, output)
