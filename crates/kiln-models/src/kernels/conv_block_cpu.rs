@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 
+use super::buffers;
 use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
@@ -179,12 +180,12 @@ pub fn forward_train(
 ) -> TrainForward {
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
-    let mut conv = vec![0.0; g.batch * channels * positions];
+    let mut conv = buffers::take(g.batch * channels * positions);
     let partials: Vec<Vec<(f64, f64)>> = conv
         .par_chunks_mut(per_task * channels * positions)
         .zip(x.par_chunks(per_task * g.image_len()))
         .map(|(y, images)| {
-            let mut cols = vec![0.0; g.patch_len() * positions];
+            let mut cols = buffers::take(g.patch_len() * positions);
             let mut sums = vec![(0.0, 0.0); channels];
             for (y, image) in y
                 .chunks_exact_mut(channels * positions)
@@ -193,6 +194,7 @@ pub fn forward_train(
                 convolve(g, p, image, y, &mut cols);
                 image_statistics(y, positions, &mut sums);
             }
+            buffers::give(cols);
             sums
         })
         .collect();
@@ -264,8 +266,8 @@ pub fn forward_infer(
         .par_chunks_mut(per_task * channels * g.output_positions())
         .zip(x.par_chunks(per_task * g.image_len()))
         .for_each(|(out, images)| {
-            let mut cols = vec![0.0; g.patch_len() * positions];
-            let mut y = vec![0.0; channels * positions];
+            let mut cols = buffers::take(g.patch_len() * positions);
+            let mut y = buffers::take(channels * positions);
             for (out, image) in out
                 .chunks_exact_mut(channels * g.output_positions())
                 .zip(images.chunks_exact(g.image_len()))
@@ -273,6 +275,8 @@ pub fn forward_infer(
                 convolve(g, p, image, &mut y, &mut cols);
                 activate(g, &affine, &y, out);
             }
+            buffers::give(cols);
+            buffers::give(y);
         });
     output
 }
@@ -313,7 +317,6 @@ fn route_body(
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
     let [_, out_w] = g.output_size().unwrap_or([0, 0]);
     let floor = floor(g);
-    // A trailing odd row/column is outside every window; `dz` arrives zeroed there.
     let planes = dz
         .chunks_exact_mut(positions)
         .zip(y.chunks_exact(positions))
@@ -326,6 +329,16 @@ fn route_body(
                 shift,
                 floor,
             };
+            // `dz` arrives with unspecified contents: a trailing odd row and column are outside
+            // every window, so they get 0 here.
+            let [conv_h, _] = g.conv_size().unwrap_or([0, 0]);
+            dz[(conv_h / 2) * 2 * conv_w..].fill(0.0);
+            if conv_w % 2 == 1 {
+                dz.iter_mut()
+                    .skip(conv_w - 1)
+                    .step_by(conv_w)
+                    .for_each(|v| *v = 0.0);
+            }
             let rows = dz
                 .chunks_exact_mut(2 * conv_w)
                 .zip(y.chunks_exact(2 * conv_w))
@@ -418,7 +431,7 @@ pub fn backward(
 
     // 1. Route the output gradient back through pool and ReLU to the normalized values (dz),
     //    summing Σdz and Σdz·x̂ per channel on the way.
-    let mut dz = vec![0.0; g.batch * channels * positions];
+    let mut dz = buffers::take(g.batch * channels * positions);
     let partials: Vec<Vec<(f64, f64)>> = dz
         .par_chunks_mut(per_task * channels * positions)
         .zip(saved.conv.par_chunks(per_task * channels * positions))
@@ -463,27 +476,24 @@ pub fn backward(
         })
         .collect();
     let weight_len = channels * g.patch_len();
-    let parts: Vec<(Vec<f32>, Vec<f64>, Vec<f32>)> = dz
+    // The input gradient is written in place, run by run (allocated, small, even when not
+    // asked for: the first layer's input has few channels).
+    let mut input = vec![0.0; g.batch * g.image_len()];
+    let parts: Vec<(Vec<f32>, Vec<f64>)> = dz
         .par_chunks_mut(per_task * channels * positions)
         .zip(saved.conv.par_chunks(per_task * channels * positions))
         .zip(saved.x.par_chunks(per_task * g.image_len()))
-        .map(|((dz, conv), images)| {
+        .zip(input.par_chunks_mut(per_task * g.image_len()))
+        .map(|(((dz, conv), images), input)| {
             let mut weight = vec![0.0; weight_len];
             let mut bias = vec![0.0f64; channels];
-            let mut input = Vec::new();
-            let mut cols = vec![0.0; g.patch_len() * positions];
-            let mut grad_cols = vec![
-                0.0;
-                if input_grad {
-                    g.patch_len() * positions
-                } else {
-                    0
-                }
-            ];
-            for ((dy, y), image) in dz
+            let mut cols = buffers::take(g.patch_len() * positions);
+            let mut grad_cols = buffers::take(g.patch_len() * positions);
+            for (((dy, y), image), input) in dz
                 .chunks_exact_mut(channels * positions)
                 .zip(conv.chunks_exact(channels * positions))
                 .zip(images.chunks_exact(g.image_len()))
+                .zip(input.chunks_exact_mut(g.image_len()))
             {
                 normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
                 let patches = if g.is_pointwise() {
@@ -502,28 +512,25 @@ pub fn backward(
                 if input_grad {
                     let w = MatRef::row_major(p.weight, channels, g.patch_len()).t();
                     if g.is_pointwise() {
-                        let start = input.len();
-                        input.resize(start + g.image_len(), 0.0);
-                        matmul(&mut input[start..], false, w, dy);
+                        matmul(input, false, w, dy);
                     } else {
                         matmul(&mut grad_cols, false, w, dy);
-                        let start = input.len();
-                        input.resize(start + g.image_len(), 0.0);
-                        col2im(g, &grad_cols, &mut input[start..]);
+                        col2im(g, &grad_cols, input);
                     }
                 }
             }
-            (weight, bias, input)
+            buffers::give(cols);
+            buffers::give(grad_cols);
+            (weight, bias)
         })
         .collect();
+    buffers::give(dz);
 
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];
-    let mut input = Vec::with_capacity(if input_grad { saved.x.len() } else { 0 });
-    for (w, b, x) in parts {
+    for (w, b) in parts {
         weight.iter_mut().zip(&w).for_each(|(acc, v)| *acc += v);
         bias.iter_mut().zip(&b).for_each(|(acc, v)| *acc += v);
-        input.extend_from_slice(&x);
     }
     BlockGradients {
         input: input_grad.then_some(input),

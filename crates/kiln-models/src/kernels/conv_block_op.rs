@@ -3,6 +3,7 @@
 //! backward ([`ConvBlockBackward`]) registered in Burn's autodiff graph.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -14,6 +15,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, ExtensionType, Flex, backend_extension};
 use burn::tensor::TensorData;
 
+use super::buffers::{self, Pooled};
 use super::conv_block_cpu::{self, BlockParams, Saved};
 use super::geometry::BlockGeometry;
 
@@ -151,6 +153,7 @@ impl ConvBlockTrain for Flex {
         epsilon: f64,
     ) -> BlockOutput<Self> {
         let (g, forward) = train_forward(&x, [&weight, &bias, &gamma, &beta], spec, epsilon);
+        buffers::give(forward.conv); // no backward on plain Flex
         BlockOutput {
             output: flex(forward.output, output_shape(&g)),
             mean: flex(forward.mean, [g.out_channels]),
@@ -210,7 +213,8 @@ pub struct SavedBlock {
     weight: FlexTensor,
     gamma: FlexTensor,
     beta: FlexTensor,
-    conv: FlexTensor,
+    /// The convolution output, returned to the buffer pool when the graph drops it.
+    conv: Arc<Pooled>,
     conv_mean: FlexTensor,
     variance: FlexTensor,
 }
@@ -233,7 +237,7 @@ impl Backward<Flex, 5> for ConvBlockBackward {
         };
         let (x, conv, mean, variance) = (
             values(&s.x),
-            values(&s.conv),
+            Cow::Borrowed(&s.conv.0[..]),
             values(&s.conv_mean),
             values(&s.variance),
         );
@@ -308,13 +312,16 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
                     weight,
                     gamma,
                     beta,
-                    conv: flex(forward.conv, [g.batch, g.out_channels, g.conv_positions()]),
+                    conv: Arc::new(Pooled(forward.conv)),
                     conv_mean: flex(forward.conv_mean, [g.out_channels]),
                     variance: variance.clone(),
                 };
                 prep.finish(saved, output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(output),
+            OpsKind::UnTracked(prep) => {
+                buffers::give(forward.conv);
+                prep.finish(output)
+            }
         };
         BlockOutput {
             output,

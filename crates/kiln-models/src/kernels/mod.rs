@@ -7,6 +7,7 @@
 //! `KILN_FAST_KERNELS=0` to turn the fused path off for a whole process (to compare), or wrap
 //! code in [`with_reference_ops`] for one thread (tests).
 
+mod buffers;
 mod conv_block_cpu;
 mod conv_block_op;
 mod geometry;
