@@ -8,6 +8,8 @@
 //!   ([`BasicBlock`], [`Bottleneck`]) in [`StageConfig`] stages.
 //! - [`import_weights`]: torchvision/PyTorch state dicts (`.pth`, `.safetensors`) and kiln
 //!   checkpoints, with the head replaced for another class count; [`freeze_backbone`].
+//! - `kernels` (feature `flex`): conv → batch norm → ReLU → max-pool as one fused Flex operation
+//!   with a handwritten backward, which [`ConvBlock`] and the ResNet blocks use on Flex.
 
 mod architecture;
 mod blocks;

@@ -123,6 +123,20 @@ fn output_shape(g: &BlockGeometry) -> [usize; 4] {
     [g.batch, g.out_channels, h, w]
 }
 
+/// Runs `f` with the block's parameters as f32 slices.
+fn with_params<R>(
+    [weight, bias, gamma, beta]: [&FlexTensor; 4],
+    f: impl FnOnce(&BlockParams<'_>) -> R,
+) -> R {
+    let (w, b, gm, bt) = (values(weight), values(bias), values(gamma), values(beta));
+    f(&BlockParams {
+        weight: &w,
+        bias: &b,
+        gamma: &gm,
+        beta: &bt,
+    })
+}
+
 /// The Flex training forward, returning the saved convolution output too.
 fn train_forward(
     x: &FlexTensor,
@@ -131,14 +145,9 @@ fn train_forward(
     epsilon: f64,
 ) -> (BlockGeometry, conv_block_cpu::TrainForward) {
     let g = spec.geometry(x.layout().shape(), weight.layout().shape());
-    let (w, b, gm, bt) = (values(weight), values(bias), values(gamma), values(beta));
-    let params = BlockParams {
-        weight: &w,
-        bias: &b,
-        gamma: &gm,
-        beta: &bt,
-    };
-    let forward = conv_block_cpu::forward_train(&g, &values(x), &params, epsilon);
+    let forward = with_params([weight, bias, gamma, beta], |params| {
+        conv_block_cpu::forward_train(&g, &values(x), params, epsilon)
+    });
     (g, forward)
 }
 
@@ -175,26 +184,16 @@ impl ConvBlockInfer for Flex {
         epsilon: f64,
     ) -> FlexTensor {
         let g = spec.geometry(x.layout().shape(), weight.layout().shape());
-        let (w, b, gm, bt) = (
-            values(&weight),
-            values(&bias),
-            values(&gamma),
-            values(&beta),
-        );
-        let params = BlockParams {
-            weight: &w,
-            bias: &b,
-            gamma: &gm,
-            beta: &bt,
-        };
-        let output = conv_block_cpu::forward_infer(
-            &g,
-            &values(&x),
-            &params,
-            &values(&running_mean),
-            &values(&running_var),
-            epsilon,
-        );
+        let output = with_params([&weight, &bias, &gamma, &beta], |params| {
+            conv_block_cpu::forward_infer(
+                &g,
+                &values(&x),
+                params,
+                &values(&running_mean),
+                &values(&running_var),
+                epsilon,
+            )
+        });
         flex(output, output_shape(&g))
     }
 }
@@ -211,6 +210,7 @@ pub struct SavedBlock {
     epsilon: f64,
     x: FlexTensor,
     weight: FlexTensor,
+    bias: FlexTensor,
     gamma: FlexTensor,
     beta: FlexTensor,
     /// The convolution output, returned to the buffer pool when the graph drops it.
@@ -227,14 +227,6 @@ impl Backward<Flex, 5> for ConvBlockBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let s = ops.state;
         let g = s.geometry;
-        let (w, gm, bt) = (values(&s.weight), values(&s.gamma), values(&s.beta));
-        let bias = vec![0.0; g.out_channels]; // the backward does not read the bias
-        let params = BlockParams {
-            weight: &w,
-            bias: &bias,
-            gamma: &gm,
-            beta: &bt,
-        };
         let (x, conv, mean, variance) = (
             values(&s.x),
             Cow::Borrowed(&s.conv.0[..]),
@@ -247,14 +239,10 @@ impl Backward<Flex, 5> for ConvBlockBackward {
             mean: &mean,
             variance: &variance,
         };
-        let result = conv_block_cpu::backward(
-            &g,
-            &params,
-            &saved,
-            s.epsilon,
-            &values(&grad),
-            x_node.is_some(),
-        );
+        let result = with_params([&s.weight, &s.bias, &s.gamma, &s.beta], |params| {
+            let grad = values(&grad);
+            conv_block_cpu::backward(&g, params, &saved, s.epsilon, &grad, x_node.is_some())
+        });
         let channels = [g.out_channels];
         if let (Some(node), Some(input)) = (x_node, result.input) {
             let shape = [g.batch, g.in_channels, g.height, g.width];
@@ -304,12 +292,13 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let [weight, _, gamma, beta] = inner;
+                let [weight, bias, gamma, beta] = inner;
                 let saved = SavedBlock {
                     geometry: g,
                     epsilon,
                     x,
                     weight,
+                    bias,
                     gamma,
                     beta,
                     conv: Arc::new(Pooled(forward.conv)),

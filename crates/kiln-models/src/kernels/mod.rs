@@ -107,6 +107,19 @@ pub fn conv_block(
         &[batch, channels, height, width],
         &[out_channels, in_channels, kh, kw],
     );
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([out_channels], &device),
+    };
+    let per_channel = [
+        bias.dims(),
+        gamma.dims(),
+        beta.dims(),
+        norm.running_mean.value().dims(),
+        norm.running_var.value().dims(),
+    ]
+    .iter()
+    .all(|dims| *dims == [out_channels]);
     let supported = device.clone().inner() == Device::flex()
         && (training || !autodiff)
         && x.dtype() == DType::F32
@@ -115,15 +128,11 @@ pub fn conv_block(
         && conv.dilation == [1, 1]
         && conv.stride[0] == conv.stride[1]
         && channels == in_channels
-        && gamma.dims() == [out_channels]
+        && per_channel
         && geometry.output_size().is_some_and(|[h, w]| h > 0 && w > 0);
     if !supported {
         return None;
     }
-    let bias = match &conv.bias {
-        Some(bias) => bias.val(),
-        None => Tensor::zeros([out_channels], &device),
-    };
     if training {
         let result = <Dispatch as ConvBlockTrain>::conv_block_train(
             x.clone().into_dispatch(),

@@ -44,103 +44,51 @@ struct Case {
     pool: bool,
 }
 
+/// A case's fields in declaration order, one line per case.
+#[allow(clippy::too_many_arguments)]
+const fn case(
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: usize,
+    padding: usize,
+    relu: bool,
+    pool: bool,
+) -> Case {
+    Case {
+        batch,
+        in_channels,
+        out_channels,
+        size,
+        kernel,
+        stride,
+        padding,
+        relu,
+        pool,
+    }
+}
+
+// case(batch, in, out, [h, w], [kh, kw], stride, padding, relu, pool), one per line.
+#[rustfmt::skip]
 const CASES: [Case; 8] = [
     // mnist-cnn's first block, smaller.
-    Case {
-        batch: 4,
-        in_channels: 1,
-        out_channels: 8,
-        size: [12, 12],
-        kernel: [3, 3],
-        stride: 1,
-        padding: 0,
-        relu: true,
-        pool: true,
-    },
+    case(4, 1, 8, [12, 12], [3, 3], 1, 0, true, true),
     // Odd sizes: the pool drops the last row and column.
-    Case {
-        batch: 3,
-        in_channels: 5,
-        out_channels: 7,
-        size: [11, 9],
-        kernel: [3, 3],
-        stride: 1,
-        padding: 0,
-        relu: true,
-        pool: true,
-    },
+    case(3, 5, 7, [11, 9], [3, 3], 1, 0, true, true),
     // Batch 1, padding 1, no pool.
-    Case {
-        batch: 1,
-        in_channels: 3,
-        out_channels: 4,
-        size: [7, 7],
-        kernel: [3, 3],
-        stride: 1,
-        padding: 1,
-        relu: true,
-        pool: false,
-    },
+    case(1, 3, 4, [7, 7], [3, 3], 1, 1, true, false),
     // Stride 2 with padding, no ReLU (a residual branch's second conv).
-    Case {
-        batch: 2,
-        in_channels: 4,
-        out_channels: 6,
-        size: [9, 8],
-        kernel: [3, 3],
-        stride: 2,
-        padding: 1,
-        relu: false,
-        pool: false,
-    },
+    case(2, 4, 6, [9, 8], [3, 3], 2, 1, false, false),
     // Pointwise.
-    Case {
-        batch: 2,
-        in_channels: 6,
-        out_channels: 5,
-        size: [5, 5],
-        kernel: [1, 1],
-        stride: 1,
-        padding: 0,
-        relu: true,
-        pool: true,
-    },
+    case(2, 6, 5, [5, 5], [1, 1], 1, 0, true, true),
     // 1×1 stride 2 (a projection shortcut).
-    Case {
-        batch: 2,
-        in_channels: 6,
-        out_channels: 5,
-        size: [8, 7],
-        kernel: [1, 1],
-        stride: 2,
-        padding: 0,
-        relu: false,
-        pool: false,
-    },
+    case(2, 6, 5, [8, 7], [1, 1], 2, 0, false, false),
     // Non-square kernel, wide padding.
-    Case {
-        batch: 2,
-        in_channels: 3,
-        out_channels: 4,
-        size: [8, 10],
-        kernel: [3, 5],
-        stride: 1,
-        padding: 2,
-        relu: true,
-        pool: true,
-    },
+    case(2, 3, 4, [8, 10], [3, 5], 1, 2, true, true),
     // 5×5 stride 3, padding larger than some offsets.
-    Case {
-        batch: 3,
-        in_channels: 2,
-        out_channels: 3,
-        size: [13, 11],
-        kernel: [5, 5],
-        stride: 3,
-        padding: 2,
-        relu: true,
-        pool: false,
-    },
+    case(3, 2, 3, [13, 11], [5, 5], 3, 2, true, false),
 ];
 
 /// The case's conv and batch norm, with random weights, bias, γ, β and running statistics.
