@@ -233,23 +233,31 @@ fn mnist_cnn_training_step_matches_reference_ops() {
     // other tests' draws. The training-mode batch norm uses batch statistics, so the running
     // averages the first run updates do not change the second.
     let model = MnistCnnConfig::new(10).with_dropout(0.0).init(&device);
-    let step = |reference: bool| {
-        let run = || {
-            let logits = model.forward(images.clone());
-            let grads = logits.clone().powi_scalar(2).sum().backward();
-            let weight = model.block1.conv.weight.val();
-            (logits.inner(), weight.grad(&grads).expect("gradient"))
-        };
-        if reference {
-            with_reference_ops(run)
-        } else {
-            run()
-        }
+    assert_step_matches(
+        "mnist-cnn",
+        || model.forward(images.clone()),
+        || model.block1.conv.weight.val(),
+    );
+}
+
+/// One training step (loss Σ logits²) with the fused kernels and with Burn's ops: the logits and
+/// the first convolution's weight gradient (which the whole backward flows into) must agree.
+fn assert_step_matches(
+    what: &str,
+    logits: impl Fn() -> Tensor<2>,
+    first_weight: impl Fn() -> Tensor<4>,
+) {
+    let step = || {
+        let logits = logits();
+        let grads = logits.clone().powi_scalar(2).sum().backward();
+        let grad = first_weight().grad(&grads).expect("gradient");
+        (logits.inner(), grad)
     };
-    let (logits, grad) = step(false);
-    let (want_logits, want_grad) = step(true);
-    assert_close("logits", logits, want_logits, None);
-    assert_close("first conv's weight gradient", grad, want_grad, None);
+    let (got, got_grad) = step();
+    let (want, want_grad) = with_reference_ops(step);
+    assert_close(&format!("{what}: logits"), got, want, None);
+    let what = format!("{what}: first conv's weight gradient");
+    assert_close(&what, got_grad, want_grad, None);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -319,27 +327,10 @@ fn cifar_resnet_training_step_matches_reference_ops() {
         let model = CifarResNetConfig::new(10, 1)
             .with_shortcut(shortcut)
             .init(&device);
-        let step = |reference: bool| {
-            let run = || {
-                let logits = model.forward(images.clone());
-                let grads = logits.clone().powi_scalar(2).sum().backward();
-                let weight = model.conv1.weight.val();
-                (logits.inner(), weight.grad(&grads).expect("gradient"))
-            };
-            if reference {
-                with_reference_ops(run)
-            } else {
-                run()
-            }
-        };
-        let (logits, grad) = step(false);
-        let (want_logits, want_grad) = step(true);
-        assert_close(&format!("{shortcut:?} logits"), logits, want_logits, None);
-        assert_close(
-            &format!("{shortcut:?} stem weight gradient"),
-            grad,
-            want_grad,
-            None,
+        assert_step_matches(
+            &format!("CIFAR ResNet, {shortcut:?} shortcut"),
+            || model.forward(images.clone()),
+            || model.conv1.weight.val(),
         );
     }
 }
