@@ -18,7 +18,7 @@ use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
 use super::pool_route::{Affine, RowPair, route_row_pair};
-use super::simd::{lane_sum, lane_sum_and_centered_dot, lane_sum_and_squares, multiversion};
+use super::simd::{lane_sum, lane_sum_and_centered_dot, multiversion};
 
 /// The block's forward in training mode.
 pub struct TrainForward {
@@ -68,6 +68,17 @@ fn images_per_task(batch: usize) -> usize {
     batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
+/// Per-channel `(Σ, Σ)` pairs of every run of images, added up in run order (so the result does
+/// not depend on which thread finished first).
+fn sum_runs(runs: &[Vec<(f64, f64)>], channels: usize) -> Vec<(f64, f64)> {
+    (0..channels)
+        .map(|c| {
+            runs.iter()
+                .fold((0.0, 0.0), |acc, run| (acc.0 + run[c].0, acc.1 + run[c].1))
+        })
+        .collect()
+}
+
 /// `y = weight · patches(image)` for one image (no bias: callers fold it into the batch norm);
 /// `y` is `[out_channels, positions]`.
 fn convolve(
@@ -97,7 +108,7 @@ fn convolve(
 #[inline(always)]
 fn image_statistics_body(y: &[f32], positions: usize, sums: &mut [(f64, f64)]) {
     for (sum, row) in sums.iter_mut().zip(y.chunks_exact(positions)) {
-        let (s, q) = lane_sum_and_squares(row);
+        let (s, q) = lane_sum_and_centered_dot(row, row, 0.0);
         sum.0 += s;
         sum.1 += q;
     }
@@ -199,11 +210,9 @@ pub fn forward_train(
         })
         .collect();
     let count = (g.batch * positions) as f64;
-    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
-        .map(|c| {
-            let (s, q) = partials.iter().fold((0.0, 0.0), |acc, part| {
-                (acc.0 + part[c].0, acc.1 + part[c].1)
-            });
+    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = sum_runs(&partials, channels)
+        .into_iter()
+        .map(|(s, q)| {
             let mean = s / count;
             (mean as f32, (q / count - mean * mean).max(0.0) as f32)
         })
@@ -431,6 +440,11 @@ pub fn backward(
 
     // 1. Route the output gradient back through pool and ReLU to the normalized values (dz),
     //    summing Σdz and Σdz·x̂ per channel on the way.
+    let stats = RouteStats {
+        affine: &affine,
+        mean: saved.mean,
+        inv_std: &inv_std,
+    };
     let mut dz = buffers::take(g.batch * channels * positions);
     let partials: Vec<Vec<(f64, f64)>> = dz
         .par_chunks_mut(per_task * channels * positions)
@@ -443,23 +457,12 @@ pub fn backward(
                 .zip(conv.chunks_exact(channels * positions))
                 .zip(grad.chunks_exact(channels * outputs));
             for ((dz, y), grad) in images {
-                let stats = RouteStats {
-                    affine: &affine,
-                    mean: saved.mean,
-                    inv_std: &inv_std,
-                };
                 route(g, &stats, y, grad, dz, &mut sums);
             }
             sums
         })
         .collect();
-    let totals: Vec<(f64, f64)> = (0..channels)
-        .map(|c| {
-            partials.iter().fold((0.0, 0.0), |acc, part| {
-                (acc.0 + part[c].0, acc.1 + part[c].1)
-            })
-        })
-        .collect();
+    let totals = sum_runs(&partials, channels);
     let beta = totals.iter().map(|t| t.0 as f32).collect();
     let gamma = totals.iter().map(|t| t.1 as f32).collect();
 

@@ -55,29 +55,8 @@ pub(crate) fn lane_sum(values: &[f32]) -> f64 {
     lanes.iter().chain(tail).map(|&v| f64::from(v)).sum()
 }
 
-/// Sum and sum of squares of `values` in f64, accumulated in f32 lanes.
-#[inline(always)]
-pub(crate) fn lane_sum_and_squares(values: &[f32]) -> (f64, f64) {
-    let mut sum = [0f32; 16];
-    let mut squares = [0f32; 16];
-    let chunks = values.chunks_exact(16);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..16 {
-            sum[lane] += chunk[lane];
-            squares[lane] += chunk[lane] * chunk[lane];
-        }
-    }
-    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
-    let mut q: f64 = squares.iter().map(|&v| f64::from(v)).sum();
-    for &v in tail {
-        s += f64::from(v);
-        q += f64::from(v) * f64::from(v);
-    }
-    (s, q)
-}
-
-/// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes.
+/// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes. With `d = y` and `mean = 0`,
+/// the sum and the sum of squares.
 #[inline(always)]
 pub(crate) fn lane_sum_and_centered_dot(d: &[f32], y: &[f32], mean: f32) -> (f64, f64) {
     let mut sum = [0f32; 16];
