@@ -2,10 +2,8 @@
 //!
 //! A GPU backend compiled in but without an adapter/driver prints `SKIPPED` with the reason.
 
-mod common;
-
+use crate::common::usable_backends as devices;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use common::usable_backends as devices;
 use kiln::train::{Phase, PhaseAccumulator};
 
 fn logits_for(preds: &[usize], k: usize, device: &Device) -> Tensor<2> {

@@ -2,7 +2,7 @@
 //! threshold chosen on the validation split for recall ≥ 0.9 and applied unchanged to test —
 //! recorded, reported (with the precision it costs), and reproduced by `kiln eval`.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

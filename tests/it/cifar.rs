@@ -3,9 +3,9 @@
 //! the run's predictions (RGB, per-channel normalization), and missing data is an actionable
 //! error.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/cifar10.rs"]
+#[path = "../../examples/cifar10.rs"]
 #[allow(dead_code)] // its `main` is the example's
 mod cifar10;
 

@@ -3,9 +3,9 @@
 //! every code excerpt of `docs/extending.md` is the example's code, so the guide compiles and
 //! runs with it.
 
-mod common;
+use crate::common;
 
-#[path = "../examples/custom_model.rs"]
+#[path = "../../examples/custom_model.rs"]
 #[allow(dead_code)] // its `main` is the example's, not the test's
 mod custom_model;
 

@@ -1,6 +1,6 @@
 //! IDX reading on generated files (good and each kind of bad) and the resolution order.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! figures and its gallery of mistakes, and stays small. Where Chromium is absent the rendering
 //! half is skipped with a message — unless `KILN_REQUIRE_CHROMIUM` is set (CI sets it).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! `root/test/<class>/…`, the unreadable-file policy, and the recorded dataset that
 //! `kiln eval` and `kiln predict` rebuild from.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

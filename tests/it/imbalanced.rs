@@ -1,6 +1,6 @@
 //! The accuracy-paradox workflow (`examples/imbalanced.rs`) end to end on generated files.
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use kiln::cli::{EvalArgs, ParadoxArgs, accuracy_paradox};

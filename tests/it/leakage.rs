@@ -1,7 +1,7 @@
 //! The leakage check end to end: `kiln data leakage` finds planted duplicates exactly, and
 //! `kiln train` reports them when it starts and drops them with `--dedupe`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

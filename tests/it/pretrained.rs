@@ -3,13 +3,13 @@
 //! head trains, the backbone keeps the imported weights; a file that does not fit is refused
 //! before the artifact directory is touched.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::parameters;
 use burn::module::Module;
 use burn::tensor::Device;
-use common::parameters;
 use kiln::cli::Registry;
 use kiln::models::{
     Architecture, BlockKind, ImportReport, ModelConfig, ModelSpec, ResNetConfig, import_weights,

@@ -3,7 +3,7 @@
 //! wall-clock seconds) and the weights of the uninterrupted run — on each CPU backend; and a
 //! diverging run stops with a message, keeping its last good checkpoint.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command};

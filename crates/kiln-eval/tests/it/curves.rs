@@ -7,11 +7,10 @@ use kiln_eval::curves::{
 };
 use serde_json::Value;
 
-mod common;
-use common::num;
+use crate::common::num;
 
 fn doc() -> Value {
-    serde_json::from_str(include_str!("fixtures/curves_cases.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/curves_cases.json")).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f64> {

@@ -6,11 +6,11 @@ use kiln_eval::metrics::{self, ZeroDivision};
 use kiln_eval::{ConfusionMatrix, Normalize};
 use serde_json::Value;
 
-mod common;
-use common::{num, usizes};
+use crate::common;
+use crate::common::{num, usizes};
 
 fn entries() -> Vec<Value> {
-    common::cases(include_str!("fixtures/multiclass_cases.json"))
+    common::cases(include_str!("../fixtures/multiclass_cases.json"))
 }
 
 fn check(ours: f64, theirs: &Value, what: &str) {

@@ -3,8 +3,8 @@
 use kiln_eval::{ClassificationReport, ConfusionMatrix, ZeroDivision};
 use serde_json::Value;
 
-mod common;
-use common::usizes;
+use crate::common;
+use crate::common::usizes;
 
 fn close(a: &Value, b: &Value, what: &str) {
     match (a.as_f64(), b.as_f64()) {
@@ -15,7 +15,7 @@ fn close(a: &Value, b: &Value, what: &str) {
 
 #[test]
 fn reports_match_scikit_learn() {
-    let cases = common::cases(include_str!("fixtures/sklearn_cases.json"));
+    let cases = common::cases(include_str!("../fixtures/sklearn_cases.json"));
     assert!(cases.len() >= 11);
     for case in cases {
         let name = case["name"].as_str().unwrap();
