@@ -107,7 +107,7 @@ fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
                 .into_data()
                 .convert::<f32>()
                 .try_into_vec::<f32>()
-                .unwrap_or_default(),
+                .expect("data converted to f32 reads back as f32"),
         ),
     }
 }

@@ -102,7 +102,9 @@ pub(crate) unsafe fn route_row_pair_avx512(rows: RowPair<'_>, a: Affine) {
                 let p = row.as_ptr().add(2 * w);
                 (
                     _mm512_maskz_loadu_ps(first, p),
-                    _mm512_maskz_loadu_ps(second, p.add(16)),
+                    // `wrapping_add`: with an empty `second` mask, 16 past `p` may lie past
+                    // the end of the row, where `add` would be undefined behaviour even unread.
+                    _mm512_maskz_loadu_ps(second, p.wrapping_add(16)),
                 )
             };
             let (t0, t1) = load(top);
@@ -128,7 +130,7 @@ pub(crate) unsafe fn route_row_pair_avx512(rows: RowPair<'_>, a: Affine) {
                 let p = row.as_mut_ptr().add(2 * w);
                 _mm512_mask_storeu_ps(p, first, _mm512_permutex2var_ps(even_lanes, low, odd_lanes));
                 _mm512_mask_storeu_ps(
-                    p.add(16),
+                    p.wrapping_add(16),
                     second,
                     _mm512_permutex2var_ps(even_lanes, high, odd_lanes),
                 );

@@ -23,6 +23,8 @@ macro_rules! multiversion {
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
                 {
                     // SAFETY: the CPU supports every feature `v4` is compiled for.
                     return unsafe { v4($($arg),*) };
