@@ -18,7 +18,7 @@ use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
 use super::pool_route::{Affine, RowPair, route_row_pair};
-use super::simd::{lane_sum, lane_sum_and_centered_dot, multiversion};
+use super::simd::{lane_shifted_sums, lane_sum, lane_sum_and_centered_dot, multiversion};
 
 /// The block's forward in training mode.
 pub struct TrainForward {
@@ -103,18 +103,64 @@ fn convolve(
     );
 }
 
-/// Adds each channel's sum and sum of squares of one image's convolution output
-/// (`[channels, positions]`) to `sums`.
-#[inline(always)]
-fn image_statistics_body(y: &[f32], positions: usize, sums: &mut [(f64, f64)]) {
-    for (sum, row) in sums.iter_mut().zip(y.chunks_exact(positions)) {
-        let (s, q) = lane_sum_and_centered_dot(row, row, 0.0);
-        sum.0 += s;
-        sum.1 += q;
+/// Count, mean and sum of squared deviations of a set of values, merged across images and runs
+/// with Chan et al.'s parallel formula: the variance never goes through `E[y²] − E[y]²`, which
+/// cancels catastrophically when the mean is large against the spread.
+#[derive(Clone, Copy, Debug, Default)]
+struct Moments {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    /// The moments of `row`, from sums shifted by its first value.
+    #[inline(always)]
+    fn of(row: &[f32]) -> Self {
+        let Some(&shift) = row.first() else {
+            return Self::default();
+        };
+        let (s, q) = lane_shifted_sums(row, shift);
+        let count = row.len() as f64;
+        let offset = s / count;
+        Self {
+            count,
+            mean: f64::from(shift) + offset,
+            m2: (q - s * offset).max(0.0),
+        }
+    }
+
+    /// The moments of both sets together.
+    #[inline(always)]
+    fn merge(self, other: Self) -> Self {
+        let count = self.count + other.count;
+        if self.count == 0.0 || other.count == 0.0 {
+            return if self.count == 0.0 { other } else { self };
+        }
+        let delta = other.mean - self.mean;
+        Self {
+            count,
+            mean: self.mean + delta * other.count / count,
+            m2: self.m2 + other.m2 + delta * delta * self.count * other.count / count,
+        }
+    }
+
+    /// The biased variance (Burn's and PyTorch's batch-norm convention).
+    fn biased_variance(&self) -> f64 {
+        self.m2 / self.count
     }
 }
 
-multiversion!(fn image_statistics(y: &[f32], positions: usize, sums: &mut [(f64, f64)]) => image_statistics_body);
+/// Merges each channel's moments of one image's convolution output (`[channels, positions]`)
+/// into `moments`.
+#[inline(always)]
+fn image_statistics_body(y: &[f32], positions: usize, moments: &mut [Moments]) {
+    for (m, row) in moments.iter_mut().zip(y.chunks_exact(positions)) {
+        *m = m.merge(Moments::of(row));
+    }
+}
+
+multiversion!(fn image_statistics(y: &[f32], positions: usize, moments: &mut [Moments]) => image_statistics_body);
 
 /// Per-channel `scale = γ / √(var + ε)` and `shift = β − mean · scale`.
 fn fold(
@@ -192,29 +238,30 @@ pub fn forward_train(
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
     let mut conv = buffers::take(g.batch * channels * positions);
-    let partials: Vec<Vec<(f64, f64)>> = conv
+    let partials: Vec<Vec<Moments>> = conv
         .par_chunks_mut(per_task * channels * positions)
         .zip(x.par_chunks(per_task * g.image_len()))
         .map(|(y, images)| {
             let mut cols = buffers::take(g.patch_len() * positions);
-            let mut sums = vec![(0.0, 0.0); channels];
+            let mut moments = vec![Moments::default(); channels];
             for (y, image) in y
                 .chunks_exact_mut(channels * positions)
                 .zip(images.chunks_exact(g.image_len()))
             {
                 convolve(g, p, image, y, &mut cols);
-                image_statistics(y, positions, &mut sums);
+                image_statistics(y, positions, &mut moments);
             }
             buffers::give(cols);
-            sums
+            moments
         })
         .collect();
-    let count = (g.batch * positions) as f64;
-    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = sum_runs(&partials, channels)
-        .into_iter()
-        .map(|(s, q)| {
-            let mean = s / count;
-            (mean as f32, (q / count - mean * mean).max(0.0) as f32)
+    // Runs merged in order: the result does not depend on the thread count's timing.
+    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
+        .map(|c| {
+            let m = partials
+                .iter()
+                .fold(Moments::default(), |acc, run| acc.merge(run[c]));
+            (m.mean as f32, m.biased_variance() as f32)
         })
         .unzip();
     let affine = fold(p.gamma, p.beta, &conv_mean, &variance, epsilon);
@@ -541,5 +588,64 @@ pub fn backward(
         bias: bias.into_iter().map(|b| b as f32).collect(),
         gamma,
         beta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A convolution output whose mean (~2,700) is ten thousand times its spread: the batch mean
+    /// and variance equal a two-pass f64 reference on the same output. (The earlier one-pass
+    /// `E[y²] − E[y]²` from f32 lanes missed the variance here by orders of magnitude.)
+    #[test]
+    fn batch_statistics_are_exact_for_a_large_mean() {
+        let g = BlockGeometry {
+            batch: 4,
+            in_channels: 3,
+            height: 12,
+            width: 12,
+            out_channels: 6,
+            kernel: [3, 3],
+            stride: 1,
+            padding: 0,
+            relu: true,
+            pool: false,
+        };
+        // Inputs 1000 ± 1, weights in [0, 0.2]: every output is ~1000 × Σ w.
+        let x: Vec<f32> = (0..g.batch * g.image_len())
+            .map(|i| 1000.0 + ((i * 7919 % 2000) as f32 / 1000.0 - 1.0))
+            .collect();
+        let weight: Vec<f32> = (0..6 * 3 * 9)
+            .map(|i| 0.1 + ((i * 37 % 19) as f32 - 9.0) / 90.0)
+            .collect();
+        let (zeros, ones) = (vec![0.0; 6], vec![1.0; 6]);
+        let p = BlockParams {
+            weight: &weight,
+            bias: &zeros,
+            gamma: &ones,
+            beta: &zeros,
+        };
+        let out = forward_train(&g, &x, &p, 1e-5);
+        let positions = g.conv_positions();
+        for c in 0..g.out_channels {
+            let values: Vec<f64> = (0..g.batch)
+                .flat_map(|n| &out.conv[(n * g.out_channels + c) * positions..][..positions])
+                .map(|&v| f64::from(v))
+                .collect();
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+            let (got_mean, got_variance) =
+                (f64::from(out.conv_mean[c]), f64::from(out.variance[c]));
+            assert!(
+                (got_mean - mean).abs() <= 1e-6 * mean.abs(),
+                "channel {c}: mean {got_mean} vs {mean}"
+            );
+            assert!(
+                (got_variance - variance).abs() <= 1e-4 * variance,
+                "channel {c}: variance {got_variance} vs {variance} (mean {mean})"
+            );
+        }
     }
 }

@@ -57,6 +57,32 @@ pub(crate) fn lane_sum(values: &[f32]) -> f64 {
     lanes.iter().chain(tail).map(|&v| f64::from(v)).sum()
 }
 
+/// `(Σ (y − shift), Σ (y − shift)²)` in f64, accumulated in f32 lanes. With `shift` among the
+/// values the terms are of the values' spread, not of their magnitude, so a large mean costs no
+/// precision.
+#[inline(always)]
+pub(crate) fn lane_shifted_sums(y: &[f32], shift: f32) -> (f64, f64) {
+    let mut sum = [0f32; 16];
+    let mut squares = [0f32; 16];
+    let chunks = y.chunks_exact(16);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..16 {
+            let d = chunk[lane] - shift;
+            sum[lane] += d;
+            squares[lane] += d * d;
+        }
+    }
+    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
+    let mut q: f64 = squares.iter().map(|&v| f64::from(v)).sum();
+    for &v in tail {
+        let d = f64::from(v - shift);
+        s += d;
+        q += d * d;
+    }
+    (s, q)
+}
+
 /// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes. With `d = y` and `mean = 0`,
 /// the sum and the sum of squares.
 #[inline(always)]

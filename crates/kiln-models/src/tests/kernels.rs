@@ -184,6 +184,38 @@ fn training_forward_statistics_and_gradients_match_burn() {
     }
 }
 
+/// Inputs far from zero against their spread (1000 ± 1, the situation of post-ReLU activations
+/// deep in a network): the batch statistics — so the normalized output and the running
+/// variance — still match Burn's two-pass batch norm (`mean((x − mean)²)`). The statistics
+/// alone, exactly, are `conv_block_cpu`'s own test.
+#[test]
+fn batch_statistics_hold_for_a_large_mean() {
+    let device = Device::flex().autodiff();
+    // 1×1 and 3×3 convolutions: the output's mean is ~1000 × Σ weights, its spread ~1.
+    for (i, case) in [CASES[0], CASES[5]].iter().enumerate() {
+        let shape = [case.batch, case.in_channels, case.size[0], case.size[1]];
+        let run = |fused: bool| {
+            let (conv, norm) = layers(case, &device);
+            let x = tensor(shape, 21 + i as u64, &device).add_scalar(1000.0);
+            let output = match fused {
+                true => kernels::conv_block(&conv, &norm, case.relu, case.pool, &x)
+                    .expect("the fused path applies to this case"),
+                false => reference(case, &conv, &norm, x),
+            };
+            (output.inner(), norm.running_var.value().inner())
+        };
+        let (fused, want) = (run(true), run(false));
+        let what = |name: &str| format!("large mean, {case:?}: {name}");
+        // The convolutions themselves round at 1000 × f32's ε, in different orders, so 1e-3 of
+        // the scale here (measured 2.3e-4); the one-pass `E[y²] − E[y]²` missed by 1.7e-2.
+        let loose = |t: &Tensor<1>| Some(10.0 * t.clone().abs().max().into_scalar::<f32>());
+        let output_scale = loose(&want.0.clone().flatten(0, 3));
+        assert_close(&what("output"), fused.0, want.0, output_scale);
+        let var_scale = loose(&want.1);
+        assert_close(&what("running var"), fused.1, want.1, var_scale);
+    }
+}
+
 #[test]
 fn inference_forward_matches_burn_with_running_statistics() {
     let device = Device::flex();
