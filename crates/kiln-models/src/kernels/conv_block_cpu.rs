@@ -133,10 +133,13 @@ impl Moments {
     /// The moments of both sets together.
     #[inline(always)]
     fn merge(self, other: Self) -> Self {
-        let count = self.count + other.count;
-        if self.count == 0.0 || other.count == 0.0 {
-            return if self.count == 0.0 { other } else { self };
+        if other.count == 0.0 {
+            return self;
         }
+        if self.count == 0.0 {
+            return other;
+        }
+        let count = self.count + other.count;
         let delta = other.mean - self.mean;
         Self {
             count,
@@ -255,7 +258,7 @@ pub fn forward_train(
             moments
         })
         .collect();
-    // Runs merged in order: the result does not depend on the thread count's timing.
+    // Runs merged in run order, so the result does not depend on which thread finished first.
     let (conv_mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
         .map(|c| {
             let m = partials

@@ -83,8 +83,9 @@ pub(crate) fn lane_shifted_sums(y: &[f32], shift: f32) -> (f64, f64) {
     (s, q)
 }
 
-/// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes. With `d = y` and `mean = 0`,
-/// the sum and the sum of squares.
+/// `(Σ d, Σ d · (y − mean))` in f64, accumulated in f32 lanes: the batch-norm backward's two
+/// reductions. (For statistics of `y` itself use [`lane_shifted_sums`]: the sum of squares
+/// about 0 cancels when the mean is large.)
 #[inline(always)]
 pub(crate) fn lane_sum_and_centered_dot(d: &[f32], y: &[f32], mean: f32) -> (f64, f64) {
     let mut sum = [0f32; 16];
