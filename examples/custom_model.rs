@@ -13,7 +13,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
-use kiln::cli::Registry;
+use kiln::train::Registry;
 use kiln::models::{Architecture, ImageClassifier, ModelSpec};
 
 /// Configuration of [`TinyVgg`]: everything needed to rebuild the model, saved with every run.

@@ -17,11 +17,13 @@ struct Args {
 
 fn main() {
     // `--config run.toml` expands to the file's flags, which the command line overrides.
-    let argv = kiln::cli::expand_config(std::env::args_os().collect(), 1).unwrap_or_else(|e| {
+    let expanded = kiln::cli::expand_config(std::env::args_os().collect(), 1).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
     });
-    let args = Args::parse_from(argv);
+    let mut args = Args::parse_from(expanded.args);
+    // A setting the file got wrong is reported with the file's name and key.
+    args.train.origins = expanded.origins;
     if let Err(e) = kiln::cli::train(&args.train) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

@@ -1,6 +1,6 @@
 //! The `kiln` command line (see [`kiln::cli::main`]).
 
 fn main() {
-    let registry = kiln::cli::Registry::builtin();
+    let registry = kiln::train::Registry::builtin();
     std::process::exit(kiln::cli::main(&registry, std::env::args_os()));
 }

@@ -5,8 +5,8 @@ use kiln_data::{DatasetName, ImageDataset, ImageShape, Resolver, SplitMix64, loa
 use kiln_models::ModelSpec;
 use kiln_train::BenchSettings;
 
-use super::registry::Registry;
-use super::train::CliError;
+use kiln_train::Registry;
+use super::error::CliError;
 use crate::backend::{self, Backend};
 
 /// Flags of `kiln bench`.

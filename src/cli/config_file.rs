@@ -16,11 +16,12 @@
 //! error naming both — edit the file.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use super::train::{CliError, TrainArgs};
+use super::error::CliError;
+use super::train::{TrainArgs};
 
 /// `kiln train`'s flags, for their names.
 #[derive(clap::Parser)]
@@ -29,11 +30,31 @@ struct TrainFlags {
     args: TrainArgs,
 }
 
+/// A flag set by a `.toml` settings file (and not overridden on the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagOrigin {
+    /// The flag's long name (`lr`, `batch-size`).
+    pub flag: String,
+    /// The key as the file writes it (`batch_size`).
+    pub key: String,
+    /// The file.
+    pub file: PathBuf,
+}
+
+/// A command line with its settings files expanded.
+#[derive(Debug, Clone)]
+pub struct Expanded {
+    /// The arguments to parse.
+    pub args: Vec<OsString>,
+    /// The flags that came from a file, for [`TrainArgs::origins`].
+    pub origins: Vec<FlagOrigin>,
+}
+
 /// `args` with every `--config FILE.toml` (or `--config=FILE.toml`) replaced by the file's
 /// settings, placed right after the first `after` tokens (the program, and the subcommand if
 /// any) so that flags given on the command line override them (parse with
 /// `args_override_self`). `--config` of any other file is left for [`TrainArgs::config`].
-pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>, CliError> {
+pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Expanded, CliError> {
     let mut rest = Vec::with_capacity(args.len());
     let mut files = Vec::new();
     let mut iter = args.into_iter().peekable();
@@ -63,19 +84,23 @@ pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Vec<OsString>,
         .filter_map(|a| a.to_str()?.strip_prefix("--").map(flag_name))
         .collect();
     let mut settings = Vec::new();
+    let mut origins = Vec::new();
     for file in files {
-        settings.extend(
-            flags_of(Path::new(&file))?
-                .into_iter()
-                .filter(|(flag, _)| !given.contains(flag))
-                .map(|(_, token)| token),
-        );
+        for (origin, token) in flags_of(Path::new(&file))? {
+            if !given.contains(&origin.flag) {
+                settings.push(token);
+                origins.push(origin);
+            }
+        }
     }
     let split = rest.len().min(after);
     let tail = rest.split_off(split);
     rest.extend(settings);
     rest.extend(tail);
-    Ok(rest)
+    Ok(Expanded {
+        args: rest,
+        origins,
+    })
 }
 
 /// The name of `name[=value]`.
@@ -89,9 +114,9 @@ fn is_toml(path: &OsString) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
-/// The settings in `file`: each flag's name and its command-line token (`--flag` or
+/// The settings in `file`: where each flag was set and its command-line token (`--flag` or
 /// `--flag=value`, one token so that a value starting with `-` stays a value).
-fn flags_of(file: &Path) -> Result<Vec<(String, OsString)>, CliError> {
+fn flags_of(file: &Path) -> Result<Vec<(FlagOrigin, OsString)>, CliError> {
     let bad = |message: String| CliError::Flag {
         flag: "--config",
         message: format!("{}: {message}", file.display()),
@@ -131,7 +156,12 @@ fn flags_of(file: &Path) -> Result<Vec<(String, OsString)>, CliError> {
                 Some(value) => format!("--{flag}={value}"),
                 None => format!("--{flag}"),
             };
-            out.push((flag.clone(), OsString::from(token)));
+            let origin = FlagOrigin {
+                flag: flag.clone(),
+                key: key.clone(),
+                file: file.to_path_buf(),
+            };
+            out.push((origin, OsString::from(token)));
         }
     }
     Ok(out)

@@ -10,7 +10,7 @@ use kiln_data::{
     class_balance_table, load, load_source,
 };
 
-use super::train::CliError;
+use super::error::CliError;
 
 /// Flags of `kiln data`.
 #[derive(Debug, Clone, clap::Args)]

@@ -2,7 +2,7 @@
 
 use kiln_eval::diagnostics::DiagnosticThresholds;
 
-use super::train::CliError;
+use super::error::CliError;
 
 /// When the report's diagnostics become warnings; each flag overrides one documented default
 /// (for `kiln eval`: the thresholds the run recorded).

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use kiln_eval::plot::ScoredSamples;
 use kiln_train::{ArtifactEval, EvalSplit, SplitReport};
 
-use super::registry::Registry;
+use kiln_train::Registry;
 use super::report::{ReportArgs, emit};
-use super::train::CliError;
+use super::error::CliError;
 use crate::backend::{self, Backend};
 
 /// Flags of `kiln eval`.

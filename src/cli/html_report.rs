@@ -9,7 +9,7 @@ use kiln_train::{
     RunConfig, Splits, artifacts, configured_report, read_curve, read_run_config, run_diagnostics,
 };
 
-use super::train::CliError;
+use super::error::CliError;
 
 /// Flags of `kiln report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,7 +30,7 @@ pub struct HtmlReportArgs {
 pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     let dir = &args.artifact_dir;
     let config: RunConfig<serde_json::Value> = read_run_config(dir)?;
-    let recorded = super::registry::read_recorded(&dir.join(artifacts::CONFIG))?;
+    let recorded = kiln_train::read_recorded(&dir.join(artifacts::CONFIG))?;
     let splits = Splits::load_checked(&config, false)?;
     let names = splits.class_names.clone();
     let k = names.len();

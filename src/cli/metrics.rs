@@ -8,7 +8,7 @@ use kiln_eval::{
 };
 
 use super::report::{ReportArgs, emit};
-use super::train::CliError;
+use super::error::CliError;
 
 /// Flags of `kiln metrics`.
 #[derive(Debug, Clone, clap::Args)]

@@ -5,37 +5,35 @@ mod bench;
 mod config_file;
 mod data;
 mod diagnostic_args;
+mod error;
 mod eval;
 mod html_report;
 mod metrics;
 mod models;
 mod paradox;
 mod predict;
-mod registry;
 mod report;
 mod train;
 
 use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
+use kiln_train::Registry;
 
 pub use bench::{BenchArgs, bench};
-pub use config_file::expand_config;
+pub use config_file::{Expanded, FlagOrigin, expand_config};
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
+pub use error::{CliError, Origin};
 pub use eval::{EvalArgs, eval};
 pub use html_report::{HtmlReportArgs, html_report};
 pub use metrics::{MetricsArgs, metrics};
 pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
-pub use predict::{
-    ClassProbability, Classifier, LoadedModel, PredictArgs, Prediction, classify, predict,
-};
-pub use registry::{ModelListing, ModelSource, Registry};
+pub use predict::{PredictArgs, predict};
 pub use report::{ReportArgs, ReportFormat};
 pub use train::{
-    AugmentChoice, CliError, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train,
-    train_with,
+    AugmentChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train, train_with,
 };
 
 use crate::backend::Backend;
@@ -80,9 +78,10 @@ where
     T: Into<OsString> + Clone,
 {
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut origins = Vec::new();
     if args.get(1).is_some_and(|a| a == "train") {
-        args = match expand_config(args, 2) {
-            Ok(expanded) => expanded,
+        (args, origins) = match expand_config(args, 2) {
+            Ok(expanded) => (expanded.args, expanded.origins),
             Err(e) => {
                 eprintln!("error: {e}");
                 return e.exit_code();
@@ -106,7 +105,7 @@ where
         return e.exit_code();
     }
     match cli.command {
-        Command::Train(args) => exit_code(train_with(registry, &args)),
+        Command::Train(args) => exit_code(train_with(registry, &TrainArgs { origins, ..args })),
         Command::Metrics(args) => exit_code(metrics(&args)),
         Command::Eval(args) => exit_code(eval(registry, &args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),

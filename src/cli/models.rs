@@ -2,8 +2,8 @@
 
 use kiln_models::ModelSpec;
 
-use super::registry::{ModelListing, Registry};
-use super::train::CliError;
+use kiln_train::{ModelListing, Registry};
+use super::error::CliError;
 
 /// Flags of `kiln models`.
 #[derive(Debug, Clone, clap::Args)]

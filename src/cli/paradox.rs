@@ -8,7 +8,8 @@ use kiln_eval::threshold::{ThresholdRule, at_threshold, choose_threshold};
 use kiln_eval::{ClassificationReport, EvalError, Predictions};
 use kiln_train::RunOutcome;
 
-use super::train::{CliError, TrainArgs, train};
+use super::error::CliError;
+use super::train::{TrainArgs, train};
 
 /// Flags of the imbalanced example: `kiln train`'s, with `--rare-class` defaulting to class 6
 /// (Fashion-MNIST's `Shirt`) at 1%.

@@ -10,7 +10,7 @@ use super::diagnostic_args::DiagnosticArgs;
 use kiln_eval::plot::{ScoredSamples, write_plots};
 use kiln_eval::threshold::ThresholdReport;
 
-use super::train::CliError;
+use super::error::CliError;
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

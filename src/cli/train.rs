@@ -7,17 +7,18 @@ use std::sync::atomic::AtomicBool;
 use kiln_data::augment::Augmentation;
 use kiln_data::folder::Unreadable;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
-use kiln_eval::{MetricSpec, class_index};
-use kiln_models::ModelSpec;
+use kiln_eval::class_index;
 use kiln_train::{
-    BinaryHead, ClassWeights, DecisionThreshold, GradClipping, LrSchedule, Mode, Monitor,
-    MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, RunConfig, RunOptions,
-    RunOutcome, Sampler, TrainError, TrainingConfig,
+    BinaryHead, ClassWeights, ConfigError, DecisionThreshold, GradClipping, LrSchedule, Mode,
+    MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, Registry, RunConfig,
+    RunOptions, RunOutcome, Sampler, TrainError, TrainingConfig,
 };
 
+use super::config_file::FlagOrigin;
 use super::diagnostic_args::DiagnosticArgs;
-use super::registry::Registry;
-use crate::backend::{self, Backend, BackendError};
+use super::error::CliError;
+use super::error::Origin;
+use crate::backend::{self, Backend};
 
 /// Flags of `kiln train` (and of the `mnist` example).
 #[derive(Debug, Clone, clap::Args)]
@@ -243,6 +244,10 @@ pub struct TrainArgs {
     /// Diagnostic thresholds (recorded in config.json; `kiln eval` uses them).
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+    /// The flags a `--config FILE.toml` set ([`super::expand_config`]), for naming the file and
+    /// key of an invalid setting.
+    #[arg(skip)]
+    pub origins: Vec<FlagOrigin>,
 }
 
 /// `--sampler`.
@@ -309,58 +314,6 @@ impl AugmentChoice {
     }
 }
 
-/// Anything `kiln train` can fail with.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CliError {
-    /// A flag's value is unusable.
-    #[error("{flag}: {message}")]
-    Flag {
-        /// The flag.
-        flag: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// No backend could be used.
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// Training failed.
-    #[error(transparent)]
-    Train(#[from] kiln_train::TrainError),
-    /// Evaluating or writing a report failed.
-    #[error(transparent)]
-    Eval(#[from] kiln_eval::EvalError),
-}
-
-impl CliError {
-    /// Process exit code: 2 for bad flags or input files (as clap), 3 for missing data, 130
-    /// for a run interrupted by Ctrl-C (as a shell reports SIGINT), 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::Flag { .. }
-            | Self::Backend(BackendError::NotCompiled(_) | BackendError::TooFewDevices { .. }) => 2,
-            Self::Train(TrainError::Interrupted { .. }) => 130,
-            Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
-            Self::Eval(kiln_eval::EvalError::Csv { .. })
-            | Self::Train(TrainError::Import(_))
-            | Self::Train(TrainError::Data(
-                kiln_data::DataError::Image { .. } | kiln_data::DataError::Folder { .. },
-            )) => 2,
-            _ => 1,
-        }
-    }
-}
-
-/// The sizes an architecture is built for: the task's outputs (one logit with a binary head,
-/// else one per class), the dataset's channels and image size.
-pub fn model_spec<A>(config: &RunConfig<A>) -> ModelSpec {
-    ModelSpec::new(
-        config.outputs(),
-        config.dataset.channels(),
-        config.dataset.image_size(),
-    )
-}
-
 impl TrainArgs {
     /// The dataset these flags select: `--dataset`, or `--image-folder` (its layout checked and
     /// its class names read).
@@ -372,350 +325,80 @@ impl TrainArgs {
                 ("--on-unreadable", self.on_unreadable != Unreadable::Fail),
             ];
             if let Some((flag, _)) = explicit.into_iter().find(|(_, set)| *set) {
-                return Err(CliError::Flag {
-                    flag,
-                    message: "only applies with --image-folder".into(),
-                });
+                return Err(flag_error(flag, "only applies with --image-folder"));
             }
             return Ok(DatasetSource::Named(self.dataset));
         };
-        let flag_error = |flag, e: kiln_data::DataError| match e {
-            kiln_data::DataError::InvalidRequest(message) => CliError::Flag { flag, message },
-            other => CliError::Train(other.into()),
-        };
         if self.channels != 1 && self.channels != 3 {
-            return Err(CliError::Flag {
-                flag: "--channels",
-                message: format!("must be 1 (grayscale) or 3 (RGB), got {}", self.channels),
-            });
+            return Err(flag_error(
+                "--channels",
+                format!("must be 1 (grayscale) or 3 (RGB), got {}", self.channels),
+            ));
         }
         FolderSource::scan(root, self.image_size, self.channels, self.on_unreadable)
             .map(DatasetSource::Folder)
-            .map_err(|e| flag_error("--image-size", e))
+            .map_err(|e| match e {
+                kiln_data::DataError::InvalidRequest(message) => CliError::Flag {
+                    flag: "--image-size",
+                    message,
+                },
+                other => CliError::Train(other.into()),
+            })
     }
 
-    /// The run these flags describe, the architecture (`--model`, named in
-    /// `architecture`) still to be configured for [`model_spec`] of its dataset.
+    /// The run these flags describe, checked ([`RunConfig::plan`]); the architecture
+    /// (`--model`, named in `architecture`) is still to be configured for the run's sizes.
+    /// Here only what flags alone can get wrong is checked (a flag of another optimizer or
+    /// schedule, an unreadable file, a class name); every range and rule between settings is
+    /// the plan's, reported under the flag (or the `.toml` key) that set it.
     pub fn run_config(&self) -> Result<RunConfig<()>, CliError> {
         let dataset = self.dataset_source()?;
-        let counts = [
-            ("--epochs", Some(self.epochs)),
-            ("--batch-size", Some(self.batch_size)),
-            ("--limit", self.limit),
-        ];
-        for (flag, value) in counts.into_iter().filter_map(|(f, v)| Some((f, v?))) {
-            if value == 0 {
-                return Err(CliError::Flag {
-                    flag,
-                    message: "must be at least 1".into(),
-                });
-            }
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(CliError::Flag {
-                flag: "--lr",
-                message: format!("must be a positive number, got {}", self.lr),
-            });
-        }
-        let flag = |flag: &'static str, message: String| CliError::Flag { flag, message };
-        if self.optimizer != OptimizerChoice::Sgd {
-            if self.momentum.is_some() || self.nesterov {
-                return Err(flag(
-                    if self.nesterov {
-                        "--nesterov"
-                    } else {
-                        "--momentum"
-                    },
-                    "applies to --optimizer sgd only".into(),
-                ));
-            }
-        }
-        let momentum = self.momentum.unwrap_or(0.9);
-        if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
-            return Err(flag(
-                "--momentum",
-                format!("must be in [0, 1), got {momentum}"),
-            ));
-        }
-        if self.nesterov && momentum == 0.0 {
-            return Err(flag("--nesterov", "needs a momentum above 0".into()));
-        }
-        let non_negative = |name: &'static str, v: f32| match v.is_finite() && v >= 0.0 {
-            true => Ok(v),
-            false => Err(flag(
-                name,
-                format!("must be a non-negative number, got {v}"),
-            )),
-        };
-        let default_decay = match self.optimizer {
-            OptimizerChoice::Adamw => 0.01,
-            _ => 0.0,
-        };
-        let weight_decay =
-            non_negative("--weight-decay", self.weight_decay.unwrap_or(default_decay))?;
-        let optimizer = match self.optimizer {
-            OptimizerChoice::Sgd => OptimizerConfig::Sgd {
-                momentum,
-                nesterov: self.nesterov,
-                weight_decay,
-            },
-            OptimizerChoice::Adam => OptimizerConfig::Adam {
-                beta_1: 0.9,
-                beta_2: 0.999,
-                epsilon: 1e-5,
-                weight_decay,
-            },
-            OptimizerChoice::Adamw => OptimizerConfig::AdamW {
-                beta_1: 0.9,
-                beta_2: 0.999,
-                epsilon: 1e-5,
-                weight_decay,
-            },
-        };
-        let positive = |name: &'static str, v: f32| match v.is_finite() && v > 0.0 {
-            true => Ok(v),
-            false => Err(flag(name, format!("must be a positive number, got {v}"))),
-        };
-        let grad_clipping = match (self.clip_grad_norm, self.clip_grad_value) {
-            (Some(n), _) => Some(GradClipping::Norm(positive("--clip-grad-norm", n)?)),
-            (None, Some(v)) => Some(GradClipping::Value(positive("--clip-grad-value", v)?)),
-            (None, None) => None,
-        };
-        if self.accumulate_grad_batches == 0 {
-            return Err(flag(
-                "--accumulate-grad-batches",
-                "must be at least 1".into(),
-            ));
-        }
-        if let Some(a) = self.label_smoothing.filter(|a| !(0.0..1.0).contains(a)) {
-            return Err(flag(
-                "--label-smoothing",
-                format!("must be in [0, 1), got {a}"),
-            ));
-        }
-        let class_weights = match self.class_weights.as_deref() {
-            None => None,
-            Some("balanced") => Some(ClassWeights::Balanced),
-            Some(path) => {
-                let weights = ClassWeights::from_file(std::path::Path::new(path))
-                    .map_err(|e| flag("--class-weights", e.to_string()))?;
-                if let ClassWeights::Values(v) = &weights {
-                    let k = dataset.class_names().len();
-                    if v.len() != k || v.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-                        return Err(flag(
-                            "--class-weights",
-                            format!(
-                                "{path}: needs {k} positive numbers (one per class), found {v:?}"
-                            ),
-                        ));
-                    }
-                }
-                Some(weights)
-            }
-        };
-        let mut training = TrainingConfig::new()
-            .with_epochs(self.epochs)
-            .with_batch_size(self.batch_size)
-            .with_lr(self.lr)
-            .with_seed(self.seed)
-            .with_loader_workers(self.loader_workers)
-            .with_augmentation(self.augment.resolve(&dataset))
-            .with_optimizer(optimizer)
-            .with_grad_clipping(grad_clipping)
-            .with_grad_accumulation(self.accumulate_grad_batches)
-            .with_label_smoothing(self.label_smoothing)
-            .with_class_weights(class_weights)
-            .with_sampler(match self.sampler {
-                SamplerChoice::Shuffle => Sampler::Shuffle,
-                SamplerChoice::Balanced => Sampler::Balanced,
-            });
-        let choice = match self.constant_lr {
-            true => ScheduleChoice::Constant,
-            false => self.schedule.unwrap_or(ScheduleChoice::Cosine),
-        };
-        let warmup = self.warmup_steps;
-        let only_with = |given: bool, name: &'static str, schedules: &[ScheduleChoice]| match given
-            && !schedules.contains(&choice)
-        {
-            true => Err(flag(
-                name,
-                format!("applies to --schedule {schedules:?} only"),
-            )),
-            false => Ok(()),
-        };
-        use ScheduleChoice::{Multistep, Step};
-        only_with(self.lr_step_epochs.is_some(), "--lr-step-epochs", &[Step])?;
-        only_with(
-            !self.lr_milestones.is_empty(),
-            "--lr-milestones",
-            &[Multistep],
-        )?;
-        only_with(self.lr_gamma.is_some(), "--lr-gamma", &[Step, Multistep])?;
-        let gamma = self.lr_gamma.unwrap_or(0.1);
-        if !(gamma.is_finite() && gamma > 0.0) {
-            return Err(flag(
-                "--lr-gamma",
-                format!("must be a positive number, got {gamma}"),
-            ));
-        }
-        let schedule = match choice {
-            ScheduleChoice::Cosine => LrSchedule::WarmupCosine {
-                warmup_steps: warmup.unwrap_or(100),
-                min_ratio: 0.0,
-            },
-            ScheduleChoice::Constant => match warmup.unwrap_or(0) {
-                0 => LrSchedule::Constant,
-                w => LrSchedule::WarmupConstant { warmup_steps: w },
-            },
-            ScheduleChoice::Step => {
-                let step_epochs = self.lr_step_epochs.unwrap_or(30);
-                if step_epochs == 0 {
-                    return Err(flag("--lr-step-epochs", "must be at least 1".into()));
-                }
-                LrSchedule::Step {
-                    warmup_steps: warmup.unwrap_or(0),
-                    step_epochs,
-                    gamma,
-                }
-            }
-            ScheduleChoice::Multistep => {
-                if self.lr_milestones.is_empty() {
-                    return Err(flag(
-                        "--lr-milestones",
-                        "--schedule multistep needs the epochs, e.g. --lr-milestones 30,60".into(),
-                    ));
-                }
-                LrSchedule::MultiStep {
-                    warmup_steps: warmup.unwrap_or(0),
-                    milestones: self.lr_milestones.clone(),
-                    gamma,
-                }
-            }
-            ScheduleChoice::Onecycle => {
-                if warmup.is_some() {
-                    return Err(flag(
-                        "--warmup-steps",
-                        "--schedule onecycle warms up by itself (30% of the run)".into(),
-                    ));
-                }
-                LrSchedule::ONE_CYCLE
-            }
-        };
-        training = training.with_schedule(schedule);
         let class_names = dataset.class_names();
-        for m in &self.metrics {
-            MetricSpec::parse(m, &class_names).map_err(|e| CliError::Flag {
-                flag: "--metric",
-                message: e.to_string(),
-            })?;
-        }
-        let monitor = match &self.monitor {
-            None => None,
-            Some(name) => {
-                Monitor::parse(name, self.mode, &class_names).map_err(|e| CliError::Flag {
-                    flag: "--monitor",
-                    message: e.to_string(),
-                })?;
-                if self.early_stopping == Some(0) {
-                    return Err(CliError::Flag {
-                        flag: "--early-stopping",
-                        message: "patience must be at least 1".into(),
-                    });
-                }
-                if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
-                    return Err(CliError::Flag {
-                        flag: "--min-delta",
-                        message: format!("must be a non-negative number, got {}", self.min_delta),
-                    });
-                }
-                Some(MonitorConfig {
-                    metric: name.clone(),
-                    mode: self.mode,
-                    early_stopping_patience: self.early_stopping,
-                    min_delta: self.min_delta,
-                    save_best: self.save_best,
-                })
-            }
-        };
-        // A class flag's value: a class name or index of the dataset.
         let class = |flag: &'static str, name: &str| {
-            class_index(name, &class_names).ok_or_else(|| CliError::Flag {
-                flag,
-                message: format!(
-                    "`{name}` is not a class of {} ({} or 0..{})",
-                    dataset,
-                    class_names.join(", "),
-                    class_names.len()
-                ),
+            class_index(name, &class_names).ok_or_else(|| {
+                flag_error(
+                    flag,
+                    format!(
+                        "`{name}` is not a class of {dataset} ({} or 0..{})",
+                        class_names.join(", "),
+                        class_names.len()
+                    ),
+                )
             })
         };
-        let positive_class = match &self.positive_class {
-            None => None,
-            Some(name) => Some(class("--positive-class", name)?),
-        };
-        let binary_head = match self.binary_head {
-            false => None,
-            true => {
-                let bad = |message: String| CliError::Flag {
-                    flag: "--binary-head",
-                    message,
-                };
-                if positive_class.is_none() && class_names.len() != 2 {
-                    return Err(bad(format!(
-                        "needs a two-class task: {dataset} has {} classes (add --positive-class)",
-                        class_names.len()
-                    )));
-                }
-                if !(self.pos_weight.is_finite() && self.pos_weight > 0.0) {
-                    return Err(CliError::Flag {
-                        flag: "--pos-weight",
-                        message: format!("must be a positive number, got {}", self.pos_weight),
-                    });
-                }
-                Some(BinaryHead {
-                    pos_weight: self.pos_weight,
-                    threshold: parse_threshold(&self.threshold)?,
-                    chosen: None,
-                })
-            }
-        };
+        let positive_class = self
+            .positive_class
+            .as_deref()
+            .map(|name| class("--positive-class", name))
+            .transpose()?;
         let rare_class = match &self.rare_class {
             None => None,
             Some(name) => Some(RareClass {
                 class: class("--rare-class", name)?,
-                fraction: match self.rare_fraction {
-                    f if f > 0.0 && f <= 1.0 => f,
-                    f => {
-                        return Err(CliError::Flag {
-                            flag: "--rare-fraction",
-                            message: format!("must be in (0, 1], got {f}"),
-                        });
-                    }
-                },
+                fraction: self.rare_fraction,
             }),
         };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
             PathBuf::from("artifacts").join(format!("{}-{}", dataset.name(), self.model))
         });
-        if self.image_folder.is_some() && self.data_dir.is_some() {
-            return Err(CliError::Flag {
-                flag: "--data-dir",
-                message: "does not apply with --image-folder (its ROOT is the data)".into(),
-            });
-        }
-        Ok(RunConfig {
-            dataset,
+        let config = RunConfig {
+            training: self.training(&dataset)?,
             data_dir: self.data_dir.clone(),
             offline: self.offline,
             limit: self.limit,
             valid_size: self.valid_size,
             architecture: self.model.clone(),
             model: (),
-            training,
             artifact_dir,
             backend: self.backend.map(|b| b.to_string()),
             metrics: self.metrics.clone(),
-            monitor,
+            monitor: self.monitor.as_ref().map(|metric| MonitorConfig {
+                metric: metric.clone(),
+                mode: self.mode,
+                early_stopping_patience: self.early_stopping,
+                min_delta: self.min_delta,
+                save_best: self.save_best,
+            }),
             rare_class,
             stratify: self.stratify,
             leakage_check: !self.no_leakage_check,
@@ -728,18 +411,217 @@ impl TrainArgs {
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
             positive_class,
-            binary_head,
+            binary_head: match self.binary_head {
+                true => Some(BinaryHead {
+                    pos_weight: self.pos_weight,
+                    threshold: parse_threshold(&self.threshold)?,
+                    chosen: None,
+                }),
+                false => None,
+            },
+            dataset,
+        };
+        config.plan().map_err(|e| self.setting_error(e))?;
+        Ok(config)
+    }
+
+    /// The training recipe of the flags (unchecked: [`RunConfig::plan`] checks it).
+    fn training(&self, dataset: &DatasetSource) -> Result<TrainingConfig, CliError> {
+        Ok(TrainingConfig::new()
+            .with_epochs(self.epochs)
+            .with_batch_size(self.batch_size)
+            .with_lr(self.lr)
+            .with_seed(self.seed)
+            .with_loader_workers(self.loader_workers)
+            .with_augmentation(self.augment.resolve(dataset))
+            .with_optimizer(self.optimizer()?)
+            .with_grad_clipping(match (self.clip_grad_norm, self.clip_grad_value) {
+                (Some(max), _) => Some(GradClipping::Norm(max)),
+                (None, Some(max)) => Some(GradClipping::Value(max)),
+                (None, None) => None,
+            })
+            .with_grad_accumulation(self.accumulate_grad_batches)
+            .with_label_smoothing(self.label_smoothing)
+            .with_class_weights(self.class_weights()?)
+            .with_sampler(match self.sampler {
+                SamplerChoice::Shuffle => Sampler::Shuffle,
+                SamplerChoice::Balanced => Sampler::Balanced,
+            })
+            .with_schedule(self.schedule()?))
+    }
+
+    /// `--optimizer` with its hyper-parameters (PyTorch's defaults where not given).
+    fn optimizer(&self) -> Result<OptimizerConfig, CliError> {
+        if self.optimizer != OptimizerChoice::Sgd && (self.momentum.is_some() || self.nesterov) {
+            let flag = match self.nesterov {
+                true => "--nesterov",
+                false => "--momentum",
+            };
+            return Err(flag_error(flag, "applies to --optimizer sgd only"));
+        }
+        let weight_decay = self.weight_decay.unwrap_or(match self.optimizer {
+            OptimizerChoice::Adamw => 0.01,
+            _ => 0.0,
+        });
+        let (beta_1, beta_2, epsilon) = (0.9, 0.999, 1e-5);
+        Ok(match self.optimizer {
+            OptimizerChoice::Sgd => OptimizerConfig::Sgd {
+                momentum: self.momentum.unwrap_or(0.9),
+                nesterov: self.nesterov,
+                weight_decay,
+            },
+            OptimizerChoice::Adam => OptimizerConfig::Adam {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            },
+            OptimizerChoice::Adamw => OptimizerConfig::AdamW {
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+            },
         })
+    }
+
+    /// `--class-weights`: `balanced`, or the numbers in a file.
+    fn class_weights(&self) -> Result<Option<ClassWeights>, CliError> {
+        match self.class_weights.as_deref() {
+            None => Ok(None),
+            Some("balanced") => Ok(Some(ClassWeights::Balanced)),
+            Some(path) => ClassWeights::from_file(std::path::Path::new(path))
+                .map(Some)
+                .map_err(|e| flag_error("--class-weights", e.to_string())),
+        }
+    }
+
+    /// `--schedule` (or `--constant-lr`) with its flags; a flag of another schedule is refused.
+    fn schedule(&self) -> Result<LrSchedule, CliError> {
+        use ScheduleChoice::{Multistep, Step};
+        let choice = match self.constant_lr {
+            true => ScheduleChoice::Constant,
+            false => self.schedule.unwrap_or(ScheduleChoice::Cosine),
+        };
+        let only_with = |given: bool, flag: &'static str, schedules: &[ScheduleChoice]| {
+            match given && !schedules.contains(&choice) {
+                true => Err(flag_error(
+                    flag,
+                    format!("applies to --schedule {schedules:?} only"),
+                )),
+                false => Ok(()),
+            }
+        };
+        only_with(self.lr_step_epochs.is_some(), "--lr-step-epochs", &[Step])?;
+        only_with(!self.lr_milestones.is_empty(), "--lr-milestones", &[Multistep])?;
+        only_with(self.lr_gamma.is_some(), "--lr-gamma", &[Step, Multistep])?;
+        let warmup = self.warmup_steps;
+        let gamma = self.lr_gamma.unwrap_or(0.1);
+        Ok(match choice {
+            ScheduleChoice::Cosine => LrSchedule::WarmupCosine {
+                warmup_steps: warmup.unwrap_or(100),
+                min_ratio: 0.0,
+            },
+            ScheduleChoice::Constant => match warmup.unwrap_or(0) {
+                0 => LrSchedule::Constant,
+                w => LrSchedule::WarmupConstant { warmup_steps: w },
+            },
+            ScheduleChoice::Step => LrSchedule::Step {
+                warmup_steps: warmup.unwrap_or(0),
+                step_epochs: self.lr_step_epochs.unwrap_or(30),
+                gamma,
+            },
+            ScheduleChoice::Multistep => LrSchedule::MultiStep {
+                warmup_steps: warmup.unwrap_or(0),
+                milestones: self.lr_milestones.clone(),
+                gamma,
+            },
+            ScheduleChoice::Onecycle if warmup.is_some() => {
+                return Err(flag_error(
+                    "--warmup-steps",
+                    "--schedule onecycle warms up by itself (30% of the run)",
+                ));
+            }
+            ScheduleChoice::Onecycle => LrSchedule::ONE_CYCLE,
+        })
+    }
+
+    /// A setting the plan refused, named by the flag that set it — or by the `.toml` key, when
+    /// a settings file did.
+    fn setting_error(&self, error: ConfigError) -> CliError {
+        let origin = match flag_of(&error.field, self.clip_grad_norm.is_some()) {
+            Some(flag) => match self.origins.iter().find(|o| o.flag == flag[2..]) {
+                Some(o) => Origin::TomlKey {
+                    file: o.file.clone(),
+                    key: o.key.clone(),
+                },
+                None => Origin::Flag(flag),
+            },
+            None => Origin::Flag("--config"),
+        };
+        CliError::Setting { origin, error }
+    }
+}
+
+/// The flag that sets the run setting at `field` (a path in `config.json`); `None` for the
+/// settings no flag sets (Adam's betas, say), which only a recorded file can get wrong.
+fn flag_of(field: &str, clip_by_norm: bool) -> Option<&'static str> {
+    // `metrics[2]` and `training.class_weights[3]` are set by the flag of the whole list.
+    let path: String = field.split('[').next().unwrap_or(field).into();
+    let flag = match path.as_str() {
+        "training.epochs" => "--epochs",
+        "training.batch_size" => "--batch-size",
+        "training.lr" => "--lr",
+        "training.optimizer.momentum" => "--momentum",
+        "training.optimizer.nesterov" => "--nesterov",
+        "training.optimizer.weight_decay" => "--weight-decay",
+        "training.grad_clipping.max" if clip_by_norm => "--clip-grad-norm",
+        "training.grad_clipping.max" => "--clip-grad-value",
+        "training.grad_accumulation" => "--accumulate-grad-batches",
+        "training.label_smoothing" => "--label-smoothing",
+        "training.class_weights" => "--class-weights",
+        "training.schedule.step_epochs" => "--lr-step-epochs",
+        "training.schedule.gamma" => "--lr-gamma",
+        "training.schedule.milestones" => "--lr-milestones",
+        "limit" => "--limit",
+        "devices" => "--devices",
+        "data_dir" => "--data-dir",
+        "architecture" => "--model",
+        "metrics" => "--metric",
+        "monitor.metric" => "--monitor",
+        "monitor.early_stopping_patience" => "--early-stopping",
+        "monitor.min_delta" => "--min-delta",
+        "rare_class.class" => "--rare-class",
+        "rare_class.fraction" => "--rare-fraction",
+        "positive_class" => "--positive-class",
+        "binary_head" => "--binary-head",
+        "binary_head.pos_weight" => "--pos-weight",
+        p if p.starts_with("binary_head.threshold") => "--threshold",
+        "diagnostics.baseline_margin" => "--baseline-margin",
+        "diagnostics.paradox_gap" => "--paradox-gap",
+        "diagnostics.imbalance_ratio" => "--imbalance-ratio",
+        "diagnostics.boundary_margin" => "--boundary-margin",
+        "diagnostics.overfit_gap" => "--overfit-gap",
+        "diagnostics.loss_rise" => "--loss-rise",
+        _ => return None,
+    };
+    Some(flag)
+}
+
+fn flag_error(flag: &'static str, message: impl Into<String>) -> CliError {
+    CliError::Flag {
+        flag,
+        message: message.into(),
     }
 }
 
 /// `--threshold`: a probability, `best-f1`, `recall:R` or `precision:P`.
 fn parse_threshold(text: &str) -> Result<DecisionThreshold, CliError> {
-    let bad = || CliError::Flag {
-        flag: "--threshold",
-        message: format!(
-            "`{text}` is not a probability in [0, 1], best-f1, recall:R or precision:P"
-        ),
+    let bad = || {
+        flag_error(
+            "--threshold",
+            format!("`{text}` is not a probability in [0, 1], best-f1, recall:R or precision:P"),
+        )
     };
     let unit = |v: &str| {
         v.parse::<f64>()
@@ -815,14 +697,9 @@ fn recorded_devices(value: &serde_json::Value) -> usize {
 
 /// Ctrl-C handling and the `devices` devices of the selected backend.
 fn run_options(selected: &backend::Selected, devices: usize) -> Result<RunOptions, CliError> {
+    // 0 is the plan's to refuse, naming where it was given.
     let devices = match devices {
-        0 => {
-            return Err(CliError::Flag {
-                flag: "--devices",
-                message: "must be at least 1".into(),
-            });
-        }
-        1 => Vec::new(),
+        0 | 1 => Vec::new(),
         n => selected.backend.devices(n)?,
     };
     Ok(RunOptions {
@@ -841,18 +718,20 @@ fn replay(
     let mut rest = args.clone();
     (rest.config, rest.artifact_dir, rest.backend) = (None, None, None);
     refuse_other_flags(&rest, "--config", "--artifact-dir and --backend")?;
-    let value = super::registry::read_recorded(file)?;
+    let value = kiln_train::read_recorded(file)?;
     let selected = recorded_backend(args, &value)?;
     let options = run_options(&selected, recorded_devices(&value))?;
-    let outcome = registry.replay(
-        file,
-        value,
-        args.artifact_dir.as_deref(),
-        &selected.backend.to_string(),
-        &selected.device,
-        vec![Box::new(Progress::default())],
-        &options,
-    )?;
+    let outcome = registry
+        .replay(
+            file,
+            value,
+            args.artifact_dir.as_deref(),
+            &selected.backend.to_string(),
+            &selected.device,
+            vec![Box::new(Progress::default())],
+            &options,
+        )
+        .map_err(|e| CliError::in_file(file, e))?;
     println!("\nTest classification report:\n");
     println!("{}", outcome.report.to_text(4));
     println!("{}", super::report::summary(&outcome.report));
@@ -899,15 +778,18 @@ fn resume(
     let mut rest = args.clone();
     (rest.resume, rest.backend) = (None, None);
     refuse_other_flags(&rest, "--resume", "--backend")?;
-    let value = super::registry::read_recorded(&dir.join(kiln_train::artifacts::CONFIG))?;
+    let file = dir.join(kiln_train::artifacts::CONFIG);
+    let value = kiln_train::read_recorded(&file)?;
     let selected = recorded_backend(args, &value)?;
-    let outcome = registry.resume(
-        dir,
-        &selected.backend.to_string(),
-        &selected.device,
-        vec![Box::new(Progress::default())],
-        run_options(&selected, recorded_devices(&value))?,
-    )?;
+    let outcome = registry
+        .resume(
+            dir,
+            &selected.backend.to_string(),
+            &selected.device,
+            vec![Box::new(Progress::default())],
+            run_options(&selected, recorded_devices(&value))?,
+        )
+        .map_err(|e| CliError::in_file(&file, e))?;
     if let Some(reason) = &outcome.stopped_early {
         println!("\n{reason}");
     }
@@ -929,26 +811,28 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
         );
     }
     if !registry.contains(&args.model) {
-        return Err(CliError::Flag {
-            flag: "--model",
-            message: format!(
-                "unknown model `{}` (known: {})",
-                args.model,
-                registry.names().join(", ")
-            ),
-        });
+        let known = registry.names().into_iter().map(String::from).collect();
+        let unknown = kiln_models::UnknownModel {
+            name: args.model.clone(),
+            known,
+        };
+        return Err(args.setting_error(ConfigError::new("architecture", unknown)));
     }
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());
     let dataset = config.dataset.to_string();
-    let outcome = registry.train(
-        &model_spec(&config),
-        config,
-        &selected.device,
-        vec![Box::new(Progress::default())],
-        &run_options(&selected, args.devices)?,
-    )?;
+    let outcome = registry
+        .train(
+            config,
+            &selected.device,
+            vec![Box::new(Progress::default())],
+            &run_options(&selected, args.devices)?,
+        )
+        .map_err(|e| match e {
+            TrainError::Config(error) => args.setting_error(error),
+            other => other.into(),
+        })?;
     if let (Some(report), Some(weights)) = (&outcome.import, &args.pretrained) {
         println!("\nstarted from {}", weights.display());
         for (name, found, model) in &report.replaced_head {

@@ -10,7 +10,8 @@ use crate::common;
 mod cifar10;
 
 use clap::Parser;
-use kiln::cli::{PredictArgs, Registry, predict};
+use kiln::cli::{PredictArgs, predict};
+use kiln::train::Registry;
 
 #[derive(Parser)]
 struct PredictCli {

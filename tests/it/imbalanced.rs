@@ -106,7 +106,7 @@ fn a_rare_class_run_reports_what_accuracy_hides_and_reevaluates_the_same_split()
         ];
         args.extend_from_slice(extra);
         kiln::cli::eval(
-            &kiln::cli::Registry::builtin(),
+            &kiln::train::Registry::builtin(),
             &EvalCli::parse_from(args).eval,
         )
         .unwrap()

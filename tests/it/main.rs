@@ -22,3 +22,4 @@ mod imbalanced;
 mod leakage;
 mod pretrained;
 mod resume;
+mod settings;

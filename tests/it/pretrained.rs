@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::common::parameters;
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln::cli::Registry;
+use kiln::train::Registry;
 use kiln::models::{
     Architecture, BlockKind, ImportReport, ModelConfig, ModelSpec, ResNetConfig, import_weights,
 };

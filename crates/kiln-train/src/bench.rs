@@ -12,6 +12,7 @@ use kiln_data::{Batcher, ImageDataset, Normalization, epoch_batches};
 use kiln_models::ImageClassifier;
 
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 use crate::optimizer::OptimizerConfig;
 
 /// What to measure.
@@ -47,12 +48,16 @@ pub fn throughput<M: ImageClassifier>(
     s: &BenchSettings,
 ) -> Result<Throughput, TrainError> {
     if s.batch_size == 0 || s.steps == 0 || data.len() < s.batch_size {
-        return Err(TrainError::Config(format!(
-            "benchmark needs at least one step and a full batch ({} images for batch {}, {} steps)",
-            data.len(),
-            s.batch_size,
-            s.steps
-        )));
+        return Err(ConfigError::rule(
+            "batch_size",
+            format!(
+                "a benchmark needs at least one step and a full batch ({} images for batch {}, {} steps)",
+                data.len(),
+                s.batch_size,
+                s.steps
+            ),
+        )
+        .into());
     }
     let order: Vec<Vec<usize>> = epoch_batches(data.len(), s.batch_size, Some((0, 1)))
         .into_iter()

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 
 /// The weight of each class in the training loss (PyTorch's `CrossEntropyLoss(weight=…)`: the
 /// loss is `Σ w[yᵢ]·ℓᵢ / Σ w[yᵢ]`).
@@ -45,9 +46,11 @@ impl ClassWeights {
         let values = match self {
             Self::Balanced => {
                 if let Some(c) = counts.iter().position(|&n| n == 0) {
-                    return Err(TrainError::Config(format!(
-                        "balanced class weights: class {c} has no training images"
-                    )));
+                    return Err(ConfigError::rule(
+                        "training.class_weights",
+                        format!("balanced class weights: class {c} has no training images"),
+                    )
+                    .into());
                 }
                 let n: usize = counts.iter().sum();
                 counts
@@ -58,19 +61,22 @@ impl ClassWeights {
             Self::Values(v) => v.clone(),
         };
         if values.len() != k {
-            return Err(TrainError::Config(format!(
-                "{} class weights for {k} classes",
-                values.len()
-            )));
+            return Err(ConfigError::rule(
+                "training.class_weights",
+                format!("{} class weights for {k} classes", values.len()),
+            )
+            .into());
         }
         if let Some((c, w)) = values
             .iter()
             .enumerate()
             .find(|(_, w)| !(w.is_finite() && **w > 0.0))
         {
-            return Err(TrainError::Config(format!(
-                "the weight of class {c} is {w}; weights must be positive numbers"
-            )));
+            return Err(ConfigError::rule(
+                format!("training.class_weights[{c}]"),
+                format!("the weight of class {c} is {w}; weights must be positive numbers"),
+            )
+            .into());
         }
         Ok(values)
     }

@@ -239,6 +239,43 @@ pub struct MonitorConfig {
     pub save_best: bool,
 }
 
+impl RunConfig<()> {
+    /// A run of the registered architecture `architecture` on `dataset`, writing into
+    /// `artifact_dir`, with `kiln train`'s defaults: the default recipe ([`TrainingConfig`]),
+    /// 1/12 of the training file held out for validation, the leakage check on, one device.
+    /// Change any field, then run it by name with [`crate::Registry::train`].
+    pub fn new(
+        dataset: impl Into<DatasetSource>,
+        architecture: &str,
+        artifact_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            dataset: dataset.into(),
+            data_dir: None,
+            offline: false,
+            limit: None,
+            valid_size: None,
+            architecture: architecture.to_string(),
+            model: (),
+            training: TrainingConfig::new(),
+            artifact_dir: artifact_dir.into(),
+            backend: None,
+            metrics: Vec::new(),
+            monitor: None,
+            rare_class: None,
+            stratify: false,
+            leakage_check: true,
+            dedupe: false,
+            diagnostics: DiagnosticThresholds::default(),
+            pretrained: None,
+            keep_checkpoints: 0,
+            devices: 1,
+            positive_class: None,
+            binary_head: None,
+        }
+    }
+}
+
 impl<A> RunConfig<A> {
     /// The same run with the architecture configuration `model`.
     pub fn with_model<B>(self, model: B) -> RunConfig<B> {
@@ -286,6 +323,16 @@ impl<A> RunConfig<A> {
             Some(_) => 1,
             None => self.class_names().len(),
         }
+    }
+
+    /// The sizes an architecture is built for: the task's outputs ([`Self::outputs`]), the
+    /// dataset's channels and image size.
+    pub fn model_spec(&self) -> kiln_models::ModelSpec {
+        kiln_models::ModelSpec::new(
+            self.outputs(),
+            self.dataset.channels(),
+            self.dataset.image_size(),
+        )
     }
 
     /// Validation images for a training file of `train_len` images.

@@ -233,10 +233,10 @@ impl<M> Worker<M> {
     }
 
     fn failure(&self) -> TrainError {
-        TrainError::Config(format!(
-            "the data-parallel worker of {:?} has stopped",
-            self.device
-        ))
+        TrainError::Worker {
+            device: format!("{:?}", self.device),
+            why: "it has stopped".into(),
+        }
     }
 
     /// The worker's panic, once it has ended.
@@ -249,10 +249,10 @@ impl<M> Worker<M> {
                 .unwrap_or_else(|| "a panic".into()),
             _ => "it stopped".into(),
         };
-        TrainError::Config(format!(
-            "the data-parallel worker of {:?} failed: {why}",
-            self.device
-        ))
+        TrainError::Worker {
+            device: format!("{:?}", self.device),
+            why,
+        }
     }
 }
 

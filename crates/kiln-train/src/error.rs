@@ -15,9 +15,43 @@ pub enum TrainError {
     /// Pretrained weights could not be imported.
     #[error(transparent)]
     Import(#[from] kiln_models::ImportError),
-    /// The configuration cannot be run.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// A setting cannot be run ([`crate::RunConfig::plan`]); the error names it.
+    #[error(transparent)]
+    Config(#[from] crate::plan::ConfigError),
+    /// A recorded run configuration (`config.json`) is not one kiln can read.
+    #[error("{}: not a kiln run config: {source}", path.display())]
+    RunConfigFormat {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON reader found.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A split the run needs has no images.
+    #[error("the {split} split is empty")]
+    EmptySplit {
+        /// `training`, `validation`, `test`.
+        split: &'static str,
+    },
+    /// No decision threshold meets the run's rule on the validation split.
+    #[error("no threshold gives {rule} (the validation split has no `{positive}` image?)")]
+    NoThreshold {
+        /// The rule.
+        rule: crate::config::DecisionThreshold,
+        /// The positive class's name.
+        positive: String,
+    },
+    /// A data-parallel worker thread stopped or panicked.
+    #[error("the data-parallel worker of {device} failed: {why}")]
+    Worker {
+        /// The worker's device, as Debug prints it.
+        device: String,
+        /// The panic message, or that it stopped.
+        why: String,
+    },
+    /// A broken internal invariant: a bug in kiln, not in the input.
+    #[error("internal error (a bug in kiln): {0}")]
+    Internal(&'static str),
     /// The loss became NaN or infinite.
     #[error("loss is {loss} at epoch {epoch}, batch {batch}: training diverged (lower --lr?)")]
     NonFiniteLoss {

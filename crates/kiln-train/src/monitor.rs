@@ -4,7 +4,7 @@
 use kiln_eval::MetricSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::error::TrainError;
+use crate::plan::Problem;
 use crate::history::{EpochMetrics, Phase};
 
 /// Whether lower or higher values are better.
@@ -58,13 +58,13 @@ impl Monitor {
         spec: &str,
         mode: Option<Mode>,
         class_names: &[String],
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, Problem> {
         let (phase, rest) = if let Some(rest) = spec.strip_prefix("valid_") {
             (Phase::Valid, rest)
         } else if let Some(rest) = spec.strip_prefix("train_") {
             (Phase::Train, rest)
         } else {
-            return Err(TrainError::Config(format!(
+            return Err(Problem::Rule(format!(
                 "monitor `{spec}` must start with valid_ or train_ (e.g. valid_loss, valid_macro_f1, valid_recall:3)"
             )));
         };

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::DatasetFiles;
-use kiln_eval::{ClassificationReport, MetricSpec, Predictions};
+use kiln_eval::{ClassificationReport, Predictions};
 use kiln_models::{Architecture, ImportReport, freeze_backbone, import_weights};
 
 use crate::best_checkpoint::BestCheckpoint;
@@ -18,13 +18,13 @@ use crate::curves_plot::CurvesPlot;
 use crate::early_stopping::EarlyStopping;
 use crate::epoch_checkpoints::EpochCheckpoints;
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 use crate::fitting::{curve_of, run_diagnostics};
 use crate::history::History;
 use crate::last_checkpoint::LastCheckpoint;
 use crate::lr_monitor::LrMonitor;
 use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
-use crate::monitor::Monitor;
 use crate::split_eval::{EvalSplit, SplitOutputs, SplitReport, Splits, report_split};
 use crate::trainer::{FitOptions, Fitted, fit};
 use crate::training_state::{STATE_FILE, TrainingState};
@@ -116,12 +116,18 @@ pub fn run_with<A: Architecture>(
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
+    // Every setting is checked before anything is read or written.
+    let plan = config.plan()?;
     let wanted = config.devices;
     if wanted > 1 && options.devices.len() != wanted {
-        return Err(TrainError::Config(format!(
-            "the run trains on {wanted} devices but {} were given",
-            options.devices.len()
-        )));
+        return Err(ConfigError::rule(
+            "devices",
+            format!(
+                "the run trains on {wanted} devices but {} were given",
+                options.devices.len()
+            ),
+        )
+        .into());
     }
     let dir = &config.artifact_dir;
     let checkpoint_dir = dir.join(artifacts::TRAINING_STATE);
@@ -157,15 +163,8 @@ pub fn run_with<A: Architecture>(
         leakage: &leakage,
         deduped,
     };
-    let extra = config
-        .metrics
-        .iter()
-        .map(|m| MetricSpec::parse(m, &class_names))
-        .collect::<Result<Vec<_>, _>>()?;
-    let monitor = match &config.monitor {
-        Some(m) => Some((Monitor::parse(&m.metric, m.mode, &class_names)?, m)),
-        None => None,
-    };
+    let extra = plan.metrics;
+    let monitor = plan.monitor;
     // Balanced class weights become the numbers used, recorded in config.json.
     let mut training = config.training.clone();
     if let Some(w) = &training.class_weights {
@@ -330,16 +329,16 @@ pub fn run_with<A: Architecture>(
             true,
         )?
         .predictions
-        .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
+        .ok_or(TrainError::Internal("the evaluation collected no predictions"))?;
         let positive = crate::binary::positive_scores(&scored.scores_f64());
         let threshold =
             crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?
-                .ok_or_else(|| {
-                    TrainError::Config(format!(
-                        "no threshold gives {} (the validation split has no `{}` image?)",
-                        head.threshold,
-                        class_names.get(1).map_or("positive", String::as_str)
-                    ))
+                .ok_or_else(|| TrainError::NoThreshold {
+                    rule: head.threshold,
+                    positive: class_names
+                        .get(1)
+                        .map_or("positive", String::as_str)
+                        .to_string(),
                 })?;
         resolved.binary_head = Some(crate::config::BinaryHead {
             chosen: Some(threshold),

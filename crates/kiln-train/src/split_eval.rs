@@ -16,6 +16,7 @@ use kiln_models::{Architecture, ImageClassifier};
 
 use crate::config::RunConfig;
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 use crate::evaluate::evaluate;
 use crate::fitting::{read_curve, run_diagnostics};
 use crate::run::{artifacts, write_json};
@@ -141,20 +142,28 @@ impl Splits {
         }
         if let Some(c) = config.positive_class {
             if c >= pool.num_classes() {
-                return Err(TrainError::Config(format!(
-                    "positive class {c} is not a class of {} ({} classes)",
-                    config.dataset.name(),
-                    pool.num_classes()
-                )));
+                return Err(ConfigError::rule(
+                    "positive_class",
+                    format!(
+                        "class {c} is not a class of {} ({} classes)",
+                        config.dataset.name(),
+                        pool.num_classes()
+                    ),
+                )
+                .into());
             }
             (pool, test) = (pool.one_vs_rest(c), test.one_vs_rest(c));
         }
         if config.binary_head.is_some() && pool.num_classes() != 2 {
-            return Err(TrainError::Config(format!(
-                "a binary head needs a two-class task; {} has {} classes (give a positive class)",
-                config.dataset.name(),
-                pool.num_classes()
-            )));
+            return Err(ConfigError::rule(
+                "binary_head",
+                format!(
+                    "needs a two-class task: {} has {} classes (set positive_class)",
+                    config.dataset.name(),
+                    pool.num_classes()
+                ),
+            )
+            .into());
         }
         let valid_len = config.valid_len(pool.len());
         let (mut train, valid) = match config.stratify {
@@ -235,7 +244,7 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     let class_names: Vec<String> = config.class_names();
     let mut predictions = eval
         .predictions
-        .ok_or_else(|| TrainError::Config("the evaluation collected no predictions".into()))?;
+        .ok_or(TrainError::Internal("the evaluation collected no predictions"))?;
     let threshold = config.binary_head.and_then(|h| h.chosen);
     if let Some(t) = threshold {
         predictions = predictions.with_threshold(t)?;

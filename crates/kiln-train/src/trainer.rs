@@ -18,6 +18,7 @@ use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
 use crate::data_parallel::{self, BatchGrads, Replicas};
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
 use crate::training_state::{self, Position, TrainingState, batch_seed, write_atomically};
@@ -81,14 +82,9 @@ pub fn fit<M: ImageClassifier + 'static>(
     callbacks: &mut [Box<dyn Callback>],
     options: &FitOptions,
 ) -> Result<Fitted<M>, TrainError> {
-    if config.batch_size == 0 || config.epochs == 0 {
-        return Err(TrainError::Config(format!(
-            "batch size and epochs must be positive (got {} and {})",
-            config.batch_size, config.epochs
-        )));
-    }
+    config.check(train.num_classes())?;
     if train.is_empty() {
-        return Err(TrainError::Config("the training split is empty".into()));
+        return Err(TrainError::EmptySplit { split: "training" });
     }
     let train_loader = Loader::new(
         Batcher::new(norm, device.clone().autodiff()),
@@ -96,11 +92,6 @@ pub fn fit<M: ImageClassifier + 'static>(
     )
     .with_augmentation(config.augmentation, config.seed);
     let eval_loader = Loader::new(Batcher::new(norm, device.clone()), config.loader_workers);
-    if let Some(a) = config.label_smoothing.filter(|a| !(0.0..1.0).contains(a)) {
-        return Err(TrainError::Config(format!(
-            "label smoothing must be in [0, 1), got {a}"
-        )));
-    }
     let weights = match &config.class_weights {
         Some(w) => Some(w.resolve(&train.class_counts())?),
         None => None,
@@ -114,20 +105,25 @@ pub fn fit<M: ImageClassifier + 'static>(
             || config.label_smoothing.is_some()
             || options.devices.len() > 1)
     {
-        return Err(TrainError::Config(
-            "a binary head takes --pos-weight instead of class weights, and no label smoothing \
-             or several devices"
-                .into(),
-        ));
+        return Err(ConfigError::rule(
+            "binary_head",
+            "a binary head takes pos_weight instead of class weights, and no label smoothing \
+             or several devices",
+        )
+        .into());
     }
     let mut replicas = match options.devices.len() {
         0 | 1 => None,
         n if data_parallel::has_running_statistics(&model) => {
-            return Err(TrainError::Config(format!(
-                "training on {n} devices: the model has batch-norm running statistics, which \
-                 Burn 0.22 would update once per replica instead of once per batch; \
-                 data-parallel training takes models without batch norm (e.g. lenet5)"
-            )));
+            return Err(ConfigError::rule(
+                "devices",
+                format!(
+                    "training on {n} devices: the model has batch-norm running statistics, which \
+                     Burn 0.22 would update once per replica instead of once per batch; \
+                     data-parallel training takes models without batch norm (e.g. lenet5)"
+                ),
+            )
+            .into());
         }
         _ => {
             let devices: Vec<Device> = options
@@ -156,9 +152,9 @@ pub fn fit<M: ImageClassifier + 'static>(
     let mut resumed: Option<(PhaseAccumulator, f64)> = None;
     let mut stopped_early = None;
     if let Some(state) = &options.resume {
-        let dir = checkpoint_dir.ok_or_else(|| {
-            TrainError::Config("resuming needs the checkpoint directory of the state".into())
-        })?;
+        let dir = checkpoint_dir.ok_or(TrainError::Internal(
+            "resuming needs the checkpoint directory of the state",
+        ))?;
         optim = state.restore_optimizer(dir, optim)?;
         history = state.history.clone();
         step = state.step;

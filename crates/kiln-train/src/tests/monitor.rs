@@ -1,3 +1,4 @@
+use crate::TrainError;
 use kiln_eval::ConfusionMatrix;
 
 use super::*;

@@ -202,7 +202,7 @@ fn data_parallel_refuses_models_with_batch_norm() {
     };
     let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
     match fit_data(model, &data(), &config, &options) {
-        Err(TrainError::Config(message)) => assert!(message.contains("batch-norm"), "{message}"),
+        Err(TrainError::Config(e)) => assert!(e.to_string().contains("batch-norm"), "{e}"),
         other => panic!("expected a refusal, got {:?}", other.map(|f| f.history)),
     }
 }

@@ -1,18 +1,23 @@
-//! Architectures by name for the command line: the built-ins, plus any added with
-//! [`Registry::with`] — which is all a program needs to train, evaluate and run its own
-//! architecture with kiln's CLI (`examples/custom_model.rs`).
+//! Architectures by name: the built-ins ([`kiln_models::ARCHITECTURES`]), plus any added with
+//! [`Registry::with`]; by name a registry builds, trains, replays, resumes, evaluates, loads for
+//! prediction and benchmarks an architecture, its type erased. kiln's command line is this
+//! plus parsing; a program with its own architecture registers it and gets all of it
+//! (`examples/custom_model.rs`).
 
 use std::path::Path;
 
 use burn::tensor::Device;
 use kiln_data::{ImageDataset, Normalization};
-use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, trainable_params};
-use kiln_train::{
-    ArtifactEval, BenchSettings, Callback, RunConfig, RunOptions, RunOutcome, SplitReport,
-    Throughput, TrainError, evaluate_artifacts,
-};
+use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, UnknownModel, trainable_params};
 
-use super::predict::LoadedModel;
+use crate::bench::{BenchSettings, Throughput};
+use crate::callback::Callback;
+use crate::config::RunConfig;
+use crate::error::TrainError;
+use crate::plan::ConfigError;
+use crate::predict::{LoadedModel, ModelSource};
+use crate::run::{RunOptions, RunOutcome, artifacts};
+use crate::split_eval::{ArtifactEval, SplitReport, evaluate_artifacts};
 
 /// The operations the CLI needs from one architecture, with its type erased.
 trait Erased: Send + Sync {
@@ -33,6 +38,7 @@ trait Erased: Send + Sync {
     ) -> Result<SplitReport, TrainError>;
     fn replay(
         &self,
+        file: &Path,
         config: serde_json::Value,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
@@ -47,26 +53,6 @@ trait Erased: Send + Sync {
         device: &Device,
         settings: &BenchSettings,
     ) -> Result<Throughput, TrainError>;
-}
-
-/// Where `kiln predict` gets its model.
-#[derive(Debug, Clone, Copy)]
-pub enum ModelSource<'a> {
-    /// A trained run: its `config.json`, and its `model.bpk` or these weights.
-    Artifacts {
-        /// The artifact directory.
-        dir: &'a Path,
-        /// Weights other than `model.bpk`.
-        weights: Option<&'a Path>,
-    },
-    /// A weights file (PyTorch, safetensors or kiln `.bpk`) for the architecture built for
-    /// `spec`.
-    Weights {
-        /// The file.
-        path: &'a Path,
-        /// The sizes to build the architecture for.
-        spec: ModelSpec,
-    },
 }
 
 struct Typed<A, F>(F, std::marker::PhantomData<fn() -> A>);
@@ -88,7 +74,7 @@ where
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        kiln_train::run_with(&base.with_model((self.0)(spec)), device, callbacks, options)
+        crate::run_with(&base.with_model((self.0)(spec)), device, callbacks, options)
     }
 
     fn eval(
@@ -102,14 +88,19 @@ where
 
     fn replay(
         &self,
+        file: &Path,
         config: serde_json::Value,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        let config: RunConfig<A> = serde_json::from_value(config)
-            .map_err(|e| TrainError::Config(format!("not a kiln run config: {e}")))?;
-        kiln_train::run_with(&config, device, callbacks, options)
+        let config: RunConfig<A> = serde_json::from_value(config).map_err(|source| {
+            TrainError::RunConfigFormat {
+                path: file.to_path_buf(),
+                source,
+            }
+        })?;
+        crate::run_with(&config, device, callbacks, options)
     }
 
     fn bench(
@@ -122,20 +113,20 @@ where
     ) -> Result<Throughput, TrainError> {
         device.seed(0);
         let model = (self.0)(spec).init(&device.clone().autodiff());
-        kiln_train::throughput(model, data, norm, device, settings)
+        crate::throughput(model, data, norm, device, settings)
     }
 
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
         match *source {
             ModelSource::Artifacts { dir, weights } => {
-                let config: RunConfig<A> = kiln_train::read_run_config(dir)?;
-                let model = kiln_train::load_trained(dir, &config, weights, device)?;
-                LoadedModel::from_run(Box::new(model), &config)
+                let config: RunConfig<A> = crate::read_run_config(dir)?;
+                let model = crate::load_trained(dir, &config, weights, device)?;
+                LoadedModel::from_run(model, &config)
             }
             ModelSource::Weights { path, spec } => {
                 let arch = (self.0)(&spec);
                 let (model, _) = kiln_models::import_weights(&arch, arch.init(device), path)?;
-                Ok(LoadedModel::from_weights(Box::new(model), spec))
+                Ok(LoadedModel::from_weights(model, spec))
             }
         }
     }
@@ -166,7 +157,10 @@ pub struct ModelListing {
 /// A recorded run configuration (a run's `config.json`) as JSON, for [`Registry::replay`].
 pub fn read_recorded(config: &Path) -> Result<serde_json::Value, TrainError> {
     let text = std::fs::read_to_string(config).map_err(|e| TrainError::artifact(config, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::artifact(config, format!("not JSON: {e}")))
+    serde_json::from_str(&text).map_err(|source| TrainError::RunConfigFormat {
+        path: config.to_path_buf(),
+        source,
+    })
 }
 
 impl Registry {
@@ -203,12 +197,16 @@ impl Registry {
         self.entries.iter().map(|e| e.name.as_str()).collect()
     }
 
-    fn entry(&self, name: &str) -> Result<&Entry, TrainError> {
+    fn entry(&self, name: &str) -> Result<&Entry, ConfigError> {
         self.entries.iter().find(|e| e.name == name).ok_or_else(|| {
-            TrainError::Config(format!(
-                "unknown model `{name}` (known: {})",
-                self.names().join(", ")
-            ))
+            let known = self.names().into_iter().map(String::from).collect();
+            ConfigError::new(
+                "architecture",
+                UnknownModel {
+                    name: name.to_string(),
+                    known,
+                },
+            )
         })
     }
 
@@ -229,18 +227,19 @@ impl Registry {
             .collect()
     }
 
-    /// Trains `base` with the architecture `base.architecture` configured for `spec`.
+    /// Trains `base` with the architecture named `base.architecture`, configured for the
+    /// run's sizes ([`RunConfig::model_spec`]).
     pub fn train(
         &self,
-        spec: &ModelSpec,
         base: RunConfig<()>,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
+        let spec = base.model_spec();
         self.entry(&base.architecture)?
             .arch
-            .train(spec, base, device, callbacks, options)
+            .train(&spec, base, device, callbacks, options)
     }
 
     /// Runs a recorded configuration again — a run's `config.json`, every setting as recorded,
@@ -258,14 +257,17 @@ impl Registry {
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
-            .map_err(|e| TrainError::artifact(config, format!("not a kiln run config: {e}")))?;
+            .map_err(|source| TrainError::RunConfigFormat {
+                path: config.to_path_buf(),
+                source,
+            })?;
         if let Some(dir) = artifact_dir {
             value["artifact_dir"] = serde_json::json!(dir);
         }
         value["backend"] = serde_json::json!(backend);
         // Never into a directory that holds a run — the replayed one's own included.
         let target = artifact_dir.unwrap_or(&names.artifact_dir);
-        if target.join(kiln_train::artifacts::CONFIG).exists() {
+        if target.join(artifacts::CONFIG).exists() {
             return Err(TrainError::artifact(
                 config,
                 format!(
@@ -275,14 +277,10 @@ impl Registry {
                 ),
             ));
         }
-        let architecture = kiln_train::architecture_name(&names);
+        let architecture = crate::architecture_name(&names);
         self.entry(&architecture)?
             .arch
-            .replay(value, device, callbacks, options)
-            .map_err(|e| match e {
-                TrainError::Config(message) => TrainError::artifact(config, message),
-                other => other,
-            })
+            .replay(config, value, device, callbacks, options)
     }
 
     /// Continues the run in `dir` from its saved training state (`kiln train --resume`): its
@@ -296,27 +294,26 @@ impl Registry {
         callbacks: Vec<Box<dyn Callback>>,
         options: RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        let config = dir.join(kiln_train::artifacts::CONFIG);
+        let config = dir.join(artifacts::CONFIG);
         let mut value = read_recorded(&config)?;
         let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
-            .map_err(|e| TrainError::artifact(&config, format!("not a kiln run config: {e}")))?;
+            .map_err(|source| TrainError::RunConfigFormat {
+                path: config.clone(),
+                source,
+            })?;
         value["artifact_dir"] = serde_json::json!(dir);
         value["backend"] = serde_json::json!(backend);
         let options = RunOptions {
             resume: true,
             ..options
         };
-        let architecture = kiln_train::architecture_name(&names);
+        let architecture = crate::architecture_name(&names);
         self.entry(&architecture)?
             .arch
-            .replay(value, device, callbacks, &options)
-            .map_err(|e| match e {
-                TrainError::Config(message) => TrainError::artifact(&config, message),
-                other => other,
-            })
+            .replay(&config, value, device, callbacks, &options)
     }
 
-    /// Throughput of architecture `name` built for `spec` on `data` ([`kiln_train::throughput`]).
+    /// Throughput of architecture `name` built for `spec` on `data` ([`crate::throughput`]).
     pub fn bench(
         &self,
         name: &str,
@@ -353,16 +350,20 @@ impl Registry {
             (Some(name), _) => self.entry(name)?,
             (None, ModelSource::Artifacts { dir, .. }) => self.run_entry(dir)?,
             (None, ModelSource::Weights { .. }) => {
-                return Err(TrainError::Config("a weights file needs --model".into()));
+                return Err(ConfigError::rule(
+                    "architecture",
+                    "a weights file needs the architecture's name",
+                )
+                .into());
             }
         };
         entry.arch.load(source, device)
     }
 
     fn run_entry(&self, dir: &Path) -> Result<&Entry, TrainError> {
-        let name = kiln_train::read_architecture(dir)?;
+        let name = crate::read_architecture(dir)?;
         // Runs recorded before the architecture name was: the built-in family tag, which is
         // the registered name for the architectures that existed then.
-        self.entry(&name)
+        Ok(self.entry(&name)?)
     }
 }
