@@ -18,7 +18,7 @@ use kiln::data::{
 };
 use kiln::models::{Architecture, ImageClassifier, Model, ModelConfig, ModelSpec};
 use kiln::train::{
-    Callback, CurvesPlot, EpochCheckpoints, FitOptions, LastCheckpoint, LrMonitor, MetricsCsv,
+    Callback, CurvesPlot, EpochCheckpoints, FitData, FitOptions, FitSettings, LastCheckpoint, LrMonitor, MetricsCsv,
     MetricsJsonl, Progress, TrainingConfig, fit,
 };
 
@@ -86,17 +86,17 @@ fn looped(data: &ImageDataset) -> f64 {
     };
     let norm = DatasetName::FashionMnist.spec().normalization();
     let start = Instant::now();
-    let fitted = fit(
-        model(&device),
-        data,
-        None,
+    let settings = FitSettings {
+        device: device.clone(),
+        training: config,
+        options,
+    };
+    let data = FitData {
+        train: data,
+        valid: None,
         norm,
-        &device,
-        &config,
-        &mut callbacks,
-        &options,
-    )
-    .unwrap();
+    };
+    let fitted = fit(model(&device), data, &settings, &mut callbacks).unwrap();
     let secs = start.elapsed().as_secs_f64();
     drop(fitted);
     secs / (STEPS * EPOCHS) as f64

@@ -56,7 +56,7 @@ impl Callback for BestCheckpoint {
         Ok(())
     }
 
-    fn on_epoch_complete(
+    fn on_epoch_end(
         &mut self,
         _history: &History,
         model: &dyn ModelSnapshot,

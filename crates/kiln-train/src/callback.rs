@@ -1,4 +1,8 @@
-//! Hooks into the training loop. Every hook sees the metrics so far.
+//! Hooks into the training loop. Every hook sees the metrics so far. An epoch's events, in
+//! order: [`Callback::on_batch_end`] after every step, [`Callback::on_train_phase_end`] and
+//! [`Callback::on_phase_end`] when the training phase ends, [`Callback::on_validation_end`]
+//! and [`Callback::on_phase_end`] when validation ends, then [`Callback::on_epoch_end`] with the
+//! model, and [`Callback::stop_requested`].
 
 use std::path::{Path, PathBuf};
 
@@ -101,8 +105,8 @@ pub trait Callback {
     ) -> Result<(), TrainError> {
         Ok(())
     }
-    /// After each epoch's training phase, with its pooled metrics.
-    fn on_epoch_end(
+    /// After each epoch's training phase, with its pooled metrics (before validation).
+    fn on_train_phase_end(
         &mut self,
         _train: &EpochMetrics,
         _history: &History,
@@ -118,20 +122,21 @@ pub trait Callback {
         Ok(())
     }
     /// After each phase (training, then validation), right after
-    /// [`on_epoch_end`](Self::on_epoch_end) or [`on_validation_end`](Self::on_validation_end):
-    /// for callbacks that treat both phases alike.
+    /// [`on_train_phase_end`](Self::on_train_phase_end) or
+    /// [`on_validation_end`](Self::on_validation_end): for callbacks that treat both phases
+    /// alike.
     fn on_phase_end(&mut self, _m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
         Ok(())
     }
-    /// At the end of each epoch, after training and validation, with the model.
-    fn on_epoch_complete(
+    /// At the end of each epoch, after both phases, with the model.
+    fn on_epoch_end(
         &mut self,
         _history: &History,
         _model: &dyn ModelSnapshot,
     ) -> Result<(), TrainError> {
         Ok(())
     }
-    /// Asked after [`on_epoch_complete`](Self::on_epoch_complete): `Some(reason)` ends training
+    /// Asked after [`on_epoch_end`](Self::on_epoch_end): `Some(reason)` ends training
     /// after this epoch.
     fn stop_requested(&self) -> Option<String> {
         None

@@ -87,7 +87,7 @@ impl CurvesPlot {
 }
 
 impl Callback for CurvesPlot {
-    fn on_epoch_complete(
+    fn on_epoch_end(
         &mut self,
         history: &History,
         _model: &dyn ModelSnapshot,

@@ -87,7 +87,7 @@ impl Callback for EpochCheckpoints {
         Ok(())
     }
 
-    fn on_epoch_complete(
+    fn on_epoch_end(
         &mut self,
         history: &History,
         model: &dyn ModelSnapshot,

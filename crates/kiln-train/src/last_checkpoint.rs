@@ -22,7 +22,7 @@ impl LastCheckpoint {
 }
 
 impl Callback for LastCheckpoint {
-    fn on_epoch_complete(
+    fn on_epoch_end(
         &mut self,
         _history: &History,
         model: &dyn ModelSnapshot,

@@ -44,6 +44,7 @@ mod progress;
 mod registry;
 mod run;
 mod schedule;
+mod step;
 mod split_eval;
 mod trainer;
 pub mod training_state;
@@ -79,5 +80,5 @@ pub use split_eval::{
     ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, architecture_name,
     configured_report, evaluate_artifacts, load_trained, read_architecture, read_run_config,
 };
-pub use trainer::{FitOptions, Fitted, fit};
+pub use trainer::{FitData, FitOptions, FitSettings, Fitted, fit};
 pub use training_state::TrainingState;

@@ -8,12 +8,12 @@ use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::DatasetFiles;
 use kiln_eval::{ClassificationReport, Predictions};
-use kiln_models::{Architecture, ImportReport, freeze_backbone, import_weights};
+use kiln_models::{Architecture, ImageClassifier, ImportReport, freeze_backbone, import_weights};
 
 use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
 use crate::class_weights::ClassWeights;
-use crate::config::RunConfig;
+use crate::config::{BinaryHead, RunConfig};
 use crate::curves_plot::CurvesPlot;
 use crate::early_stopping::EarlyStopping;
 use crate::epoch_checkpoints::EpochCheckpoints;
@@ -25,8 +25,9 @@ use crate::last_checkpoint::LastCheckpoint;
 use crate::lr_monitor::LrMonitor;
 use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
-use crate::split_eval::{EvalSplit, SplitOutputs, SplitReport, Splits, report_split};
-use crate::trainer::{FitOptions, Fitted, fit};
+use crate::split_eval::{EvalSplit, SplitOutputs, Splits, report_split};
+use crate::plan::RunPlan;
+use crate::trainer::{FitData, FitOptions, FitSettings, fit};
 use crate::training_state::{STATE_FILE, TrainingState};
 
 /// File names inside the artifact directory.
@@ -110,238 +111,94 @@ pub fn run<A: Architecture>(
 /// [`run`], resumable and interruptible: the training state is kept in
 /// [`artifacts::TRAINING_STATE`] of the artifact directory, and `options.resume` continues from it
 /// — to the same metrics and weights as an uninterrupted run (on the CPU backends).
+///
+/// The stages, in order: plan (every setting checked, [`RunConfig::plan`]) → load the splits →
+/// build the model (fresh, imported or resumed) → prepare the artifact directory (the first
+/// write) → callbacks from the plan → [`fit`] → choose a binary head's decision threshold on
+/// the validation split → evaluate the test split and write the weights and report.
 pub fn run_with<A: Architecture>(
     config: &RunConfig<A>,
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
-    // Every setting is checked before anything is read or written.
     let plan = config.plan()?;
     let wanted = config.devices;
     if wanted > 1 && options.devices.len() != wanted {
-        return Err(ConfigError::rule(
-            "devices",
-            format!(
-                "the run trains on {wanted} devices but {} were given",
-                options.devices.len()
-            ),
-        )
-        .into());
+        let given = options.devices.len();
+        let rule = format!("the run trains on {wanted} devices but {given} were given");
+        return Err(ConfigError::rule("devices", rule).into());
     }
     let dir = &config.artifact_dir;
-    let checkpoint_dir = dir.join(artifacts::TRAINING_STATE);
+    let state_dir = dir.join(artifacts::TRAINING_STATE);
     let resume = match options.resume {
-        true => Some(TrainingState::read(&checkpoint_dir)?.ok_or_else(|| {
-            TrainError::artifact(
-                checkpoint_dir.join(STATE_FILE),
-                "no training state to resume (the run saved none: it ended before its first epoch?)",
-            )
-        })?),
+        true => Some(saved_state(&state_dir)?),
         false => None,
     };
-    let Splits {
-        dataset,
-        class_names,
-        normalization: norm,
-        skipped,
-        leakage,
-        deduped,
-        files,
-        train,
-        valid,
-        test,
-        valid_len,
-    } = Splits::load_checked(config, config.leakage_check)?;
-    let sizes = [train.len(), valid.len(), test.len()];
-    let name = dataset.name();
+    let splits = Splits::load_checked(config, config.leakage_check)?;
+    let sizes = [splits.train.len(), splits.valid.len(), splits.test.len()];
+    let name = splits.dataset.name();
     let info = DataInfo {
         dataset: &name,
-        files: &files,
+        files: &splits.files,
         sizes,
-        skipped: &skipped,
-        leakage: &leakage,
-        deduped,
+        skipped: &splits.skipped,
+        leakage: &splits.leakage,
+        deduped: splits.deduped,
     };
-    let extra = plan.metrics;
-    let monitor = plan.monitor;
-    // Balanced class weights become the numbers used, recorded in config.json.
-    let mut training = config.training.clone();
-    if let Some(w) = &training.class_weights {
-        training.class_weights = Some(ClassWeights::Values(w.resolve(&train.class_counts())?));
-    }
     for cb in callbacks.iter_mut() {
         cb.on_data_loaded(&info)?;
     }
-
-    device.seed(config.training.seed);
-    let mut model = config.model.init(&device.clone().autodiff());
-    let mut import = None;
-    if let Some(state) = &resume {
-        // The saved weights carry their parameter ids, which key the optimizer's state.
-        let frozen = config
-            .pretrained
-            .as_ref()
-            .is_some_and(|p| p.freeze_backbone);
-        if frozen {
-            model = freeze_backbone(model, config.model.head());
-        }
-        let path = state.model_path(&checkpoint_dir);
-        model = model
-            .try_load_file(&path)
-            .map_err(|e| TrainError::artifact(&path, e))?;
-    } else if let Some(pretrained) = &config.pretrained {
-        let (loaded, report) = import_weights(&config.model, model, &pretrained.weights)?;
-        model = match pretrained.freeze_backbone {
-            true => freeze_backbone(loaded, config.model.head()),
-            false => loaded,
-        };
-        import = Some(report);
+    // Balanced class weights become the numbers used, recorded in config.json.
+    let mut training = config.training.clone();
+    if let Some(w) = &training.class_weights {
+        let counts = splits.train.class_counts();
+        training.class_weights = Some(ClassWeights::Values(w.resolve(&counts)?));
     }
-
-    // Only now touch the artifact directory: a run that cannot start leaves it as it was, and
-    // one that starts leaves no outputs of an earlier run beside its own (a resumed run keeps
-    // its checkpoints).
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
-    let kept_on_resume = [artifacts::BEST_MODEL, artifacts::LAST_MODEL];
-    for stale in [artifacts::TRAINING_STATE, artifacts::CHECKPOINTS] {
-        let path = dir.join(stale);
-        if resume.is_none() && path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| TrainError::artifact(&path, e))?;
-        }
-    }
-    for stale in [
-        artifacts::MODEL,
-        artifacts::BEST_MODEL,
-        artifacts::LAST_MODEL,
-        artifacts::EVAL,
-        artifacts::PREDICTIONS,
-        artifacts::SKIPPED,
-        artifacts::LEAKAGE,
-    ]
-    .into_iter()
-    .filter(|f| resume.is_none() || !kept_on_resume.contains(f))
-    {
-        let path = dir.join(stale);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(TrainError::artifact(&path, e));
-            }
-            _ => {}
-        }
-    }
+    let (model, import) = build_model(config, device, resume.as_ref(), &state_dir)?;
     let mut resolved = RunConfig {
-        dataset,
-        valid_size: Some(valid_len),
+        dataset: splits.dataset.clone(),
+        valid_size: Some(splits.valid_len),
         training: training.clone(),
         ..config.clone()
     };
-    write_json(&dir.join(artifacts::CONFIG), &resolved)?;
-    if !leakage.is_empty() {
-        let report = serde_json::json!({ "overlaps": leakage, "deduped": deduped });
-        write_json(&dir.join(artifacts::LEAKAGE), &report)?;
-    }
-    if !skipped.is_empty() {
-        let path = dir.join(artifacts::SKIPPED);
-        let lines: String = skipped
-            .iter()
-            .map(|(file, why)| format!("{}\t{why}\n", file.display()))
-            .collect();
-        std::fs::write(&path, lines).map_err(|e| TrainError::artifact(&path, e))?;
-    }
-
-    let jsonl = MetricsJsonl::create(&dir.join(artifacts::METRICS_JSONL), extra.clone())?;
-    callbacks.insert(
-        0,
-        Box::new(MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?),
-    );
-    callbacks.insert(1, Box::new(jsonl));
-    let monitor_only = monitor.as_ref().map(|(m, _)| m.clone());
-    callbacks.push(Box::new(LrMonitor::new(&dir.join(artifacts::LR))));
-    let curves = dir.join(artifacts::CURVES_PNG).with_extension("");
-    callbacks.push(Box::new(CurvesPlot::new(&curves, monitor_only.clone())));
-    callbacks.push(Box::new(LastCheckpoint::new(
-        dir.join(artifacts::LAST_MODEL),
-    )));
-    if config.keep_checkpoints > 0 {
-        callbacks.push(Box::new(EpochCheckpoints::new(
-            &dir.join(artifacts::CHECKPOINTS),
-            config.keep_checkpoints,
-            monitor_only,
-        )));
-    }
-    if let Some((monitor, m)) = monitor {
-        if m.save_best {
-            let path = dir.join(artifacts::BEST_MODEL);
-            callbacks.push(Box::new(BestCheckpoint::new(monitor.clone(), path)));
-        }
-        if let Some(patience) = m.early_stopping_patience {
-            callbacks.push(Box::new(EarlyStopping::new(monitor, patience, m.min_delta)));
-        }
-    }
-    let Fitted {
+    prepare_artifact_dir(&resolved, &splits, resume.is_some())?;
+    builtin_callbacks(plan, dir, &mut callbacks)?;
+    let fitted = fit(
         model,
-        history,
-        stopped_early,
-    } = fit(
-        model,
-        &train,
-        Some(&valid),
-        norm,
-        device,
-        &training,
-        &mut callbacks,
-        &FitOptions {
-            checkpoint_dir: Some(checkpoint_dir),
-            resume,
-            interrupt: options.interrupt.clone(),
-            devices: options.devices.clone(),
-            binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
+        FitData {
+            train: &splits.train,
+            valid: Some(&splits.valid),
+            norm: splits.normalization,
         },
+        &FitSettings {
+            device: device.clone(),
+            training,
+            options: FitOptions {
+                checkpoint_dir: Some(state_dir),
+                resume,
+                interrupt: options.interrupt.clone(),
+                devices: options.devices.clone(),
+                binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
+            },
+        },
+        &mut callbacks,
     )?;
-
     // Ctrl-C after the last step (during the last validation): the state of the finished
     // training is saved; `--resume` runs only the evaluation.
-    if options
-        .interrupt
-        .as_ref()
-        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
-    {
+    let interrupt = options.interrupt.as_ref();
+    if interrupt.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
         return Err(TrainError::Interrupted {
             epoch: config.training.epochs + 1,
             batch: 0,
             saved: Some(dir.join(artifacts::TRAINING_STATE)),
         });
     }
-    let model = model.valid();
-    // A binary head's threshold: fixed, or chosen on the validation split (never on test) and
-    // recorded, so that `kiln eval` applies the same one.
+    let model = fitted.model.valid();
     if let Some(head) = resolved.binary_head {
-        let eval_loader = kiln_data::Loader::new(
-            kiln_data::Batcher::new(norm, device.clone()),
-            config.training.loader_workers,
-        );
-        let scored = crate::evaluate(
-            &model,
-            &valid,
-            &eval_loader,
-            config.training.batch_size,
-            true,
-        )?
-        .predictions
-        .ok_or(TrainError::Internal("the evaluation collected no predictions"))?;
-        let positive = crate::binary::positive_scores(&scored.scores_f64());
-        let threshold =
-            crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?
-                .ok_or_else(|| TrainError::NoThreshold {
-                    rule: head.threshold,
-                    positive: class_names
-                        .get(1)
-                        .map_or("positive", String::as_str)
-                        .to_string(),
-                })?;
-        resolved.binary_head = Some(crate::config::BinaryHead {
-            chosen: Some(threshold),
+        let chosen = choose_threshold(&model, head, &splits, device, &resolved)?;
+        resolved.binary_head = Some(BinaryHead {
+            chosen: Some(chosen),
             ..head
         });
         write_json(&dir.join(artifacts::CONFIG), &resolved)?;
@@ -351,34 +208,185 @@ pub fn run_with<A: Architecture>(
         .clone()
         .save_file(&model_path)
         .map_err(|e| TrainError::artifact(&model_path, e))?;
+    let diagnostics = run_diagnostics(
+        &splits.train.class_counts(),
+        &curve_of(&fitted.history),
+        &splits.class_names,
+        &config.diagnostics,
+    );
     let outputs = SplitOutputs::named(dir, EvalSplit::Test);
-    let SplitReport {
-        report,
-        predictions,
-        ..
-    } = report_split(
-        &model,
-        &test,
-        norm,
-        device,
-        &resolved,
-        outputs,
-        run_diagnostics(
-            &train.class_counts(),
-            &curve_of(&history),
-            &class_names,
-            &config.diagnostics,
-        ),
-    )?;
+    let test = &splits.test;
+    let norm = splits.normalization;
+    let report = report_split(&model, test, norm, device, &resolved, outputs, diagnostics)?;
     Ok(RunOutcome {
-        files,
+        files: splits.files,
         sizes,
-        history,
-        report,
-        predictions,
+        history: fitted.history,
+        report: report.report,
+        predictions: report.predictions,
         artifact_dir: dir.clone(),
-        stopped_early,
+        stopped_early: fitted.stopped_early,
         import,
+    })
+}
+
+/// The training state a resumed run continues from.
+fn saved_state(state_dir: &Path) -> Result<TrainingState, TrainError> {
+    TrainingState::read(state_dir)?.ok_or_else(|| {
+        TrainError::artifact(
+            state_dir.join(STATE_FILE),
+            "no training state to resume (the run saved none: it ended before its first epoch?)",
+        )
+    })
+}
+
+/// The model to train on `device`'s autodiff form: freshly initialized (seeded by the
+/// recipe), with imported pretrained weights, or with a resumed run's saved weights.
+fn build_model<A: Architecture>(
+    config: &RunConfig<A>,
+    device: &Device,
+    resume: Option<&TrainingState>,
+    state_dir: &Path,
+) -> Result<(A::Model, Option<ImportReport>), TrainError> {
+    device.seed(config.training.seed);
+    let model = config.model.init(&device.clone().autodiff());
+    let frozen = config.pretrained.as_ref().is_some_and(|p| p.freeze_backbone);
+    if let Some(state) = resume {
+        // The saved weights carry their parameter ids, which key the optimizer's state.
+        let model = match frozen {
+            true => freeze_backbone(model, config.model.head()),
+            false => model,
+        };
+        let path = state.model_path(state_dir);
+        let model = model
+            .try_load_file(&path)
+            .map_err(|e| TrainError::artifact(&path, e))?;
+        return Ok((model, None));
+    }
+    let Some(pretrained) = &config.pretrained else {
+        return Ok((model, None));
+    };
+    let (loaded, report) = import_weights(&config.model, model, &pretrained.weights)?;
+    let model = match frozen {
+        true => freeze_backbone(loaded, config.model.head()),
+        false => loaded,
+    };
+    Ok((model, Some(report)))
+}
+
+/// The first write of a run: the artifact directory created, the outputs of an earlier run in
+/// it removed (a resumed run keeps its checkpoints), the resolved `config.json` written, with
+/// `leakage.json` and `skipped.txt` when there is anything to say. A run that cannot start
+/// never gets here, and leaves the directory as it was.
+fn prepare_artifact_dir<A: serde::Serialize>(
+    resolved: &RunConfig<A>,
+    splits: &Splits,
+    resuming: bool,
+) -> Result<(), TrainError> {
+    let dir = &resolved.artifact_dir;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
+    for stale in [artifacts::TRAINING_STATE, artifacts::CHECKPOINTS] {
+        let path = dir.join(stale);
+        if !resuming && path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| TrainError::artifact(&path, e))?;
+        }
+    }
+    let kept_on_resume = [artifacts::BEST_MODEL, artifacts::LAST_MODEL];
+    let stale_files = [
+        artifacts::MODEL,
+        artifacts::BEST_MODEL,
+        artifacts::LAST_MODEL,
+        artifacts::EVAL,
+        artifacts::PREDICTIONS,
+        artifacts::SKIPPED,
+        artifacts::LEAKAGE,
+    ];
+    for stale in stale_files {
+        if resuming && kept_on_resume.contains(&stale) {
+            continue;
+        }
+        let path = dir.join(stale);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(TrainError::artifact(&path, e));
+            }
+            _ => {}
+        }
+    }
+    write_json(&dir.join(artifacts::CONFIG), resolved)?;
+    if !splits.leakage.is_empty() {
+        let report = serde_json::json!({ "overlaps": splits.leakage, "deduped": splits.deduped });
+        write_json(&dir.join(artifacts::LEAKAGE), &report)?;
+    }
+    if !splits.skipped.is_empty() {
+        let path = dir.join(artifacts::SKIPPED);
+        let lines: String = (splits.skipped.iter())
+            .map(|(file, why)| format!("{}\t{why}\n", file.display()))
+            .collect();
+        std::fs::write(&path, lines).map_err(|e| TrainError::artifact(&path, e))?;
+    }
+    Ok(())
+}
+
+/// The callbacks every run has, around the caller's: `metrics.csv` and `metrics.jsonl` first;
+/// then `lr.csv`, the curves, `model-last.bpk`, and what the plan asks for (kept epochs, the
+/// best model, early stopping).
+fn builtin_callbacks<A>(
+    plan: RunPlan<'_, A>,
+    dir: &Path,
+    callbacks: &mut Vec<Box<dyn Callback>>,
+) -> Result<(), TrainError> {
+    let extra = plan.metrics;
+    let jsonl = MetricsJsonl::create(&dir.join(artifacts::METRICS_JSONL), extra.clone())?;
+    let csv = MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?;
+    callbacks.insert(0, Box::new(csv));
+    callbacks.insert(1, Box::new(jsonl));
+    let monitor = plan.monitor.as_ref().map(|(m, _)| m.clone());
+    callbacks.push(Box::new(LrMonitor::new(&dir.join(artifacts::LR))));
+    let curves = dir.join(artifacts::CURVES_PNG).with_extension("");
+    callbacks.push(Box::new(CurvesPlot::new(&curves, monitor.clone())));
+    let last = dir.join(artifacts::LAST_MODEL);
+    callbacks.push(Box::new(LastCheckpoint::new(last)));
+    let keep = plan.config.keep_checkpoints;
+    if keep > 0 {
+        let checkpoints = dir.join(artifacts::CHECKPOINTS);
+        callbacks.push(Box::new(EpochCheckpoints::new(&checkpoints, keep, monitor)));
+    }
+    if let Some((monitor, m)) = plan.monitor {
+        if m.save_best {
+            let path = dir.join(artifacts::BEST_MODEL);
+            callbacks.push(Box::new(BestCheckpoint::new(monitor.clone(), path)));
+        }
+        if let Some(patience) = m.early_stopping_patience {
+            callbacks.push(Box::new(EarlyStopping::new(monitor, patience, m.min_delta)));
+        }
+    }
+    Ok(())
+}
+
+/// A binary head's decision threshold: the fixed one, or the one its rule picks on the
+/// validation split (never on test) — recorded, so that `kiln eval` applies the same.
+fn choose_threshold<M: ImageClassifier, A>(
+    model: &M,
+    head: BinaryHead,
+    splits: &Splits,
+    device: &Device,
+    config: &RunConfig<A>,
+) -> Result<f64, TrainError> {
+    let batcher = kiln_data::Batcher::new(splits.normalization, device.clone());
+    let loader = kiln_data::Loader::new(batcher, config.training.loader_workers);
+    let batch_size = config.training.batch_size;
+    let scored = crate::evaluate(model, &splits.valid, &loader, batch_size, true)?
+        .predictions
+        .ok_or(TrainError::Internal("the evaluation collected no predictions"))?;
+    let positive = crate::binary::positive_scores(&scored.scores_f64());
+    crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?.ok_or_else(|| {
+        TrainError::NoThreshold {
+            rule: head.threshold,
+            positive: (splits.class_names.get(1))
+                .map_or("positive", String::as_str)
+                .to_string(),
+        }
     })
 }
 

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, ModuleOptimizer};
 use burn::tensor::Device;
 use kiln_data::{
-    Batcher, ImageDataset, Loader, Normalization, balanced_class_weights, epoch_batches,
+    Batch, Batcher, ImageDataset, Loader, Normalization, balanced_class_weights, epoch_batches,
     weighted_epoch_batches,
 };
 use kiln_models::ImageClassifier;
@@ -17,6 +17,7 @@ use kiln_models::ImageClassifier;
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
 use crate::data_parallel::{self, BatchGrads, Replicas};
+use crate::step::{DataParallel, OneDevice, StepStrategy};
 use crate::error::TrainError;
 use crate::plan::ConfigError;
 use crate::evaluate::evaluate;
@@ -64,42 +65,97 @@ impl<M: ImageClassifier> ModelSnapshot for Snapshot<'_, M> {
     }
 }
 
-/// Trains `model` (built on `device.autodiff()`) on `train`, validating on `valid` after every
-/// epoch, and returns the trained model with the metrics of every epoch.
+/// The data [`fit`] trains and validates on.
+#[derive(Debug, Clone, Copy)]
+pub struct FitData<'a> {
+    /// The training split.
+    pub train: &'a ImageDataset,
+    /// The validation split, evaluated after every epoch (none, or empty: no validation).
+    pub valid: Option<&'a ImageDataset>,
+    /// How pixels are normalized.
+    pub norm: Normalization,
+}
+
+/// Everything about how [`fit`] trains but the model and the data, in one value.
+#[derive(Debug, Clone)]
+pub struct FitSettings {
+    /// The device the model lives on (a plain device: autodiff is enabled internally).
+    pub device: Device,
+    /// The recipe; checked by [`TrainingConfig::check`] before the first step.
+    pub training: TrainingConfig,
+    /// State, resume, interruption, several devices, a binary head.
+    pub options: FitOptions,
+}
+
+impl FitSettings {
+    /// Trains with `training` on `device`, with the default [`FitOptions`].
+    pub fn new(device: Device, training: TrainingConfig) -> Self {
+        Self {
+            device,
+            training,
+            options: FitOptions::default(),
+        }
+    }
+}
+
+/// Trains `model` (built on `settings.device.autodiff()`) on `data.train`, validating on
+/// `data.valid` after every epoch, and returns the trained model with the metrics of every
+/// epoch.
 ///
 /// Each epoch visits the training set in an order that is a pure function of
 /// `(config.seed, epoch)`, and the backend is reseeded before every batch
 /// ([`batch_seed`]), so a run resumed from a saved state ([`FitOptions`]) repeats exactly what
 /// the uninterrupted run would have done. Training metrics are pooled over samples. A
-/// callback may end training early ([`Callback::stop_requested`]).
+/// callback may end training early ([`Callback::stop_requested`]). How a batch's gradients are
+/// computed — on one device, or split over several — is a step strategy (`step.rs`).
 pub fn fit<M: ImageClassifier + 'static>(
-    mut model: M,
-    train: &ImageDataset,
-    valid: Option<&ImageDataset>,
-    norm: Normalization,
-    device: &Device,
-    config: &TrainingConfig,
+    model: M,
+    data: FitData<'_>,
+    settings: &FitSettings,
     callbacks: &mut [Box<dyn Callback>],
-    options: &FitOptions,
 ) -> Result<Fitted<M>, TrainError> {
-    config.check(train.num_classes())?;
-    if train.is_empty() {
+    let config = &settings.training;
+    config.check(data.train.num_classes())?;
+    if data.train.is_empty() {
         return Err(TrainError::EmptySplit { split: "training" });
     }
-    let train_loader = Loader::new(
-        Batcher::new(norm, device.clone().autodiff()),
-        config.loader_workers,
-    )
-    .with_augmentation(config.augmentation, config.seed);
-    let eval_loader = Loader::new(Batcher::new(norm, device.clone()), config.loader_workers);
-    let weights = match &config.class_weights {
-        Some(w) => Some(w.resolve(&train.class_counts())?),
-        None => None,
+    let mut strategy = step_strategy(&model, data.train, settings)?;
+    let device = &settings.device;
+    let loaders = Loaders {
+        train: Loader::new(
+            Batcher::new(data.norm, device.clone().autodiff()),
+            config.loader_workers,
+        )
+        .with_augmentation(config.augmentation, config.seed),
+        eval: Loader::new(Batcher::new(data.norm, device.clone()), config.loader_workers),
     };
-    let loss_config = CrossEntropyLossConfig::new()
-        .with_weights(weights.clone())
-        .with_smoothing(config.label_smoothing);
-    let loss_fn = loss_config.init(&device.clone().autodiff());
+    let mut run = EpochLoop::start(data, settings, callbacks)?;
+    let mut model = model;
+    for epoch in run.epochs() {
+        model = run.train_phase(model, epoch, &loaders.train, strategy.as_mut(), callbacks)?;
+        run.validation_phase(&model, epoch, &loaders.eval, callbacks)?;
+        if run.end_epoch(&model, epoch, callbacks)? {
+            break;
+        }
+    }
+    for cb in callbacks.iter_mut() {
+        cb.on_train_end(&run.history)?;
+    }
+    Ok(Fitted {
+        model,
+        history: run.history,
+        stopped_early: run.stopped_early,
+    })
+}
+
+/// The strategy `settings` ask for: one device, or data-parallel over `options.devices`.
+fn step_strategy<M: ImageClassifier + 'static>(
+    model: &M,
+    train: &ImageDataset,
+    settings: &FitSettings,
+) -> Result<Box<dyn StepStrategy<M>>, TrainError> {
+    let config = &settings.training;
+    let options = &settings.options;
     if options.binary_pos_weight.is_some()
         && (config.class_weights.is_some()
             || config.label_smoothing.is_some()
@@ -112,277 +168,399 @@ pub fn fit<M: ImageClassifier + 'static>(
         )
         .into());
     }
-    let mut replicas = match options.devices.len() {
-        0 | 1 => None,
-        n if data_parallel::has_running_statistics(&model) => {
-            return Err(ConfigError::rule(
-                "devices",
-                format!(
-                    "training on {n} devices: the model has batch-norm running statistics, which \
-                     Burn 0.22 would update once per replica instead of once per batch; \
-                     data-parallel training takes models without batch norm (e.g. lenet5)"
-                ),
-            )
-            .into());
-        }
+    let weights = match &config.class_weights {
+        Some(w) => Some(w.resolve(&train.class_counts())?),
+        None => None,
+    };
+    let loss = CrossEntropyLossConfig::new()
+        .with_weights(weights.clone())
+        .with_smoothing(config.label_smoothing);
+    match options.devices.len() {
+        0 | 1 => Ok(Box::new(OneDevice {
+            loss: loss.init(&settings.device.clone().autodiff()),
+            binary_pos_weight: options.binary_pos_weight,
+        })),
+        n if data_parallel::has_running_statistics(model) => Err(ConfigError::rule(
+            "devices",
+            format!(
+                "training on {n} devices: the model has batch-norm running statistics, which \
+                 Burn 0.22 would update once per replica instead of once per batch; \
+                 data-parallel training takes models without batch norm (e.g. lenet5)"
+            ),
+        )
+        .into()),
         _ => {
             let devices: Vec<Device> = options
                 .devices
                 .iter()
                 .map(|d| d.clone().autodiff())
                 .collect();
-            Some(Replicas::<M>::new(&devices, &loss_config))
+            Ok(Box::new(DataParallel {
+                replicas: Replicas::<M>::new(&devices, &loss),
+                labels: train.labels().to_vec(),
+                class_weights: weights,
+            }))
         }
-    };
-    let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let accumulate = config.grad_accumulation.max(1);
-    let total_steps = steps_per_epoch.div_ceil(accumulate) * config.epochs;
-    let info = TrainInfo {
-        epochs: config.epochs,
-        steps_per_epoch,
-        train_len: train.len(),
-        valid_len: valid.map_or(0, ImageDataset::len),
-    };
-    let mut optim = config.optimizer.init(config.grad_clipping);
-    let sampling_weights = balanced_class_weights(train.labels(), train.num_classes());
-    let checkpoint_dir = options.checkpoint_dir.as_deref();
-    let mut history = History::new();
-    let mut step = 0;
-    let mut first = (1, 0);
-    let mut resumed: Option<(PhaseAccumulator, f64)> = None;
-    let mut stopped_early = None;
-    if let Some(state) = &options.resume {
-        let dir = checkpoint_dir.ok_or(TrainError::Internal(
+    }
+}
+
+/// The loaders of the two phases: training batches (on the autodiff device, augmented) and
+/// evaluation batches.
+struct Loaders {
+    train: Loader,
+    eval: Loader,
+}
+
+/// The state of the epoch loop between its stages (the model is passed through them: an
+/// optimizer step consumes it, and updates its tensors in place when it is their only owner).
+struct EpochLoop<'a> {
+    data: FitData<'a>,
+    settings: &'a FitSettings,
+    optim: ModuleOptimizer,
+    history: History,
+    /// Optimizer steps taken.
+    step: usize,
+    /// The epoch and batch training starts at (1, 0; or where a resumed run stopped).
+    first: (usize, usize),
+    /// A resumed epoch's running metrics and seconds so far.
+    resumed: Option<(PhaseAccumulator, f64)>,
+    stopped_early: Option<String>,
+    steps_per_epoch: usize,
+    total_steps: usize,
+    /// The rate of the last step.
+    lr: f64,
+    sampling_weights: Vec<f64>,
+}
+
+impl<'a> EpochLoop<'a> {
+    /// Restores a saved state if resuming, and tells the callbacks training starts.
+    fn start(
+        data: FitData<'a>,
+        settings: &'a FitSettings,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<Self, TrainError> {
+        let config = &settings.training;
+        let steps_per_epoch = data.train.len().div_ceil(config.batch_size);
+        let accumulate = config.grad_accumulation;
+        let mut run = Self {
+            data,
+            settings,
+            optim: config.optimizer.init(config.grad_clipping),
+            history: History::new(),
+            step: 0,
+            first: (1, 0),
+            resumed: None,
+            stopped_early: None,
+            steps_per_epoch,
+            total_steps: config.epochs * steps_per_epoch.div_ceil(accumulate),
+            lr: config.lr,
+            sampling_weights: balanced_class_weights(
+                data.train.labels(),
+                data.train.num_classes(),
+            ),
+        };
+        if let Some(state) = &settings.options.resume {
+            run.restore(state, callbacks)?;
+        }
+        let info = TrainInfo {
+            epochs: config.epochs,
+            steps_per_epoch,
+            train_len: data.train.len(),
+            valid_len: data.valid.map_or(0, ImageDataset::len),
+        };
+        for cb in callbacks.iter_mut() {
+            cb.on_train_start(&info)?;
+        }
+        // Ctrl-C while the data was loading: stop before the first step, nothing to save.
+        if run.interrupted() {
+            return Err(TrainError::Interrupted {
+                epoch: run.first.0,
+                batch: run.first.1,
+                saved: None,
+            });
+        }
+        Ok(run)
+    }
+
+    /// Continues from `state`: the optimizer, the history and the position it saved.
+    fn restore(
+        &mut self,
+        state: &TrainingState,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<(), TrainError> {
+        let dir = self.checkpoint_dir().ok_or(TrainError::Internal(
             "resuming needs the checkpoint directory of the state",
         ))?;
-        optim = state.restore_optimizer(dir, optim)?;
-        history = state.history.clone();
-        step = state.step;
-        first = (state.epoch, state.batch);
-        resumed = state.running.clone().map(|r| (r, state.running_seconds));
-        stopped_early = state.stopped_early.clone();
+        let optim = self.settings.training.optimizer.init(self.settings.training.grad_clipping);
+        self.optim = state.restore_optimizer(dir, optim)?;
+        self.history = state.history.clone();
+        self.step = state.step;
+        self.first = (state.epoch, state.batch);
+        self.resumed = state.running.clone().map(|r| (r, state.running_seconds));
+        self.stopped_early = state.stopped_early.clone();
         let resumed = Resumed {
             epoch: state.epoch,
             batch: state.batch,
-            step,
-            history: &history,
+            step: self.step,
+            history: &self.history,
         };
         for cb in callbacks.iter_mut() {
             cb.on_resume(&resumed)?;
         }
+        Ok(())
     }
-    for cb in callbacks.iter_mut() {
-        cb.on_train_start(&info)?;
+
+    fn checkpoint_dir(&self) -> Option<&'a Path> {
+        self.settings.options.checkpoint_dir.as_deref()
     }
-    let interrupted = || {
-        options
-            .interrupt
-            .as_ref()
-            .is_some_and(|flag| flag.load(Ordering::Relaxed))
-    };
-    // Ctrl-C while the data was loading: stop before the first step, nothing to save.
-    if interrupted() {
-        return Err(TrainError::Interrupted {
-            epoch: first.0,
-            batch: first.1,
-            saved: None,
-        });
+
+    fn interrupted(&self) -> bool {
+        let flag = self.settings.options.interrupt.as_ref();
+        flag.is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
-    let epochs = match stopped_early {
-        Some(_) => first.0..=0,
-        None => first.0..=config.epochs,
-    };
-    for epoch in epochs {
-        let start = Instant::now();
-        let first_batch = if epoch == first.0 { first.1 } else { 0 };
-        let (mut stats, earlier_seconds) = resumed
-            .take()
-            .unwrap_or_else(|| (PhaseAccumulator::new(train.num_classes()), 0.0));
-        // The rate of the epoch's last step so far (a resumed epoch may have no step left).
-        let mut lr = match (first_batch, step) {
-            (1.., 1..) => config.schedule.lr_at(
-                config.lr,
-                step - 1,
-                total_steps,
-                steps_per_epoch.div_ceil(accumulate),
-            ),
-            _ => config.lr,
-        };
-        let order = match config.sampler {
-            Sampler::Shuffle => epoch_batches(
-                train.len(),
-                config.batch_size,
-                Some((config.seed, epoch as u64)),
-            ),
+
+    /// The epochs left to run (none if a callback already stopped the run).
+    fn epochs(&self) -> std::ops::RangeInclusive<usize> {
+        match self.stopped_early {
+            Some(_) => self.first.0..=0,
+            None => self.first.0..=self.settings.training.epochs,
+        }
+    }
+
+    /// The learning rate at optimizer step `step`.
+    fn lr_at(&self, step: usize) -> f64 {
+        let config = &self.settings.training;
+        let steps_per_epoch = self.steps_per_epoch.div_ceil(config.grad_accumulation);
+        config
+            .schedule
+            .lr_at(config.lr, step, self.total_steps, steps_per_epoch)
+    }
+
+    /// The epoch's batches: a seeded shuffle, or balanced draws with replacement.
+    fn batch_order(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let config = &self.settings.training;
+        let train = self.data.train;
+        let seed = (config.seed, epoch as u64);
+        match config.sampler {
+            Sampler::Shuffle => epoch_batches(train.len(), config.batch_size, Some(seed)),
             Sampler::Balanced => weighted_epoch_batches(
                 train.labels(),
-                &sampling_weights,
+                &self.sampling_weights,
                 config.batch_size,
-                (config.seed, epoch as u64),
+                seed,
             ),
+        }
+    }
+
+    /// One epoch's training phase, from its first batch (or where a resumed run stopped).
+    fn train_phase<M: ImageClassifier + 'static>(
+        &mut self,
+        mut model: M,
+        epoch: usize,
+        loader: &Loader,
+        strategy: &mut dyn StepStrategy<M>,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<M, TrainError> {
+        let start = Instant::now();
+        let first_batch = if epoch == self.first.0 { self.first.1 } else { 0 };
+        let (mut stats, earlier_seconds) = self
+            .resumed
+            .take()
+            .unwrap_or_else(|| (PhaseAccumulator::new(self.data.train.num_classes()), 0.0));
+        // The rate of the epoch's last step so far (a resumed epoch may have no step left).
+        self.lr = match (first_batch, self.step) {
+            (1.., 1..) => self.lr_at(self.step - 1),
+            _ => self.settings.training.lr,
         };
-        model = train_loader.run_from(train, &order, first_batch, epoch as u64, |batches| {
+        let order = self.batch_order(epoch);
+        let train = self.data.train;
+        let model = loader.run_from(train, &order, first_batch, epoch as u64, |batches| {
             let mut accumulated = GradientsAccumulator::new();
             for (batch_idx, (batch, indices)) in (first_batch..).zip(batches) {
-                lr = config.schedule.lr_at(
-                    config.lr,
-                    step,
-                    total_steps,
-                    steps_per_epoch.div_ceil(accumulate),
-                );
-                let seed = batch_seed(config.seed, epoch, batch_idx);
-                device.seed(seed);
-                // Batches are grouped by `accumulate` from the epoch's start; the last group
-                // may be smaller. Each loss is divided by its group's size, so one step on a
-                // group is a step on the mean loss of its batches.
-                let group_start = batch_idx - batch_idx % accumulate;
-                let group_len = accumulate.min(steps_per_epoch - group_start);
-                let BatchGrads {
-                    loss: loss_value,
-                    logits,
-                    grads,
-                } = match &mut replicas {
-                    None => {
-                        let logits = crate::binary::class_logits(model.forward(batch.images));
-                        let loss = match options.binary_pos_weight {
-                            Some(w) => {
-                                crate::binary::binary_loss(logits.clone(), batch.targets.clone(), w)
-                            }
-                            None => loss_fn.forward(logits.clone(), batch.targets.clone()),
-                        };
-                        let value = loss.clone().into_scalar::<f64>();
-                        let loss = match group_len {
-                            1 => loss,
-                            n => loss.div_scalar(n as f64),
-                        };
-                        BatchGrads {
-                            loss: value,
-                            logits: logits.detach(),
-                            grads: GradientsParams::from_grads(loss.backward(), &model),
-                        }
-                    }
-                    Some(replicas) => {
-                        let sample_weights: Vec<f64> = indices
-                            .iter()
-                            .map(|&i| {
-                                let class = usize::from(train.labels()[i]);
-                                weights.as_ref().map_or(1.0, |w| f64::from(w[class]))
-                            })
-                            .collect();
-                        replicas.backward(
-                            &model,
-                            batch.images,
-                            batch.targets.clone(),
-                            &sample_weights,
-                            group_len,
-                            seed,
-                        )?
-                    }
-                };
-                if !loss_value.is_finite() {
-                    return Err(TrainError::NonFiniteLoss {
-                        epoch,
-                        batch: batch_idx,
-                        loss: loss_value,
-                    });
-                }
-                if group_len == 1 {
-                    model = optim.step(lr, model, grads);
-                } else {
-                    accumulated.accumulate(&model, grads);
-                    if batch_idx + 1 == group_start + group_len {
-                        model = optim.step(lr, model, accumulated.grads());
-                    }
-                }
-                stats.add_loss(loss_value, indices.len());
-                stats.confusion_mut().update(logits, batch.targets)?;
-                let event = BatchEnd {
+                let at = BatchAt {
                     epoch,
                     batch: batch_idx,
-                    step,
-                    loss: loss_value,
-                    lr,
-                    running: &stats,
+                    earlier_seconds,
+                    start,
                 };
-                for cb in callbacks.iter_mut() {
-                    cb.on_batch_end(&event, &history)?;
-                }
-                if batch_idx + 1 == group_start + group_len {
-                    step += 1;
-                    if interrupted() {
-                        let at = Position {
-                            epoch,
-                            batch: batch_idx + 1,
-                            step,
-                            history: &history,
-                            running: Some(&stats),
-                            running_seconds: earlier_seconds + start.elapsed().as_secs_f64(),
-                            stopped_early: None,
-                        };
-                        return Err(interrupt(checkpoint_dir, &model, &optim, at));
-                    }
-                }
+                let step = Step {
+                    accumulated: &mut accumulated,
+                    strategy: &mut *strategy,
+                    stats: &mut stats,
+                };
+                model = self.train_batch(model, at, batch, &indices, step, callbacks)?;
             }
-            Ok(model)
+            Ok::<_, TrainError>(model)
         })?;
         let seconds = earlier_seconds + start.elapsed().as_secs_f64();
-        let train_metrics = stats.finish(epoch, Phase::Train, lr, seconds);
-        history.push(train_metrics.clone());
+        let metrics = stats.finish(epoch, Phase::Train, self.lr, seconds);
+        self.history.push(metrics.clone());
         for cb in callbacks.iter_mut() {
-            cb.on_epoch_end(&train_metrics, &history)?;
-            cb.on_phase_end(&train_metrics, &history)?;
+            cb.on_train_phase_end(&metrics, &self.history)?;
+            cb.on_phase_end(&metrics, &self.history)?;
         }
-        if let Some(valid) = valid.filter(|v| !v.is_empty()) {
-            let eval = evaluate(
-                &model.valid(),
-                valid,
-                &eval_loader,
-                config.batch_size,
-                false,
-            )?;
-            let m = eval.stats.finish(epoch, Phase::Valid, lr, eval.seconds);
-            history.push(m.clone());
-            for cb in callbacks.iter_mut() {
-                cb.on_validation_end(&m, &history)?;
-                cb.on_phase_end(&m, &history)?;
+        Ok(model)
+    }
+
+    /// One batch: its gradients from the strategy, an optimizer step at the end of its
+    /// accumulation group, its metrics, the callbacks, and a check for Ctrl-C.
+    fn train_batch<M: ImageClassifier + 'static>(
+        &mut self,
+        model: M,
+        at: BatchAt,
+        batch: Batch,
+        indices: &[usize],
+        step: Step<'_, M>,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<M, TrainError> {
+        let Step {
+            accumulated,
+            strategy,
+            stats,
+        } = step;
+        let config = &self.settings.training;
+        let accumulate = config.grad_accumulation;
+        self.lr = self.lr_at(self.step);
+        let seed = batch_seed(config.seed, at.epoch, at.batch);
+        self.settings.device.seed(seed);
+        // Batches are grouped by `accumulate` from the epoch's start; the last group may be
+        // smaller. Each loss is divided by its group's size, so one step on a group is a step
+        // on the mean loss of its batches.
+        let group_start = at.batch - at.batch % accumulate;
+        let group_len = accumulate.min(self.steps_per_epoch - group_start);
+        let targets = batch.targets.clone();
+        let BatchGrads {
+            loss,
+            logits,
+            grads,
+        } = strategy.gradients(&model, batch, indices, group_len, seed)?;
+        if !loss.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                epoch: at.epoch,
+                batch: at.batch,
+                loss,
+            });
+        }
+        let ends_group = at.batch + 1 == group_start + group_len;
+        let model = match (group_len, ends_group) {
+            (1, _) => self.optim.step(self.lr, model, grads),
+            (_, false) => {
+                accumulated.accumulate(&model, grads);
+                model
+            }
+            (_, true) => {
+                accumulated.accumulate(&model, grads);
+                self.optim.step(self.lr, model, accumulated.grads())
+            }
+        };
+        stats.add_loss(loss, indices.len());
+        stats.confusion_mut().update(logits, targets)?;
+        let event = BatchEnd {
+            epoch: at.epoch,
+            batch: at.batch,
+            step: self.step,
+            loss,
+            lr: self.lr,
+            running: stats,
+        };
+        for cb in callbacks.iter_mut() {
+            cb.on_batch_end(&event, &self.history)?;
+        }
+        if ends_group {
+            self.step += 1;
+            if self.interrupted() {
+                let position = Position {
+                    epoch: at.epoch,
+                    batch: at.batch + 1,
+                    step: self.step,
+                    history: &self.history,
+                    running: Some(stats),
+                    running_seconds: at.earlier_seconds + at.start.elapsed().as_secs_f64(),
+                    stopped_early: None,
+                };
+                return Err(interrupt(self.checkpoint_dir(), &model, &self.optim, position));
             }
         }
+        Ok(model)
+    }
+
+    /// Evaluates the model on the validation split, if there is one.
+    fn validation_phase<M: ImageClassifier>(
+        &mut self,
+        model: &M,
+        epoch: usize,
+        loader: &Loader,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<(), TrainError> {
+        let Some(valid) = self.data.valid.filter(|v| !v.is_empty()) else {
+            return Ok(());
+        };
+        let batch_size = self.settings.training.batch_size;
+        let eval = evaluate(&model.valid(), valid, loader, batch_size, false)?;
+        let metrics = eval.stats.finish(epoch, Phase::Valid, self.lr, eval.seconds);
+        self.history.push(metrics.clone());
         for cb in callbacks.iter_mut() {
-            cb.on_epoch_complete(&history, &Snapshot(&model))?;
+            cb.on_validation_end(&metrics, &self.history)?;
+            cb.on_phase_end(&metrics, &self.history)?;
         }
-        stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
+        Ok(())
+    }
+
+    /// The epoch's end: callbacks with the model, whether one stops the run, the training
+    /// state saved. `true` when training ends here.
+    fn end_epoch<M: ImageClassifier>(
+        &mut self,
+        model: &M,
+        epoch: usize,
+        callbacks: &mut [Box<dyn Callback>],
+    ) -> Result<bool, TrainError> {
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_end(&self.history, &Snapshot(model))?;
+        }
+        self.stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
         let at = Position {
             epoch: epoch + 1,
             batch: 0,
-            step,
-            history: &history,
+            step: self.step,
+            history: &self.history,
             running: None,
             running_seconds: 0.0,
-            stopped_early: stopped_early.clone(),
+            stopped_early: self.stopped_early.clone(),
         };
-        if let Some(dir) = checkpoint_dir {
-            training_state::save(dir, &model, &optim, at.clone())?;
+        if let Some(dir) = self.checkpoint_dir() {
+            training_state::save(dir, model, &self.optim, at.clone())?;
         }
-        if stopped_early.is_some() {
-            break;
+        if self.stopped_early.is_some() {
+            return Ok(true);
         }
-        if interrupted() {
+        if self.interrupted() {
             // Saved just above.
             return Err(TrainError::Interrupted {
                 epoch: at.epoch,
                 batch: 0,
-                saved: checkpoint_dir.map(Path::to_path_buf),
+                saved: self.checkpoint_dir().map(Path::to_path_buf),
             });
         }
+        Ok(false)
     }
-    for cb in callbacks.iter_mut() {
-        cb.on_train_end(&history)?;
-    }
-    Ok(Fitted {
-        model,
-        history,
-        stopped_early,
-    })
+}
+
+/// What a training step works with besides the model: the gradients accumulated in its group,
+/// how gradients are computed, the phase's running metrics.
+struct Step<'s, M> {
+    accumulated: &'s mut GradientsAccumulator<M>,
+    strategy: &'s mut dyn StepStrategy<M>,
+    stats: &'s mut PhaseAccumulator,
+}
+
+/// Where a batch is in the run, and when its epoch's phase started.
+#[derive(Debug, Clone, Copy)]
+struct BatchAt {
+    epoch: usize,
+    batch: usize,
+    /// Seconds of this phase before a resume.
+    earlier_seconds: f64,
+    start: Instant,
 }
 
 /// Saves the state (when `dir` is given) and returns the error that ends an interrupted run.

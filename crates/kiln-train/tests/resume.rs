@@ -14,7 +14,7 @@ use kiln_data::augment::Augmentation;
 use kiln_data::{ImageDataset, ImageShape, Normalization, SplitMix64};
 use kiln_models::{MnistCnn, MnistCnnConfig};
 use kiln_train::{
-    BatchEnd, Callback, FitOptions, History, ModelSnapshot, OptimizerConfig, TrainError,
+    BatchEnd, Callback, FitData, FitOptions, FitSettings, History, ModelSnapshot, OptimizerConfig, TrainError,
     TrainingConfig, TrainingState, fit,
 };
 
@@ -59,7 +59,7 @@ impl Callback for InterruptAt {
         Ok(())
     }
 
-    fn on_epoch_complete(&mut self, h: &History, _: &dyn ModelSnapshot) -> Result<(), TrainError> {
+    fn on_epoch_end(&mut self, h: &History, _: &dyn ModelSnapshot) -> Result<(), TrainError> {
         if h.last().is_some_and(|m| m.epoch == self.epoch) && self.batch.is_none() {
             self.flag.store(true, Ordering::Relaxed);
         }
@@ -113,16 +113,17 @@ impl Setup {
             devices: Vec::new(),
             binary_pos_weight: None,
         };
-        fit(
-            model,
-            &self.train,
-            Some(&self.valid),
-            self.norm,
-            &self.device,
-            &self.config,
-            &mut callbacks,
-            &options,
-        )
+        let data = FitData {
+            train: &self.train,
+            valid: Some(&self.valid),
+            norm: self.norm,
+        };
+        let settings = FitSettings {
+            device: self.device.clone(),
+            training: self.config.clone(),
+            options,
+        };
+        fit(model, data, &settings, &mut callbacks)
     }
 
     /// Interrupted as `at` says, then resumed from the saved state into a model initialized

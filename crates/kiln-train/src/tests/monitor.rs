@@ -95,7 +95,7 @@ fn feed(cb: &mut dyn Callback, history: &mut Vec<EpochMetrics>, epochs: &[(usize
         let m = valid(epoch, loss, hits);
         history.push(m.clone());
         cb.on_phase_end(&m, history).unwrap();
-        cb.on_epoch_complete(history, &Marker(epoch)).unwrap();
+        cb.on_epoch_end(history, &Marker(epoch)).unwrap();
     }
 }
 

@@ -44,16 +44,17 @@ fn fit_data<M: ImageClassifier + 'static>(
         mean: [0.5; 3],
         std: [0.25; 3],
     };
-    fit(
-        model,
-        data,
-        None,
+    let data = FitData {
+        train: data,
+        valid: None,
         norm,
-        &Device::flex(),
-        config,
-        &mut [],
-        options,
-    )
+    };
+    let settings = FitSettings {
+        device: Device::flex(),
+        training: config.clone(),
+        options: options.clone(),
+    };
+    fit(model, data, &settings, &mut [])
 }
 
 /// `model` (LeNet-5: no dropout, no batch norm) after one epoch of plain SGD.
