@@ -11,6 +11,10 @@
 //! kiln::cli::train(&args.t).expect("training failed");
 //! ```
 
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod backend;
 pub mod cli;
 

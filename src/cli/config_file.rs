@@ -66,7 +66,7 @@ pub fn expand_config(args: Vec<OsString>, after: usize) -> Result<Expanded, CliE
         }
         let text = arg.to_string_lossy().into_owned();
         let file = match text.strip_prefix("--config") {
-            Some("") if iter.peek().is_some_and(|v| is_toml(v)) => iter.next(),
+            Some("") if iter.peek().is_some_and(is_toml) => iter.next(),
             Some(v) if v.starts_with('=') && is_toml(&OsString::from(&v[1..])) => {
                 Some(OsString::from(&v[1..]))
             }

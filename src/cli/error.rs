@@ -25,7 +25,7 @@ pub enum CliError {
         origin: Origin,
         /// The setting and what is wrong with it.
         #[source]
-        error: ConfigError,
+        error: Box<ConfigError>,
     },
     /// No backend could be used.
     #[error(transparent)]
@@ -101,7 +101,7 @@ impl CliError {
                     file: file.to_path_buf(),
                     field: error.field.clone(),
                 },
-                error,
+                error: Box::new(error),
             },
             other => Self::Train(other),
         }

@@ -50,7 +50,7 @@ struct Cli {
 enum Command {
     /// Train a model, evaluate it on the test split and write artifacts.
     #[command(args_override_self = true)]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Report on any model's predictions CSV (`label`, `prediction`, optional `score_<class>`).
     Metrics(MetricsArgs),
     /// Re-evaluate a trained run (its artifact directory) on a split of its dataset.
@@ -105,7 +105,7 @@ where
         return e.exit_code();
     }
     match cli.command {
-        Command::Train(args) => exit_code(train_with(registry, &TrainArgs { origins, ..args })),
+        Command::Train(args) => exit_code(train_with(registry, &TrainArgs { origins, ..*args })),
         Command::Metrics(args) => exit_code(metrics(&args)),
         Command::Eval(args) => exit_code(eval(registry, &args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),

@@ -559,7 +559,10 @@ impl TrainArgs {
             },
             None => Origin::Flag("--config"),
         };
-        CliError::Setting { origin, error }
+        CliError::Setting {
+            origin,
+            error: Box::new(error),
+        }
     }
 }
 
@@ -724,7 +727,6 @@ fn replay(
     let outcome = registry
         .replay(
             file,
-            value,
             args.artifact_dir.as_deref(),
             &selected.backend.to_string(),
             &selected.device,

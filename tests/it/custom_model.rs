@@ -7,7 +7,7 @@ use crate::common;
 
 #[path = "../../examples/custom_model.rs"]
 #[allow(dead_code)] // its `main` is the example's, not the test's
-mod custom_model;
+mod example;
 
 use std::path::Path;
 
@@ -23,14 +23,14 @@ struct Cli<T: clap::Args> {
 
 fn run<S: Into<String>>(args: impl IntoIterator<Item = S>) -> i32 {
     let args = std::iter::once("kiln".to_string()).chain(args.into_iter().map(Into::into));
-    kiln::cli::main(&custom_model::registry(), args)
+    kiln::cli::main(&example::registry(), args)
 }
 
 #[test]
 fn the_registered_architecture_is_listed_with_its_parameter_count() {
     let args =
         Cli::<ModelsArgs>::parse_from(["models", "--num-classes", "10", "--in-channels", "1"]);
-    let listing = models(&custom_model::registry(), &args.args).unwrap();
+    let listing = models(&example::registry(), &args.args).unwrap();
     let tiny = listing.iter().find(|m| m.name == "tiny-vgg").unwrap();
     // conv1 16·1·9 + 16; conv2..4 3 × (16·16·9 + 16); head (16·7·7)·10 + 10 for 28×28.
     assert_eq!(tiny.parameters, 160 + 3 * 2_320 + 7_850);
@@ -40,7 +40,7 @@ fn the_registered_architecture_is_listed_with_its_parameter_count() {
     );
     let spec = ModelSpec::new(10, 1, 28);
     assert_eq!(
-        custom_model::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size)
+        example::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size)
             .hidden,
         16
     );
@@ -103,7 +103,7 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
         args.extend(["--image", p.as_str()]);
     }
     let parsed = Cli::<PredictArgs>::parse_from(&args);
-    let predictions = predict(&custom_model::registry(), &parsed.args).unwrap();
+    let predictions = predict(&example::registry(), &parsed.args).unwrap();
     let rows: Vec<Vec<String>> = before
         .lines()
         .skip(1)

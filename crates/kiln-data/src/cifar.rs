@@ -134,7 +134,7 @@ pub fn parse_records(
     if bytes.is_empty() {
         return Err(bad(CifarProblem::Empty));
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(bad(CifarProblem::RecordSize {
             len: bytes.len(),
             record,

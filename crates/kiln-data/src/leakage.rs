@@ -174,7 +174,7 @@ fn overlap(
         near: 0,
         matches: Vec::new(),
     };
-    if query.shape() != reference.shape() || query.shape().len() == 0 {
+    if query.shape() != reference.shape() || query.shape().is_empty() {
         return overlap;
     }
     let mut by_content: HashMap<u64, Vec<usize>> = HashMap::new();
@@ -248,10 +248,10 @@ fn near_matches(
         };
         for r in hash_neighbours(hashes, hash, options.max_hash_distance) {
             let bound = best.map_or(budget, |(_, d)| d);
-            if let Some(d) = absolute_difference(image, reference.image(r), bound) {
-                if best.is_none_or(|(_, b)| d < b) {
-                    best = Some((r, d));
-                }
+            if let Some(d) = absolute_difference(image, reference.image(r), bound)
+                && best.is_none_or(|(_, b)| d < b)
+            {
+                best = Some((r, d));
             }
         }
         best.map(|(r, d)| (r, d as f64 / (255.0 * len as f64)))

@@ -16,6 +16,26 @@
 //! - [`source`]: what a run reads — a named dataset or an image folder ([`DatasetSource`]).
 //!
 //! [`load`] does it all for a named dataset, [`load_source`] for either kind.
+//!
+//! A dataset in memory (what every loader produces), its class balance and a seeded validation
+//! split:
+//!
+//! ```
+//! use kiln_data::{ImageDataset, ImageShape};
+//!
+//! let shape = ImageShape { channels: 1, height: 2, width: 2 };
+//! let pixels = (0..6 * 4).map(|i| (i * 10) as u8).collect();
+//! let labels = vec![0, 1, 0, 1, 0, 1];
+//! let data = ImageDataset::new(shape, 2, pixels, labels)?;
+//! assert_eq!(data.class_counts(), [3, 3]);
+//! let (train, valid) = data.split_validation(2, 42)?;
+//! assert_eq!((train.len(), valid.len()), (4, 2));
+//! # Ok::<(), kiln_data::DataError>(())
+//! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod augment;
 mod batch;

@@ -20,6 +20,27 @@
 //!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
 //! - `plot` (feature `plots`, on by default): the confusion heatmap, per-class bars, PR / ROC
 //!   curves and threshold trade-off as PNG and SVG.
+//!
+//! The accuracy paradox in ten labels: a model that never predicts the rare class is 90% accurate
+//! and useless for it, which the per-class rows and the macro average show:
+//!
+//! ```
+//! use kiln_eval::{ClassificationReport, ConfusionMatrix, ZeroDivision};
+//!
+//! let y_true = [0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+//! let y_pred = [0; 10];
+//! let cm = ConfusionMatrix::from_labels(&y_true, &y_pred, 2)?;
+//! let report = ClassificationReport::new(&cm, None, None, ZeroDivision::Zero)?;
+//! assert_eq!(report.micro.f1, 0.9); // = accuracy
+//! assert_eq!(report.rows[1].recall, 0.0); // the rare class is never found
+//! assert!((report.macro_avg.f1 - 0.473_684_210_526_315_8).abs() < 1e-12);
+//! println!("{}", report.to_text(4)); // scikit-learn's classification_report table
+//! # Ok::<(), kiln_eval::EvalError>(())
+//! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod accumulate;
 mod confusion;

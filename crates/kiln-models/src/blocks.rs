@@ -114,6 +114,9 @@ pub struct Bottleneck {
 
 /// A basic or bottleneck block (the variant name is not part of the parameter paths PyTorch
 /// imports match against).
+// Built once per model and never moved in a hot loop: the size of the largest variant costs
+// nothing, and boxing it would change Burn's module paths.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     /// [`BasicBlock`].

@@ -10,6 +10,22 @@
 //!   checkpoints, with the head replaced for another class count; [`freeze_backbone`].
 //! - `kernels` (feature `flex`): conv → batch norm → ReLU → max-pool as one fused Flex operation
 //!   with a handwritten backward, which [`ConvBlock`] and the ResNet blocks use on Flex.
+//!
+//! An architecture by name, built for a dataset's sizes, with PyTorch's parameter count:
+//!
+//! ```
+//! use burn::tensor::Device;
+//! use kiln_models::{Architecture, ModelConfig, ModelSpec, trainable_params};
+//!
+//! let config = ModelConfig::from_name("resnet20", &ModelSpec::new(10, 3, 32))?;
+//! let model = config.init(&Device::default());
+//! assert_eq!(trainable_params(&model), 269_722); // He et al.'s 0.27M
+//! # Ok::<(), kiln_models::UnknownModel>(())
+//! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod architecture;
 mod blocks;

@@ -225,6 +225,9 @@ impl std::fmt::Display for ModelConfig {
 }
 
 /// Any built-in architecture.
+// Built once per run: the size of the largest variant costs nothing, and boxing it would
+// change Burn's module paths.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// [`MnistCnn`].

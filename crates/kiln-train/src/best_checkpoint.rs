@@ -2,15 +2,19 @@
 
 use std::path::PathBuf;
 
-use crate::callback::{Callback, ModelSnapshot, Resumed};
-use crate::error::TrainError;
-use crate::history::{EpochMetrics, History};
+use crate::callback::Resumed;
+use crate::checkpoint::{CheckpointAction, CheckpointStrategy, Checkpointer};
+use crate::history::EpochMetrics;
 use crate::monitor::Monitor;
 
-/// Saves the model (in inference form) to `path` at the end of every epoch where `monitor`
-/// improved — written to a temporary file and renamed, so `path` is never half-written.
+/// Saves the model (in inference form) to its path at the end of every epoch where the
+/// monitored quantity improved — written to a temporary file and renamed, so the file is never
+/// half-written.
+pub type BestCheckpoint = Checkpointer<Best>;
+
+/// The strategy of [`BestCheckpoint`].
 #[derive(Debug, Clone)]
-pub struct BestCheckpoint {
+pub struct Best {
     monitor: Monitor,
     path: PathBuf,
     best: Option<(f64, usize)>,
@@ -20,17 +24,25 @@ pub struct BestCheckpoint {
 impl BestCheckpoint {
     /// Keeps the best model by `monitor` at `path`.
     pub fn new(monitor: Monitor, path: PathBuf) -> Self {
-        Self {
+        Checkpointer::with(Best {
             monitor,
             path,
             best: None,
             improved: false,
-        }
+        })
     }
 
     /// The best value and its epoch so far.
     pub fn best(&self) -> Option<(f64, usize)> {
-        self.best
+        self.strategy.best
+    }
+}
+
+impl CheckpointStrategy for Best {
+    /// The best value so far is taken from the history; its weights are already on disk.
+    fn resume(&mut self, resumed: &Resumed<'_>) {
+        resumed.history.iter().for_each(|m| self.observe(m));
+        self.improved = false;
     }
 
     fn observe(&mut self, m: &EpochMetrics) {
@@ -41,29 +53,11 @@ impl BestCheckpoint {
             self.improved = true;
         }
     }
-}
 
-impl Callback for BestCheckpoint {
-    /// The best value so far is taken from the history; its weights are already on disk.
-    fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
-        resumed.history.iter().for_each(|m| self.observe(m));
-        self.improved = false;
-        Ok(())
-    }
-
-    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
-        self.observe(m);
-        Ok(())
-    }
-
-    fn on_epoch_end(
-        &mut self,
-        _history: &History,
-        model: &dyn ModelSnapshot,
-    ) -> Result<(), TrainError> {
-        if std::mem::take(&mut self.improved) {
-            model.save(&self.path)?;
+    fn decide(&mut self, _epoch: usize) -> Vec<CheckpointAction> {
+        match std::mem::take(&mut self.improved) {
+            true => vec![CheckpointAction::Save(self.path.clone())],
+            false => Vec::new(),
         }
-        Ok(())
     }
 }

@@ -3,15 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::callback::{Callback, ModelSnapshot, Resumed};
-use crate::error::TrainError;
-use crate::history::{EpochMetrics, History};
+use crate::callback::Resumed;
+use crate::checkpoint::{CheckpointAction, CheckpointStrategy, Checkpointer};
+use crate::history::EpochMetrics;
 use crate::monitor::{Mode, Monitor};
 
 /// Writes every epoch's weights to `dir/epoch-NNN.bpk` (atomically) and deletes all but the
 /// `keep` best — ranked by `monitor` (ties: the earlier epoch) or, without one, by recency.
+pub type EpochCheckpoints = Checkpointer<KeepBest>;
+
+/// The strategy of [`EpochCheckpoints`].
 #[derive(Debug, Clone)]
-pub struct EpochCheckpoints {
+pub struct KeepBest {
     dir: PathBuf,
     keep: usize,
     monitor: Option<Monitor>,
@@ -24,13 +27,13 @@ pub struct EpochCheckpoints {
 impl EpochCheckpoints {
     /// Keeps `keep` (≥ 1) epochs' weights in `dir`.
     pub fn new(dir: &Path, keep: usize, monitor: Option<Monitor>) -> Self {
-        Self {
+        Checkpointer::with(KeepBest {
             dir: dir.to_path_buf(),
             keep: keep.max(1),
             monitor,
             kept: Vec::new(),
             current: None,
-        }
+        })
     }
 
     /// The file of `epoch`'s weights.
@@ -40,12 +43,14 @@ impl EpochCheckpoints {
 
     /// The epochs kept, best first.
     pub fn kept(&self) -> Vec<usize> {
-        self.kept.iter().map(|k| k.0).collect()
+        self.strategy.kept.iter().map(|k| k.0).collect()
     }
+}
 
+impl KeepBest {
     fn rank(&mut self) {
         let Some(monitor) = &self.monitor else {
-            self.kept.sort_by(|a, b| b.0.cmp(&a.0));
+            self.kept.sort_by_key(|k| std::cmp::Reverse(k.0));
             return;
         };
         // NaN (or a missing value) ranks last; ties keep the earlier epoch.
@@ -57,17 +62,11 @@ impl EpochCheckpoints {
         self.kept
             .sort_by(|a, b| key(a.1).total_cmp(&key(b.1)).then(a.0.cmp(&b.0)));
     }
-
-    fn observe(&mut self, m: &EpochMetrics) {
-        if let Some(v) = self.monitor.as_ref().and_then(|mon| mon.value(m)) {
-            self.current = Some(v);
-        }
-    }
 }
 
-impl Callback for EpochCheckpoints {
+impl CheckpointStrategy for KeepBest {
     /// The kept epochs are those before the resume point whose files are still there.
-    fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
+    fn resume(&mut self, resumed: &Resumed<'_>) {
         let mut values = std::collections::BTreeMap::new();
         for m in resumed.history {
             if let Some(v) = self.monitor.as_ref().and_then(|mon| mon.value(m)) {
@@ -75,41 +74,29 @@ impl Callback for EpochCheckpoints {
             }
         }
         self.kept = (1..resumed.epoch)
-            .filter(|&e| Self::path(&self.dir, e).is_file())
+            .filter(|&e| EpochCheckpoints::path(&self.dir, e).is_file())
             .map(|e| (e, values.get(&e).copied()))
             .collect();
         self.rank();
-        Ok(())
     }
 
-    fn on_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
-        self.observe(m);
-        Ok(())
+    fn observe(&mut self, m: &EpochMetrics) {
+        if let Some(v) = self.monitor.as_ref().and_then(|mon| mon.value(m)) {
+            self.current = Some(v);
+        }
     }
 
-    fn on_epoch_end(
-        &mut self,
-        history: &History,
-        model: &dyn ModelSnapshot,
-    ) -> Result<(), TrainError> {
-        let Some(epoch) = history.last().map(|m| m.epoch) else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(&self.dir).map_err(|e| TrainError::artifact(&self.dir, e))?;
-        model.save(&Self::path(&self.dir, epoch))?;
+    /// This epoch's file, then the files of the epochs that fall out of the best `keep`.
+    fn decide(&mut self, epoch: usize) -> Vec<CheckpointAction> {
         let value = self.current.take();
         self.kept.retain(|k| k.0 != epoch);
         self.kept.push((epoch, value));
         self.rank();
-        for (dropped, _) in self.kept.split_off(self.keep.min(self.kept.len())) {
-            let path = Self::path(&self.dir, dropped);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(TrainError::artifact(&path, e));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        let dropped = self.kept.split_off(self.keep.min(self.kept.len()));
+        let save = CheckpointAction::Save(EpochCheckpoints::path(&self.dir, epoch));
+        let deletes = dropped
+            .into_iter()
+            .map(|(e, _)| CheckpointAction::Delete(EpochCheckpoints::path(&self.dir, e)));
+        std::iter::once(save).chain(deletes).collect()
     }
 }

@@ -75,22 +75,29 @@ pub enum TrainError {
         /// The training-state directory it was saved in, if one is kept.
         saved: Option<PathBuf>,
     },
-    /// Writing an artifact failed.
-    #[error("{}: {message}", path.display())]
-    Artifact {
+    /// Reading or writing a file or directory failed: the path, and the cause (kept as the
+    /// error's [`source`](std::error::Error::source)), the way ripgrep's `ignore::Error::WithPath`
+    /// adds a path by wrapping.
+    #[error("{}: {source}", path.display())]
+    WithPath {
         /// The file or directory.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 impl TrainError {
-    /// An [`Artifact`](Self::Artifact) error from any displayable cause.
-    pub fn artifact(path: impl Into<PathBuf>, cause: impl std::fmt::Display) -> Self {
-        Self::Artifact {
+    /// A [`WithPath`](Self::WithPath) error: `cause` (an I/O, JSON or record error, or a
+    /// message) about `path`.
+    pub fn artifact(
+        path: impl Into<PathBuf>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::WithPath {
             path: path.into(),
-            message: cause.to_string(),
+            source: cause.into(),
         }
     }
 }

@@ -17,11 +17,34 @@
 //! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
 //!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
 //!   split (`kiln eval`).
+//!
+//! A run is a value; every setting is checked by one function before anything runs, and an
+//! invalid one is named by its path in `config.json`:
+//!
+//! ```
+//! use kiln_data::DatasetName;
+//! use kiln_train::RunConfig;
+//!
+//! let mut config = RunConfig::new(DatasetName::FashionMnist, "mnist-cnn", "artifacts/fm");
+//! config.training.epochs = 1;
+//! assert!(config.plan().is_ok());
+//! config.training.lr = -1.0;
+//! let error = config.plan().unwrap_err();
+//! assert_eq!(error.field, "training.lr");
+//! assert_eq!(error.to_string(), "training.lr: must be a positive number, got -1");
+//! // Training it: `kiln_train::Registry::builtin().train(config, &device, callbacks, &options)`
+//! // (see examples/library.rs).
+//! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bench;
 mod best_checkpoint;
 pub mod binary;
 mod callback;
+mod checkpoint;
 mod class_weights;
 mod config;
 mod curves_plot;
@@ -50,8 +73,9 @@ mod trainer;
 pub mod training_state;
 
 pub use bench::{BenchSettings, Throughput, throughput};
-pub use best_checkpoint::BestCheckpoint;
+pub use best_checkpoint::{Best, BestCheckpoint};
 pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, Resumed, TrainInfo};
+pub use checkpoint::{CheckpointAction, CheckpointStrategy, Checkpointer};
 pub use class_weights::ClassWeights;
 pub use config::{
     BinaryHead, DecisionThreshold, MonitorConfig, Pretrained, RareClass, RunConfig, Sampler,
@@ -59,12 +83,12 @@ pub use config::{
 };
 pub use curves_plot::{CurvesPlot, training_curves};
 pub use early_stopping::EarlyStopping;
-pub use epoch_checkpoints::EpochCheckpoints;
+pub use epoch_checkpoints::{EpochCheckpoints, KeepBest};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
-pub use last_checkpoint::LastCheckpoint;
+pub use last_checkpoint::{LastCheckpoint, Latest};
 pub use lr_monitor::{LR_CSV_HEADER, LrMonitor};
 pub use metrics_csv::{METRICS_CSV_HEADER, MetricsCsv};
 pub use metrics_jsonl::MetricsJsonl;

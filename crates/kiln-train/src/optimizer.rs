@@ -88,7 +88,7 @@ impl OptimizerConfig {
                 nesterov,
                 weight_decay,
             } => SgdConfig::new()
-                .with_momentum((momentum > 0.0).then(|| MomentumConfig {
+                .with_momentum((momentum > 0.0).then_some(MomentumConfig {
                     momentum,
                     dampening: 0.0,
                     nesterov,

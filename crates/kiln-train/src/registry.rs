@@ -245,17 +245,16 @@ impl Registry {
     /// Runs a recorded configuration again — a run's `config.json`, every setting as recorded,
     /// the architecture's included — into `artifact_dir` (its own if `None`), recording
     /// `backend` as the backend used.
-    /// `value` is the file's content ([`read_recorded`]); `config` names it in errors.
     pub fn replay(
         &self,
         config: &Path,
-        mut value: serde_json::Value,
         artifact_dir: Option<&Path>,
         backend: &str,
         device: &Device,
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
+        let mut value = read_recorded(config)?;
         let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
             .map_err(|source| TrainError::RunConfigFormat {
                 path: config.to_path_buf(),

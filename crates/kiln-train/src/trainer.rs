@@ -388,7 +388,7 @@ impl<'a> EpochLoop<'a> {
                     strategy: &mut *strategy,
                     stats: &mut stats,
                 };
-                model = self.train_batch(model, at, batch, &indices, step, callbacks)?;
+                model = self.train_batch(model, at, batch, indices, step, callbacks)?;
             }
             Ok::<_, TrainError>(model)
         })?;

@@ -146,7 +146,8 @@ fn cifar_problem(result: Result<CifarSplit, DataError>) -> (PathBuf, CifarProble
 fn malformed_files_are_typed_errors_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let k = CifarKind::Cifar10;
-    let case = |name: &str, edit: &dyn Fn(&mut Vec<(&'static str, Vec<u8>)>)| {
+    type Files = Vec<(&'static str, Vec<u8>)>;
+    let case = |name: &str, edit: &dyn Fn(&mut Files)| {
         let mut files = cifar10_files();
         edit(&mut files);
         let dir = write_dir(tmp.path(), name, &files);

@@ -89,7 +89,8 @@ impl Figure for ThresholdPlot {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         let span = hi - lo;
-        let pick: [(&str, fn(&(f64, f64, f64, f64)) -> f64); 3] =
+        type Column = fn(&(f64, f64, f64, f64)) -> f64;
+        let pick: [(&str, Column); 3] =
             [("precision", |p| p.1), ("recall", |p| p.2), ("F1", |p| p.3)];
         for (i, (name, value)) in pick.into_iter().enumerate() {
             let color = series_color(i);
