@@ -18,8 +18,8 @@ use kiln::data::{
 };
 use kiln::models::{Architecture, ImageClassifier, Model, ModelConfig, ModelSpec};
 use kiln::train::{
-    Callback, CurvesPlot, EpochCheckpoints, FitData, FitOptions, FitSettings, LastCheckpoint, LrMonitor, MetricsCsv,
-    MetricsJsonl, Progress, TrainingConfig, fit,
+    Callback, CurvesPlot, EpochCheckpoints, FitData, FitOptions, FitSettings, LastCheckpoint,
+    LrMonitor, MetricsCsv, MetricsJsonl, Progress, TrainingConfig, fit,
 };
 
 const STEPS: usize = 60;

@@ -13,8 +13,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
-use kiln::train::Registry;
 use kiln::models::{Architecture, ImageClassifier, ModelSpec};
+use kiln::train::Registry;
 
 /// Configuration of [`TinyVgg`]: everything needed to rebuild the model, saved with every run.
 #[derive(Config, Debug)]

@@ -17,7 +17,11 @@ use kiln::train::{
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = PathBuf::from(std::env::args().nth(1).unwrap_or("artifacts/library".into()));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or("artifacts/library".into()),
+    );
     // The first usable backend compiled in (GPU before CPU), and its device.
     let device = kiln::select(None)?.device;
 
@@ -62,7 +66,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = registry.load(None, &source, &device)?;
     let predictions = classify(&model, std::slice::from_ref(&image), 3, &device)?;
     let names = config.class_names();
-    println!("{}: labelled {}", image.display(), names[test.labels()[0] as usize]);
+    println!(
+        "{}: labelled {}",
+        image.display(),
+        names[test.labels()[0] as usize]
+    );
     for c in &predictions[0].top_k {
         println!("  {:<12} {:.3}", names[c.class], c.probability);
     }

@@ -5,9 +5,9 @@ use kiln_data::{DatasetName, ImageDataset, ImageShape, Resolver, SplitMix64, loa
 use kiln_models::ModelSpec;
 use kiln_train::BenchSettings;
 
-use kiln_train::Registry;
 use super::error::CliError;
 use crate::backend::{self, Backend};
+use kiln_train::Registry;
 
 /// Flags of `kiln bench`.
 #[derive(Debug, Clone, clap::Args)]

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 
 use super::error::CliError;
-use super::train::{TrainArgs};
+use super::train::TrainArgs;
 
 /// `kiln train`'s flags, for their names.
 #[derive(clap::Parser)]

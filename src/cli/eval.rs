@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use kiln_eval::plot::ScoredSamples;
 use kiln_train::{ArtifactEval, EvalSplit, SplitReport};
 
-use kiln_train::Registry;
-use super::report::{ReportArgs, emit};
 use super::error::CliError;
+use super::report::{ReportArgs, emit};
 use crate::backend::{self, Backend};
+use kiln_train::Registry;
 
 /// Flags of `kiln eval`.
 #[derive(Debug, Clone, clap::Args)]

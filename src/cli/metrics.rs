@@ -7,8 +7,8 @@ use kiln_eval::{
     ClassSet, ClassificationReport, ConfusionMatrix, ZeroDivision, read_predictions_csv,
 };
 
-use super::report::{ReportArgs, emit};
 use super::error::CliError;
+use super::report::{ReportArgs, emit};
 
 /// Flags of `kiln metrics`.
 #[derive(Debug, Clone, clap::Args)]

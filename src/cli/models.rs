@@ -2,8 +2,8 @@
 
 use kiln_models::ModelSpec;
 
-use kiln_train::{ModelListing, Registry};
 use super::error::CliError;
+use kiln_train::{ModelListing, Registry};
 
 /// Flags of `kiln models`.
 #[derive(Debug, Clone, clap::Args)]

@@ -503,17 +503,21 @@ impl TrainArgs {
             true => ScheduleChoice::Constant,
             false => self.schedule.unwrap_or(ScheduleChoice::Cosine),
         };
-        let only_with = |given: bool, flag: &'static str, schedules: &[ScheduleChoice]| {
-            match given && !schedules.contains(&choice) {
-                true => Err(flag_error(
-                    flag,
-                    format!("applies to --schedule {schedules:?} only"),
-                )),
-                false => Ok(()),
-            }
+        let only_with = |given: bool, flag: &'static str, schedules: &[ScheduleChoice]| match given
+            && !schedules.contains(&choice)
+        {
+            true => Err(flag_error(
+                flag,
+                format!("applies to --schedule {schedules:?} only"),
+            )),
+            false => Ok(()),
         };
         only_with(self.lr_step_epochs.is_some(), "--lr-step-epochs", &[Step])?;
-        only_with(!self.lr_milestones.is_empty(), "--lr-milestones", &[Multistep])?;
+        only_with(
+            !self.lr_milestones.is_empty(),
+            "--lr-milestones",
+            &[Multistep],
+        )?;
         only_with(self.lr_gamma.is_some(), "--lr-gamma", &[Step, Multistep])?;
         let warmup = self.warmup_steps;
         let gamma = self.lr_gamma.unwrap_or(0.1);

@@ -40,8 +40,7 @@ fn the_registered_architecture_is_listed_with_its_parameter_count() {
     );
     let spec = ModelSpec::new(10, 1, 28);
     assert_eq!(
-        example::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size)
-            .hidden,
+        example::TinyVggConfig::new(spec.num_classes, spec.in_channels, spec.image_size).hidden,
         16
     );
 }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use crate::common::parameters;
 use burn::module::Module;
 use burn::tensor::Device;
-use kiln::train::Registry;
 use kiln::models::{
     Architecture, BlockKind, ImportReport, ModelConfig, ModelSpec, ResNetConfig, import_weights,
 };
+use kiln::train::Registry;
 
 /// The fixture's architecture (torchvision's BasicBlock ResNet, stages 8/16/32/64, 2-1-1-1).
 fn narrow(spec: &ModelSpec) -> ModelConfig {

@@ -61,7 +61,10 @@ fn invalid_recorded_values() -> Vec<Edit> {
             "training.optimizer.momentum",
         ),
         (|c| c["training"]["epochs"] = json!(0), "training.epochs"),
-        (|c| c["training"]["batch_size"] = json!(0), "training.batch_size"),
+        (
+            |c| c["training"]["batch_size"] = json!(0),
+            "training.batch_size",
+        ),
         (
             |c| c["training"]["optimizer"]["weight_decay"] = json!(-0.1),
             "training.optimizer.weight_decay",
@@ -190,7 +193,10 @@ fn an_invalid_toml_setting_is_refused_naming_file_and_key() {
         let out = common::kiln_bin(&args);
         let log = output(&out);
         assert_eq!(out.status.code(), Some(2), "{settings}: {log}");
-        assert!(log.contains(&format!("{t}: `{key}`: ")), "{settings}: {log}");
+        assert!(
+            log.contains(&format!("{t}: `{key}`: ")),
+            "{settings}: {log}"
+        );
         assert!(!cpu.art.exists(), "{settings}: wrote {:?}", cpu.art);
     }
     // The same value on the command line is named by its flag.

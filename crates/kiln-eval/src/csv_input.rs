@@ -42,170 +42,175 @@ pub fn read_predictions_csv(
     path: &Path,
     classes: &ClassSet,
 ) -> Result<LabeledPredictions, EvalError> {
-    let bad = |line: u64, column: &str, problem: String| EvalError::Csv {
-        path: path.to_path_buf(),
-        line,
-        column: column.to_string(),
-        problem,
+    let at = At(path);
+    let rows = read_rows(path)?;
+    let classes = resolve_classes(classes, &rows, at)?;
+    // Scores are matched to classes by name, never by position.
+    let order = score_order(&classes, &rows.score_cols, at)?;
+    let width = rows.score_cols.len();
+    let scores: Vec<f64> = (rows.scores.chunks(width.max(1)))
+        .flat_map(|row| order.iter().map(move |&j| row[j]))
+        .collect();
+    let index = |column: &str, (line, value): &(u64, String)| {
+        classes.iter().position(|c| c == value).ok_or_else(|| {
+            let known = classes.join(", ");
+            at.error(
+                *line,
+                column,
+                format!("`{value}` is not one of the classes ({known})"),
+            )
+        })
     };
+    Ok(LabeledPredictions {
+        y_true: (rows.labels.iter())
+            .map(|l| index("label", l))
+            .collect::<Result<_, _>>()?,
+        y_pred: (rows.preds.iter())
+            .map(|p| index("prediction", p))
+            .collect::<Result<_, _>>()?,
+        scores: (width > 0).then_some(scores),
+        classes,
+    })
+}
+
+/// Errors about a place in the file.
+#[derive(Clone, Copy)]
+struct At<'a>(&'a Path);
+
+impl At<'_> {
+    /// The problem at `line` (1 = the header; 0 = the file as a whole) and `column`.
+    fn error(self, line: u64, column: &str, problem: String) -> EvalError {
+        EvalError::Csv {
+            path: self.0.to_path_buf(),
+            line,
+            column: column.to_string(),
+            problem,
+        }
+    }
+}
+
+/// The file's rows as text, with the line each came from; the scores parsed, row-major in the
+/// order of `score_cols`.
+struct Rows {
+    labels: Vec<(u64, String)>,
+    preds: Vec<(u64, String)>,
+    scores: Vec<f64>,
+    /// The `score_<class>` columns: their position and class name.
+    score_cols: Vec<(usize, String)>,
+}
+
+fn read_rows(path: &Path) -> Result<Rows, EvalError> {
+    let at = At(path);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| bad(0, "", e.to_string()))?;
-    let header = reader
-        .headers()
-        .map_err(|e| bad(1, "", e.to_string()))?
+        .map_err(|e| at.error(0, "", e.to_string()))?;
+    let header = (reader.headers())
+        .map_err(|e| at.error(1, "", e.to_string()))?
         .clone();
     let find = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
-            bad(
-                1,
-                name,
-                format!(
-                    "missing column `{name}` (header: {})",
-                    header.iter().collect::<Vec<_>>().join(",")
-                ),
-            )
+            let all = header.iter().collect::<Vec<_>>().join(",");
+            at.error(1, name, format!("missing column `{name}` (header: {all})"))
         })
     };
     let (label_col, pred_col) = (find("label")?, find("prediction")?);
-    let score_cols: Vec<(usize, String)> = header
-        .iter()
-        .enumerate()
+    let score_cols: Vec<(usize, String)> = (header.iter().enumerate())
         .filter_map(|(i, h)| h.strip_prefix("score_").map(|c| (i, c.to_string())))
         .collect();
-
-    let mut labels = Vec::new();
-    let mut preds = Vec::new();
-    let mut scores = Vec::new();
+    let mut rows = Rows {
+        labels: Vec::new(),
+        preds: Vec::new(),
+        scores: Vec::new(),
+        score_cols,
+    };
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            bad(line, "", e.to_string())
+            at.error(line, "", e.to_string())
         })?;
         let line = record.position().map_or(0, |p| p.line());
-        labels.push((line, record[label_col].to_string()));
-        preds.push((line, record[pred_col].to_string()));
-        for (col, class) in &score_cols {
-            let v: f64 = record[*col].parse().map_err(|_| {
-                bad(
-                    line,
-                    &format!("score_{class}"),
-                    format!("`{}` is not a number", &record[*col]),
-                )
-            })?;
+        rows.labels.push((line, record[label_col].to_string()));
+        rows.preds.push((line, record[pred_col].to_string()));
+        for (col, class) in &rows.score_cols {
+            let column = format!("score_{class}");
+            let text = &record[*col];
+            let v: f64 = (text.parse())
+                .map_err(|_| at.error(line, &column, format!("`{text}` is not a number")))?;
             if !v.is_finite() {
-                return Err(bad(
-                    line,
-                    &format!("score_{class}"),
-                    format!("score {v} is not finite"),
-                ));
+                return Err(at.error(line, &column, format!("score {v} is not finite")));
             }
-            scores.push(v);
+            rows.scores.push(v);
         }
     }
-    if labels.is_empty() {
-        return Err(bad(2, "", "no data rows".into()));
+    if rows.labels.is_empty() {
+        return Err(at.error(2, "", "no data rows".into()));
     }
+    Ok(rows)
+}
 
-    let classes: Vec<String> = match classes {
-        ClassSet::Names(names) => names.clone(),
-        ClassSet::Count(k) if *k > MAX_CLASSES => {
-            return Err(bad(
-                0,
-                "",
-                format!("{k} classes exceed kiln's limit of {MAX_CLASSES}"),
-            ));
-        }
-        ClassSet::Count(k) => (0..*k).map(|c| c.to_string()).collect(),
-        ClassSet::Infer if !score_cols.is_empty() => {
-            score_cols.iter().map(|(_, c)| c.clone()).collect()
-        }
-        ClassSet::Infer => sorted_union(labels.iter().chain(&preds).map(|(_, v)| v.as_str())),
-    };
-    if classes.len() > MAX_CLASSES {
-        return Err(bad(
+/// The class names: given, counted, or inferred (the score columns', else the sorted labels and
+/// predictions); at most [`MAX_CLASSES`], none twice.
+fn resolve_classes(classes: &ClassSet, rows: &Rows, at: At<'_>) -> Result<Vec<String>, EvalError> {
+    let too_many = |k: usize| {
+        at.error(
             0,
             "",
-            format!(
-                "{} classes exceed kiln's limit of {MAX_CLASSES}",
-                classes.len()
-            ),
-        ));
-    }
-    if let Some(dup) = classes
-        .iter()
-        .enumerate()
-        .find_map(|(i, c)| classes[..i].contains(c).then_some(c))
-    {
-        return Err(bad(
-            1,
-            &format!("score_{dup}"),
-            format!("class `{dup}` is named twice"),
-        ));
-    }
-    // Scores are matched to classes by name, never by position.
-    let score_order: Vec<usize> = if score_cols.is_empty() {
-        Vec::new()
-    } else {
-        if score_cols.len() != classes.len() {
-            return Err(bad(
-                1,
-                "score_*",
-                format!(
-                    "{} score columns for {} classes",
-                    score_cols.len(),
-                    classes.len()
-                ),
-            ));
+            format!("{k} classes exceed kiln's limit of {MAX_CLASSES}"),
+        )
+    };
+    let classes: Vec<String> = match classes {
+        ClassSet::Names(names) => names.clone(),
+        ClassSet::Count(k) if *k > MAX_CLASSES => return Err(too_many(*k)),
+        ClassSet::Count(k) => (0..*k).map(|c| c.to_string()).collect(),
+        ClassSet::Infer if !rows.score_cols.is_empty() => {
+            rows.score_cols.iter().map(|(_, c)| c.clone()).collect()
         }
-        classes
-            .iter()
-            .map(|c| {
-                score_cols
-                    .iter()
-                    .position(|(_, name)| name == c)
-                    .ok_or_else(|| {
-                        bad(
-                            1,
-                            &format!("score_{c}"),
-                            format!("no score column for class `{c}`"),
-                        )
-                    })
+        ClassSet::Infer => sorted_union(
+            rows.labels
+                .iter()
+                .chain(&rows.preds)
+                .map(|(_, v)| v.as_str()),
+        ),
+    };
+    if classes.len() > MAX_CLASSES {
+        return Err(too_many(classes.len()));
+    }
+    let twice =
+        (classes.iter().enumerate()).find_map(|(i, c)| classes[..i].contains(c).then_some(c));
+    if let Some(dup) = twice {
+        let column = format!("score_{dup}");
+        return Err(at.error(1, &column, format!("class `{dup}` is named twice")));
+    }
+    Ok(classes)
+}
+
+/// For each class, the position of its score column (empty without scores).
+fn score_order(
+    classes: &[String],
+    score_cols: &[(usize, String)],
+    at: At<'_>,
+) -> Result<Vec<usize>, EvalError> {
+    if score_cols.is_empty() {
+        return Ok(Vec::new());
+    }
+    if score_cols.len() != classes.len() {
+        let (n, k) = (score_cols.len(), classes.len());
+        return Err(at.error(1, "score_*", format!("{n} score columns for {k} classes")));
+    }
+    (classes.iter())
+        .map(|c| {
+            (score_cols.iter().position(|(_, name)| name == c)).ok_or_else(|| {
+                at.error(
+                    1,
+                    &format!("score_{c}"),
+                    format!("no score column for class `{c}`"),
+                )
             })
-            .collect::<Result<_, _>>()?
-    };
-    let width = score_cols.len();
-    let scores: Vec<f64> = scores
-        .chunks(width.max(1))
-        .flat_map(|row| score_order.iter().map(move |&j| row[j]))
-        .collect();
-    let index = |column: &str, (line, value): &(u64, String)| {
-        classes.iter().position(|c| c == value).ok_or_else(|| {
-            bad(
-                *line,
-                column,
-                format!(
-                    "`{value}` is not one of the classes ({})",
-                    classes.join(", ")
-                ),
-            )
         })
-    };
-    Ok(LabeledPredictions {
-        y_true: labels
-            .iter()
-            .map(|l| index("label", l))
-            .collect::<Result<_, _>>()?,
-        y_pred: preds
-            .iter()
-            .map(|p| index("prediction", p))
-            .collect::<Result<_, _>>()?,
-        scores: (!score_cols.is_empty()).then_some(scores),
-        classes,
-    })
+        .collect()
 }
 
 /// Sorted distinct values: numerically when every value is an integer, else as strings.

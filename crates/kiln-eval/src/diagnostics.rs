@@ -133,51 +133,59 @@ pub fn diagnose(
         ]),
     });
 
-    for c in labels.iter().copied().filter(|&c| cm.support(c) > 0) {
-        let scores = StatScores::of(cm, c);
-        let recall = scores.recall(ZeroDivision::Zero);
-        let precision = scores.precision(ZeroDivision::Zero);
-        let share = cm.support(c) as f64 / total as f64;
-        let mut parts = Vec::new();
-        if acc - recall >= thresholds.paradox_gap {
-            parts.push(format!(
-                "recall of class `{}` is {} (it is {} of the test set): {} of its cases are \
-                 missed",
-                name(c),
-                pct(recall),
-                pct(share),
-                pct(1.0 - recall)
-            ));
-        }
-        if cm.predicted(c) > 0 && acc - precision >= thresholds.paradox_gap {
-            parts.push(format!(
-                "precision of class `{}` is {}: {} of the images predicted `{}` are something \
-                 else",
-                name(c),
-                pct(precision),
-                pct(1.0 - precision),
-                name(c)
-            ));
-        }
-        if !parts.is_empty() {
-            out.push(Diagnostic {
-                kind: "accuracy_paradox",
-                severity: Severity::Warning,
-                class: Some(name(c)),
-                message: format!("accuracy {} but {}", pct(acc), parts.join("; and ")),
-                numbers: BTreeMap::from([
-                    ("accuracy", acc),
-                    ("recall", recall),
-                    ("precision", precision),
-                    ("share", share),
-                ]),
-            });
-        }
-    }
+    let paradox = (labels.iter().copied().filter(|&c| cm.support(c) > 0))
+        .filter_map(|c| accuracy_paradox(cm, c, &name(c), acc, thresholds));
+    out.extend(paradox);
 
     let supports: Vec<u64> = labels.iter().map(|&c| cm.support(c)).collect();
     out.extend(imbalance("test", &supports, class_names, thresholds));
     out
+}
+
+/// The accuracy paradox for class `c` (called `name`): its recall or precision at least
+/// `paradox_gap` below the overall accuracy `acc`.
+fn accuracy_paradox(
+    cm: &ConfusionMatrix,
+    c: usize,
+    name: &str,
+    acc: f64,
+    thresholds: &DiagnosticThresholds,
+) -> Option<Diagnostic> {
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    let scores = StatScores::of(cm, c);
+    let recall = scores.recall(ZeroDivision::Zero);
+    let precision = scores.precision(ZeroDivision::Zero);
+    let share = cm.support(c) as f64 / cm.total() as f64;
+    let mut parts = Vec::new();
+    if acc - recall >= thresholds.paradox_gap {
+        parts.push(format!(
+            "recall of class `{name}` is {} (it is {} of the test set): {} of its cases are \
+             missed",
+            pct(recall),
+            pct(share),
+            pct(1.0 - recall)
+        ));
+    }
+    if cm.predicted(c) > 0 && acc - precision >= thresholds.paradox_gap {
+        parts.push(format!(
+            "precision of class `{name}` is {}: {} of the images predicted `{name}` are \
+             something else",
+            pct(precision),
+            pct(1.0 - precision),
+        ));
+    }
+    (!parts.is_empty()).then(|| Diagnostic {
+        kind: "accuracy_paradox",
+        severity: Severity::Warning,
+        class: Some(name.to_string()),
+        message: format!("accuracy {} but {}", pct(acc), parts.join("; and ")),
+        numbers: BTreeMap::from([
+            ("accuracy", acc),
+            ("recall", recall),
+            ("precision", precision),
+            ("share", share),
+        ]),
+    })
 }
 
 /// A warning when the class counts of `split` (indexed by label) are imbalanced beyond

@@ -129,6 +129,8 @@ pub fn png_image(
 
 impl HtmlReport<'_> {
     /// The page.
+    // Longer than kiln's ~100-line guide on purpose: it is the page's template, its sections
+    // in the order they appear; each section's content comes from a function of its own.
     pub fn render(&self) -> Result<String, EvalError> {
         let figure = |f: &dyn Fn() -> Result<String, String>| {
             f().map_err(|problem| EvalError::Plot {

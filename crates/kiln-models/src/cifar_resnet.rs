@@ -39,7 +39,8 @@ pub struct CifarResNetConfig {
 impl CifarResNetConfig {
     /// The network of depth 6n + 2 (20, 32, 44, 56, 110, …), or `None` for another depth.
     pub fn with_depth(num_classes: usize, depth: usize) -> Option<Self> {
-        (depth >= 8 && (depth - 2).is_multiple_of(6)).then(|| Self::new(num_classes, (depth - 2) / 6))
+        (depth >= 8 && (depth - 2).is_multiple_of(6))
+            .then(|| Self::new(num_classes, (depth - 2) / 6))
     }
 
     /// Layers with weights: 6n + 2.

@@ -12,8 +12,8 @@ use kiln_data::{Batcher, ImageDataset, Normalization, epoch_batches};
 use kiln_models::ImageClassifier;
 
 use crate::error::TrainError;
-use crate::plan::ConfigError;
 use crate::optimizer::OptimizerConfig;
+use crate::plan::ConfigError;
 
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq)]

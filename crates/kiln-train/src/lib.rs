@@ -52,6 +52,7 @@ pub mod data_parallel;
 mod early_stopping;
 mod epoch_checkpoints;
 mod error;
+mod eval_split;
 mod evaluate;
 mod fitting;
 mod history;
@@ -64,11 +65,13 @@ mod optimizer;
 mod plan;
 mod predict;
 mod progress;
+mod recorded_run;
 mod registry;
 mod run;
 mod schedule;
+mod split_report;
+mod splits;
 mod step;
-mod split_eval;
 mod trainer;
 pub mod training_state;
 
@@ -85,6 +88,7 @@ pub use curves_plot::{CurvesPlot, training_curves};
 pub use early_stopping::EarlyStopping;
 pub use epoch_checkpoints::{EpochCheckpoints, KeepBest};
 pub use error::TrainError;
+pub use eval_split::EvalSplit;
 pub use evaluate::{Evaluation, evaluate};
 pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
@@ -97,12 +101,14 @@ pub use optimizer::{GradClipping, OptimizerConfig};
 pub use plan::{ConfigError, Problem, RunPlan};
 pub use predict::{ClassProbability, LoadedModel, ModelSource, Prediction, classify};
 pub use progress::Progress;
+pub use recorded_run::{
+    ArtifactEval, architecture_name, evaluate_artifacts, load_trained, read_architecture,
+    read_run_config,
+};
 pub use registry::{ModelListing, Registry, read_recorded};
 pub use run::{RunOptions, RunOutcome, artifacts, run, run_with};
 pub use schedule::LrSchedule;
-pub use split_eval::{
-    ArtifactEval, EvalSplit, SplitOutputs, SplitReport, Splits, architecture_name,
-    configured_report, evaluate_artifacts, load_trained, read_architecture, read_run_config,
-};
+pub use split_report::{SplitOutputs, SplitReport, configured_report};
+pub use splits::Splits;
 pub use trainer::{FitData, FitOptions, FitSettings, Fitted, fit};
 pub use training_state::TrainingState;

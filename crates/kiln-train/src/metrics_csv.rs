@@ -1,6 +1,5 @@
 //! `metrics.csv`: one row per epoch and phase, values at full (round-trip) precision.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use kiln_eval::MetricSpec;
@@ -12,12 +11,14 @@ use crate::history::{EpochMetrics, History};
 /// The header of `metrics.csv`.
 pub const METRICS_CSV_HEADER: &str = "epoch,split,loss,accuracy,macro_f1,lr,seconds";
 
-/// Writes `metrics.csv`, flushing after every row so a crashed run keeps its log. Each extra
-/// [`MetricSpec`] is one more column, computed from the phase's confusion counts.
+/// Writes `metrics.csv` (with the `csv` crate: a metric named after a class with a comma in
+/// it is quoted, not a broken column), flushing after every row so a crashed run keeps its
+/// log. Each extra [`MetricSpec`] is one more column, computed from the phase's confusion
+/// counts.
 #[derive(Debug)]
 pub struct MetricsCsv {
     path: PathBuf,
-    file: std::fs::File,
+    writer: csv::Writer<std::fs::File>,
     extra: Vec<MetricSpec>,
 }
 
@@ -25,31 +26,37 @@ impl MetricsCsv {
     /// Creates (truncates) the file and writes the header: [`METRICS_CSV_HEADER`], then the
     /// name of each of `extra`.
     pub fn create(path: &Path, extra: Vec<MetricSpec>) -> Result<Self, TrainError> {
-        let mut file = std::fs::File::create(path).map_err(|e| TrainError::artifact(path, e))?;
-        let header = extra
-            .iter()
-            .fold(METRICS_CSV_HEADER.to_string(), |h, m| h + "," + &m.name);
-        writeln!(file, "{header}").map_err(|e| TrainError::artifact(path, e))?;
+        let file = std::fs::File::create(path).map_err(|e| TrainError::artifact(path, e))?;
+        let mut writer = csv::Writer::from_writer(file);
+        let header = METRICS_CSV_HEADER
+            .split(',')
+            .chain(extra.iter().map(|m| m.name.as_str()));
+        writer
+            .write_record(header)
+            .and_then(|()| Ok(writer.flush()?))
+            .map_err(|e| TrainError::artifact(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            file,
+            writer,
             extra,
         })
     }
 
     fn row(&mut self, m: &EpochMetrics) -> Result<(), TrainError> {
-        let extra: String = self
-            .extra
-            .iter()
-            .map(|spec| format!(",{}", spec.compute(&m.confusion)))
-            .collect();
-        writeln!(
-            self.file,
-            "{},{},{},{},{},{},{}{extra}",
-            m.epoch, m.phase, m.loss, m.accuracy, m.macro_f1, m.lr, m.seconds
-        )
-        .and_then(|()| self.file.flush())
-        .map_err(|e| TrainError::artifact(&self.path, e))
+        let fixed = [
+            m.epoch.to_string(),
+            m.phase.to_string(),
+            m.loss.to_string(),
+            m.accuracy.to_string(),
+            m.macro_f1.to_string(),
+            m.lr.to_string(),
+            m.seconds.to_string(),
+        ];
+        let extra = (self.extra.iter()).map(|spec| spec.compute(&m.confusion).to_string());
+        self.writer
+            .write_record(fixed.into_iter().chain(extra))
+            .and_then(|()| Ok(self.writer.flush()?))
+            .map_err(|e| TrainError::artifact(&self.path, e))
     }
 }
 

@@ -4,8 +4,8 @@
 use kiln_eval::MetricSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Problem;
 use crate::history::{EpochMetrics, Phase};
+use crate::plan::Problem;
 
 /// Whether lower or higher values are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,11 +54,7 @@ pub struct Monitor {
 impl Monitor {
     /// Parses `valid_<metric>` or `train_<metric>`, where `<metric>` is `loss` or a
     /// [`MetricSpec`] name. `mode` defaults to `min` for the loss and `max` otherwise.
-    pub fn parse(
-        spec: &str,
-        mode: Option<Mode>,
-        class_names: &[String],
-    ) -> Result<Self, Problem> {
+    pub fn parse(spec: &str, mode: Option<Mode>, class_names: &[String]) -> Result<Self, Problem> {
         let (phase, rest) = if let Some(rest) = spec.strip_prefix("valid_") {
             (Phase::Valid, rest)
         } else if let Some(rest) = spec.strip_prefix("train_") {

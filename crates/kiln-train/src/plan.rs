@@ -122,7 +122,10 @@ impl<A> RunConfig<A> {
             true => Ok(()),
             false => Err(ConfigError::rule(
                 field,
-                format!("class {class} is not a class of {} (0..{dataset_classes})", self.dataset),
+                format!(
+                    "class {class} is not a class of {} (0..{dataset_classes})",
+                    self.dataset
+                ),
             )),
         };
         if let Some(rare) = &self.rare_class {
@@ -142,7 +145,8 @@ impl<A> RunConfig<A> {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                MetricSpec::parse(m, &class_names).map_err(|e| ConfigError::new(format!("metrics[{i}]"), e))
+                MetricSpec::parse(m, &class_names)
+                    .map_err(|e| ConfigError::new(format!("metrics[{i}]"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let monitor = match &self.monitor {

@@ -124,7 +124,11 @@ impl Callback for Progress {
         Ok(())
     }
 
-    fn on_train_phase_end(&mut self, m: &EpochMetrics, _history: &History) -> Result<(), TrainError> {
+    fn on_train_phase_end(
+        &mut self,
+        m: &EpochMetrics,
+        _history: &History,
+    ) -> Result<(), TrainError> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use kiln_data::{ImageDataset, Normalization};
-use kiln_models::{ARCHITECTURES, Architecture, ModelConfig, ModelSpec, UnknownModel, trainable_params};
+use kiln_models::{
+    ARCHITECTURES, Architecture, ModelConfig, ModelSpec, UnknownModel, trainable_params,
+};
 
 use crate::bench::{BenchSettings, Throughput};
 use crate::callback::Callback;
@@ -16,8 +18,9 @@ use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::plan::ConfigError;
 use crate::predict::{LoadedModel, ModelSource};
+use crate::recorded_run::{ArtifactEval, evaluate_artifacts};
 use crate::run::{RunOptions, RunOutcome, artifacts};
-use crate::split_eval::{ArtifactEval, SplitReport, evaluate_artifacts};
+use crate::split_report::SplitReport;
 
 /// The operations the CLI needs from one architecture, with its type erased.
 trait Erased: Send + Sync {
@@ -94,12 +97,11 @@ where
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        let config: RunConfig<A> = serde_json::from_value(config).map_err(|source| {
-            TrainError::RunConfigFormat {
+        let config: RunConfig<A> =
+            serde_json::from_value(config).map_err(|source| TrainError::RunConfigFormat {
                 path: file.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         crate::run_with(&config, device, callbacks, options)
     }
 
@@ -255,10 +257,12 @@ impl Registry {
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let mut value = read_recorded(config)?;
-        let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
-            .map_err(|source| TrainError::RunConfigFormat {
-                path: config.to_path_buf(),
-                source,
+        let names: RunConfig<serde_json::Value> =
+            serde_json::from_value(value.clone()).map_err(|source| {
+                TrainError::RunConfigFormat {
+                    path: config.to_path_buf(),
+                    source,
+                }
             })?;
         if let Some(dir) = artifact_dir {
             value["artifact_dir"] = serde_json::json!(dir);
@@ -295,10 +299,12 @@ impl Registry {
     ) -> Result<RunOutcome, TrainError> {
         let config = dir.join(artifacts::CONFIG);
         let mut value = read_recorded(&config)?;
-        let names: RunConfig<serde_json::Value> = serde_json::from_value(value.clone())
-            .map_err(|source| TrainError::RunConfigFormat {
-                path: config.clone(),
-                source,
+        let names: RunConfig<serde_json::Value> =
+            serde_json::from_value(value.clone()).map_err(|source| {
+                TrainError::RunConfigFormat {
+                    path: config.clone(),
+                    source,
+                }
             })?;
         value["artifact_dir"] = serde_json::json!(dir);
         value["backend"] = serde_json::json!(backend);

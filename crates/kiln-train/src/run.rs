@@ -18,15 +18,17 @@ use crate::curves_plot::CurvesPlot;
 use crate::early_stopping::EarlyStopping;
 use crate::epoch_checkpoints::EpochCheckpoints;
 use crate::error::TrainError;
-use crate::plan::ConfigError;
+use crate::eval_split::EvalSplit;
 use crate::fitting::{curve_of, run_diagnostics};
 use crate::history::History;
 use crate::last_checkpoint::LastCheckpoint;
 use crate::lr_monitor::LrMonitor;
 use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
-use crate::split_eval::{EvalSplit, SplitOutputs, Splits, report_split};
+use crate::plan::ConfigError;
 use crate::plan::RunPlan;
+use crate::split_report::{SplitOutputs, report_split};
+use crate::splits::Splits;
 use crate::trainer::{FitData, FitOptions, FitSettings, fit};
 use crate::training_state::{STATE_FILE, TrainingState};
 
@@ -250,7 +252,10 @@ fn build_model<A: Architecture>(
 ) -> Result<(A::Model, Option<ImportReport>), TrainError> {
     device.seed(config.training.seed);
     let model = config.model.init(&device.clone().autodiff());
-    let frozen = config.pretrained.as_ref().is_some_and(|p| p.freeze_backbone);
+    let frozen = config
+        .pretrained
+        .as_ref()
+        .is_some_and(|p| p.freeze_backbone);
     if let Some(state) = resume {
         // The saved weights carry their parameter ids, which key the optimizer's state.
         let model = match frozen {
@@ -378,7 +383,9 @@ fn choose_threshold<M: ImageClassifier, A>(
     let batch_size = config.training.batch_size;
     let scored = crate::evaluate(model, &splits.valid, &loader, batch_size, true)?
         .predictions
-        .ok_or(TrainError::Internal("the evaluation collected no predictions"))?;
+        .ok_or(TrainError::Internal(
+            "the evaluation collected no predictions",
+        ))?;
     let positive = crate::binary::positive_scores(&scored.scores_f64());
     crate::binary::choose_threshold(head.threshold, scored.labels(), &positive)?.ok_or_else(|| {
         TrainError::NoThreshold {

@@ -17,11 +17,11 @@ use kiln_models::ImageClassifier;
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
 use crate::data_parallel::{self, BatchGrads, Replicas};
-use crate::step::{DataParallel, OneDevice, StepStrategy};
 use crate::error::TrainError;
-use crate::plan::ConfigError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
+use crate::plan::ConfigError;
+use crate::step::{DataParallel, OneDevice, StepStrategy};
 use crate::training_state::{self, Position, TrainingState, batch_seed, write_atomically};
 
 /// What [`fit`] returns.
@@ -127,7 +127,10 @@ pub fn fit<M: ImageClassifier + 'static>(
             config.loader_workers,
         )
         .with_augmentation(config.augmentation, config.seed),
-        eval: Loader::new(Batcher::new(data.norm, device.clone()), config.loader_workers),
+        eval: Loader::new(
+            Batcher::new(data.norm, device.clone()),
+            config.loader_workers,
+        ),
     };
     let mut run = EpochLoop::start(data, settings, callbacks)?;
     let mut model = model;
@@ -254,10 +257,7 @@ impl<'a> EpochLoop<'a> {
             steps_per_epoch,
             total_steps: config.epochs * steps_per_epoch.div_ceil(accumulate),
             lr: config.lr,
-            sampling_weights: balanced_class_weights(
-                data.train.labels(),
-                data.train.num_classes(),
-            ),
+            sampling_weights: balanced_class_weights(data.train.labels(), data.train.num_classes()),
         };
         if let Some(state) = &settings.options.resume {
             run.restore(state, callbacks)?;
@@ -291,7 +291,11 @@ impl<'a> EpochLoop<'a> {
         let dir = self.checkpoint_dir().ok_or(TrainError::Internal(
             "resuming needs the checkpoint directory of the state",
         ))?;
-        let optim = self.settings.training.optimizer.init(self.settings.training.grad_clipping);
+        let optim = self
+            .settings
+            .training
+            .optimizer
+            .init(self.settings.training.grad_clipping);
         self.optim = state.restore_optimizer(dir, optim)?;
         self.history = state.history.clone();
         self.step = state.step;
@@ -362,7 +366,11 @@ impl<'a> EpochLoop<'a> {
         callbacks: &mut [Box<dyn Callback>],
     ) -> Result<M, TrainError> {
         let start = Instant::now();
-        let first_batch = if epoch == self.first.0 { self.first.1 } else { 0 };
+        let first_batch = if epoch == self.first.0 {
+            self.first.1
+        } else {
+            0
+        };
         let (mut stats, earlier_seconds) = self
             .resumed
             .take()
@@ -478,7 +486,12 @@ impl<'a> EpochLoop<'a> {
                     running_seconds: at.earlier_seconds + at.start.elapsed().as_secs_f64(),
                     stopped_early: None,
                 };
-                return Err(interrupt(self.checkpoint_dir(), &model, &self.optim, position));
+                return Err(interrupt(
+                    self.checkpoint_dir(),
+                    &model,
+                    &self.optim,
+                    position,
+                ));
             }
         }
         Ok(model)
@@ -497,7 +510,9 @@ impl<'a> EpochLoop<'a> {
         };
         let batch_size = self.settings.training.batch_size;
         let eval = evaluate(&model.valid(), valid, loader, batch_size, false)?;
-        let metrics = eval.stats.finish(epoch, Phase::Valid, self.lr, eval.seconds);
+        let metrics = eval
+            .stats
+            .finish(epoch, Phase::Valid, self.lr, eval.seconds);
         self.history.push(metrics.clone());
         for cb in callbacks.iter_mut() {
             cb.on_validation_end(&metrics, &self.history)?;

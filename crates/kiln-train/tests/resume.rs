@@ -14,8 +14,8 @@ use kiln_data::augment::Augmentation;
 use kiln_data::{ImageDataset, ImageShape, Normalization, SplitMix64};
 use kiln_models::{MnistCnn, MnistCnnConfig};
 use kiln_train::{
-    BatchEnd, Callback, FitData, FitOptions, FitSettings, History, ModelSnapshot, OptimizerConfig, TrainError,
-    TrainingConfig, TrainingState, fit,
+    BatchEnd, Callback, FitData, FitOptions, FitSettings, History, ModelSnapshot, OptimizerConfig,
+    TrainError, TrainingConfig, TrainingState, fit,
 };
 
 /// 48 random 1×28×28 images of 3 classes.

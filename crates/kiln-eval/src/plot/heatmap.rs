@@ -84,6 +84,9 @@ impl Figure for ConfusionHeatmap {
         (w.max(360) as u32, h as u32)
     }
 
+    // Longer than kiln's ~100-line guide on purpose: one plotters drawing, top to bottom —
+    // title, cells, their numbers, the axes' class names, the colour bar — sharing the layout
+    // computed at its start.
     fn draw<DB: DrawingBackend>(
         &self,
         root: &DrawingArea<DB, Shift>,

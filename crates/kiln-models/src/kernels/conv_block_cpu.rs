@@ -471,6 +471,10 @@ multiversion!(fn normalize_backward(
 
 /// Gradients of the training forward, given `grad_output` (`[batch, out_channels, out_h,
 /// out_w]`). The input's gradient is computed only when `input_grad` is set.
+// Longer than kiln's ~100-line guide on purpose: it is the numbered passes of one backward
+// (route the gradient through pool and ReLU, batch-norm backward, the convolution's weight,
+// bias and input gradients) over buffers each pass hands to the next; each pass's inner loop
+// is already a function of its own.
 pub fn backward(
     g: &BlockGeometry,
     p: &BlockParams<'_>,

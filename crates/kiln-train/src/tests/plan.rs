@@ -91,7 +91,10 @@ fn every_invalid_setting_is_refused_by_its_path_in_config_json() {
         (|c| c.training.lr = f64::INFINITY, "training.lr"),
         (|c| c.training.epochs = 0, "training.epochs"),
         (|c| c.training.batch_size = 0, "training.batch_size"),
-        (|c| c.training.grad_accumulation = 0, "training.grad_accumulation"),
+        (
+            |c| c.training.grad_accumulation = 0,
+            "training.grad_accumulation",
+        ),
         (|c| sgd(c, 1.0), "training.optimizer.momentum"),
         (|c| sgd(c, 2.0), "training.optimizer.momentum"),
         (|c| sgd(c, -0.1), "training.optimizer.momentum"),
@@ -109,7 +112,10 @@ fn every_invalid_setting_is_refused_by_its_path_in_config_json() {
         (|c| adam(c, 1.0, 1e-5, 0.0), "training.optimizer.beta_1"),
         (|c| adam(c, -0.5, 1e-5, 0.0), "training.optimizer.beta_1"),
         (|c| adam(c, 0.9, 0.0, 0.0), "training.optimizer.epsilon"),
-        (|c| adam(c, 0.9, 1e-5, -0.01), "training.optimizer.weight_decay"),
+        (
+            |c| adam(c, 0.9, 1e-5, -0.01),
+            "training.optimizer.weight_decay",
+        ),
         (
             |c| c.training.grad_clipping = Some(GradClipping::Norm(0.0)),
             "training.grad_clipping.max",
@@ -179,8 +185,14 @@ fn every_invalid_setting_is_refused_by_its_path_in_config_json() {
             |c| c.monitor.as_mut().unwrap().early_stopping_patience = Some(0),
             "monitor.early_stopping_patience",
         ),
-        (|c| c.rare_class.as_mut().unwrap().fraction = 0.0, "rare_class.fraction"),
-        (|c| c.rare_class.as_mut().unwrap().class = 10, "rare_class.class"),
+        (
+            |c| c.rare_class.as_mut().unwrap().fraction = 0.0,
+            "rare_class.fraction",
+        ),
+        (
+            |c| c.rare_class.as_mut().unwrap().class = 10,
+            "rare_class.class",
+        ),
         (|c| c.positive_class = Some(12), "positive_class"),
         (
             |c| {
