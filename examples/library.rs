@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example library                  # into artifacts/library
-//! cargo run --release --example library -- OUT_DIR       # or into OUT_DIR
+//! cargo run --release --example library -- OUT_DIR flex  # into OUT_DIR, on the flex backend
 //! ```
 
 use std::error::Error;
@@ -17,13 +17,15 @@ use kiln::train::{
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or("artifacts/library".into()),
-    );
-    // The first usable backend compiled in (GPU before CPU), and its device.
-    let device = kiln::select(None)?.device;
+    let mut args = std::env::args().skip(1);
+    let out = PathBuf::from(args.next().unwrap_or("artifacts/library".into()));
+    // The backend named (as `--backend` takes it), or the first usable one compiled in (GPU
+    // before CPU), and its device.
+    let backend = match args.next() {
+        Some(name) => Some(<kiln::Backend as clap::ValueEnum>::from_str(&name, true)?),
+        None => None,
+    };
+    let device = kiln::select(backend)?.device;
 
     // 1. A run: every setting has `kiln train`'s default until set. `plan` checks them all
     //    (training does too, before it writes anything): a bad value is an error naming it.

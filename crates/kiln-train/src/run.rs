@@ -27,7 +27,7 @@ use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
 use crate::plan::ConfigError;
 use crate::plan::RunPlan;
-use crate::split_report::{SplitOutputs, report_split};
+use crate::split_report::{SplitOutputs, SplitReport, report_split};
 use crate::splits::Splits;
 use crate::trainer::{FitData, FitOptions, FitSettings, fit};
 use crate::training_state::{STATE_FILE, TrainingState};
@@ -137,20 +137,8 @@ pub fn run_with<A: Architecture>(
         true => Some(saved_state(&state_dir)?),
         false => None,
     };
-    let splits = Splits::load_checked(config, config.leakage_check)?;
+    let splits = load_splits(config, &mut callbacks)?;
     let sizes = [splits.train.len(), splits.valid.len(), splits.test.len()];
-    let name = splits.dataset.name();
-    let info = DataInfo {
-        dataset: &name,
-        files: &splits.files,
-        sizes,
-        skipped: &splits.skipped,
-        leakage: &splits.leakage,
-        deduped: splits.deduped,
-    };
-    for cb in callbacks.iter_mut() {
-        cb.on_data_loaded(&info)?;
-    }
     // Balanced class weights become the numbers used, recorded in config.json.
     let mut training = config.training.clone();
     if let Some(w) = &training.class_weights {
@@ -166,26 +154,24 @@ pub fn run_with<A: Architecture>(
     };
     prepare_artifact_dir(&resolved, &splits, resume.is_some())?;
     builtin_callbacks(plan, dir, &mut callbacks)?;
-    let fitted = fit(
-        model,
-        FitData {
-            train: &splits.train,
-            valid: Some(&splits.valid),
-            norm: splits.normalization,
-        },
-        &FitSettings {
-            device: device.clone(),
-            training,
-            options: FitOptions {
-                checkpoint_dir: Some(state_dir),
-                resume,
-                interrupt: options.interrupt.clone(),
-                devices: options.devices.clone(),
-                binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
-            },
-        },
-        &mut callbacks,
-    )?;
+    let data = FitData {
+        train: &splits.train,
+        valid: Some(&splits.valid),
+        norm: splits.normalization,
+    };
+    let fit_options = FitOptions {
+        checkpoint_dir: Some(state_dir),
+        resume,
+        interrupt: options.interrupt.clone(),
+        devices: options.devices.clone(),
+        binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
+    };
+    let settings = FitSettings {
+        device: device.clone(),
+        training,
+        options: fit_options,
+    };
+    let fitted = fit(model, data, &settings, &mut callbacks)?;
     // Ctrl-C after the last step (during the last validation): the state of the finished
     // training is saved; `--resume` runs only the evaluation.
     let interrupt = options.interrupt.as_ref();
@@ -205,21 +191,7 @@ pub fn run_with<A: Architecture>(
         });
         write_json(&dir.join(artifacts::CONFIG), &resolved)?;
     }
-    let model_path = dir.join(artifacts::MODEL);
-    model
-        .clone()
-        .save_file(&model_path)
-        .map_err(|e| TrainError::artifact(&model_path, e))?;
-    let diagnostics = run_diagnostics(
-        &splits.train.class_counts(),
-        &curve_of(&fitted.history),
-        &splits.class_names,
-        &config.diagnostics,
-    );
-    let outputs = SplitOutputs::named(dir, EvalSplit::Test);
-    let test = &splits.test;
-    let norm = splits.normalization;
-    let report = report_split(&model, test, norm, device, &resolved, outputs, diagnostics)?;
+    let report = evaluate_and_write(&model, &splits, &fitted.history, device, &resolved)?;
     Ok(RunOutcome {
         files: splits.files,
         sizes,
@@ -230,6 +202,53 @@ pub fn run_with<A: Architecture>(
         stopped_early: fitted.stopped_early,
         import,
     })
+}
+
+/// The run's splits, loaded and checked; the callbacks told what was read.
+fn load_splits<A>(
+    config: &RunConfig<A>,
+    callbacks: &mut [Box<dyn Callback>],
+) -> Result<Splits, TrainError> {
+    let splits = Splits::load_checked(config, config.leakage_check)?;
+    let name = splits.dataset.name();
+    let info = DataInfo {
+        dataset: &name,
+        files: &splits.files,
+        sizes: [splits.train.len(), splits.valid.len(), splits.test.len()],
+        skipped: &splits.skipped,
+        leakage: &splits.leakage,
+        deduped: splits.deduped,
+    };
+    for cb in callbacks.iter_mut() {
+        cb.on_data_loaded(&info)?;
+    }
+    Ok(splits)
+}
+
+/// The last stage: the trained weights written as `model.bpk`, the test split evaluated and its
+/// report and predictions written, with the diagnostics of the training curves.
+fn evaluate_and_write<M: ImageClassifier, A>(
+    model: &M,
+    splits: &Splits,
+    history: &History,
+    device: &Device,
+    resolved: &RunConfig<A>,
+) -> Result<SplitReport, TrainError> {
+    let dir = &resolved.artifact_dir;
+    let model_path = dir.join(artifacts::MODEL);
+    model
+        .clone()
+        .save_file(&model_path)
+        .map_err(|e| TrainError::artifact(&model_path, e))?;
+    let diagnostics = run_diagnostics(
+        &splits.train.class_counts(),
+        &curve_of(history),
+        &splits.class_names,
+        &resolved.diagnostics,
+    );
+    let outputs = SplitOutputs::named(dir, EvalSplit::Test);
+    let (test, norm) = (&splits.test, splits.normalization);
+    report_split(model, test, norm, device, resolved, outputs, diagnostics)
 }
 
 /// The training state a resumed run continues from.
