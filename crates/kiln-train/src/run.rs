@@ -125,12 +125,7 @@ pub fn run_with<A: Architecture>(
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
     let plan = config.plan()?;
-    let wanted = config.devices;
-    if wanted > 1 && options.devices.len() != wanted {
-        let given = options.devices.len();
-        let rule = format!("the run trains on {wanted} devices but {given} were given");
-        return Err(ConfigError::rule("devices", rule).into());
-    }
+    check_devices(config.devices, options)?;
     let dir = &config.artifact_dir;
     let state_dir = dir.join(artifacts::TRAINING_STATE);
     let resume = match options.resume {
@@ -176,10 +171,12 @@ pub fn run_with<A: Architecture>(
     // training is saved; `--resume` runs only the evaluation.
     let interrupt = options.interrupt.as_ref();
     if interrupt.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+        let saved = Some(dir.join(artifacts::TRAINING_STATE));
+        let epoch = config.training.epochs + 1;
         return Err(TrainError::Interrupted {
-            epoch: config.training.epochs + 1,
+            epoch,
             batch: 0,
-            saved: Some(dir.join(artifacts::TRAINING_STATE)),
+            saved,
         });
     }
     let model = fitted.model.valid();
@@ -202,6 +199,18 @@ pub fn run_with<A: Architecture>(
         stopped_early: fitted.stopped_early,
         import,
     })
+}
+
+/// A data-parallel run is given as many devices as it was planned for.
+fn check_devices(wanted: usize, options: &RunOptions) -> Result<(), ConfigError> {
+    let given = options.devices.len();
+    match wanted > 1 && given != wanted {
+        true => Err(ConfigError::rule(
+            "devices",
+            format!("the run trains on {wanted} devices but {given} were given"),
+        )),
+        false => Ok(()),
+    }
 }
 
 /// The run's splits, loaded and checked; the callbacks told what was read.
