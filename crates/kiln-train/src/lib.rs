@@ -1,22 +1,31 @@
-//! The kiln training loop.
+//! The kiln training loop, and everything a run needs around it.
 //!
-//! - [`fit`]: the epoch loop for any [`kiln_models::ImageClassifier`] — SGD, Adam or AdamW
-//!   ([`OptimizerConfig`]) with optional clipping and gradient accumulation, class-weighted and
-//!   label-smoothed cross-entropy ([`ClassWeights`]), a learning rate that is a pure function of
-//!   the step ([`LrSchedule`]), seeded data order and augmentation, sample-pooled metrics
-//!   ([`PhaseAccumulator`]), validation after each epoch.
-//! - [`Callback`]: hooks at data loaded, resume, train start, batch end, epoch end, validation
-//!   end and train end; built-ins [`Progress`], [`MetricsCsv`] and [`MetricsJsonl`] (with any
-//!   [`kiln_eval::MetricSpec`] as extra columns), [`LrMonitor`] (`lr.csv`), [`CurvesPlot`]
-//!   (PNG + SVG), [`LastCheckpoint`], [`EpochCheckpoints`] (keep N), [`EarlyStopping`] and
-//!   [`BestCheckpoint`], the last three driven by a [`Monitor`] (`valid_loss`,
-//!   `valid_macro_f1`, `valid_recall:Shirt`, …).
+//! - [`RunConfig::plan`]: the one place a run's settings are checked ([`ConfigError`] names
+//!   the bad one by its `config.json` path); every way into a run goes through it.
+//! - [`Registry`]: architectures by name — train, replay, resume, evaluate, load for
+//!   prediction ([`classify`]), benchmark — with your own added by [`Registry::with`].
+//! - [`fit`]: the epoch loop for any [`kiln_models::ImageClassifier`], given its data
+//!   ([`FitData`]) and one [`FitSettings`] value — SGD, Adam or AdamW ([`OptimizerConfig`]) with
+//!   optional clipping and gradient accumulation, class-weighted and label-smoothed
+//!   cross-entropy ([`ClassWeights`]), a learning rate that is a pure function of the step
+//!   ([`LrSchedule`]), seeded data order and augmentation, sample-pooled metrics
+//!   ([`PhaseAccumulator`]), validation after each epoch, one device or data-parallel
+//!   ([`data_parallel`]).
+//! - [`Callback`]: hooks at data loaded, resume, train start, batch end, training-phase end,
+//!   validation end, epoch end and train end; built-ins [`Progress`], [`MetricsCsv`] and
+//!   [`MetricsJsonl`] (with any [`kiln_eval::MetricSpec`] as extra columns), [`LrMonitor`]
+//!   (`lr.csv`), [`CurvesPlot`] (PNG + SVG), [`EarlyStopping`], and the checkpoints —
+//!   [`LastCheckpoint`], [`EpochCheckpoints`] (keep N), [`BestCheckpoint`] — each a
+//!   [`CheckpointStrategy`] deciding what to save and delete, carried out by a
+//!   [`Checkpointer`]; [`Monitor`] names what is watched (`valid_loss`, `valid_macro_f1`,
+//!   `valid_recall:Shirt`, …).
 //! - [`training_state`]: what `--resume` continues from, written atomically every epoch and on
 //!   Ctrl-C ([`FitOptions`], [`RunOptions`]); a resumed run ends with the metrics and weights of
 //!   the uninterrupted one.
-//! - [`run`]: a whole [`RunConfig`] — load data, train, evaluate the test split, write the
-//!   artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate a finished run on any
-//!   split (`kiln eval`).
+//! - [`run`]: a whole [`RunConfig`] in named stages — plan, load the splits ([`Splits`]), build
+//!   the model, prepare the artifact directory, fit, choose a binary head's threshold, evaluate
+//!   the test split and write the artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate
+//!   a finished run on any split (`kiln eval`).
 //!
 //! A run is a value; every setting is checked by one function before anything runs, and an
 //! invalid one is named by its path in `config.json`:
