@@ -12,9 +12,9 @@ use crate::error::DataError;
 ///
 /// A progress bar is drawn on stderr when it is a terminal.
 pub fn download_file(url: &str, dest: &Path, checksum: Checksum) -> Result<(), DataError> {
-    let fail = |message: String| DataError::Download {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| DataError::Download {
         url: url.to_string(),
-        message,
+        source,
     };
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -27,7 +27,7 @@ pub fn download_file(url: &str, dest: &Path, checksum: Checksum) -> Result<(), D
         .timeout_per_read(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let response = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
+    let response = agent.get(url).call().map_err(|e| fail(e.into()))?;
     let total = response
         .headers()
         .get("content-length")
@@ -43,7 +43,7 @@ pub fn download_file(url: &str, dest: &Path, checksum: Checksum) -> Result<(), D
     let mut buf = vec![0u8; 1 << 16];
     let mut received = 0u64;
     loop {
-        let n = reader.read(&mut buf).map_err(|e| fail(e.to_string()))?;
+        let n = reader.read(&mut buf).map_err(|e| fail(e.into()))?;
         if n == 0 {
             break;
         }
@@ -53,7 +53,7 @@ pub fn download_file(url: &str, dest: &Path, checksum: Checksum) -> Result<(), D
     }
     bar.finish_and_clear();
     if let Some(total) = total.filter(|&t| t != received) {
-        return Err(fail(format!("received {received} of {total} bytes")));
+        return Err(fail(format!("received {received} of {total} bytes").into()));
     }
     tmp.as_file().flush().map_err(io(tmp.path()))?;
     checksum.verify(tmp.path()).map_err(|e| match e {

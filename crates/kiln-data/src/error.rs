@@ -97,12 +97,13 @@ pub enum DataError {
         attempts: Vec<String>,
     },
     /// A download failed (network, HTTP status, or a truncated body).
-    #[error("download of {url} failed: {message}")]
+    #[error("download of {url} failed: {source}")]
     Download {
         /// The URL that was tried.
         url: String,
-        /// What went wrong.
-        message: String,
+        /// What went wrong: the HTTP client's error, or what was wrong with the body.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A split or subset request that the dataset cannot satisfy.
     #[error("{0}")]
