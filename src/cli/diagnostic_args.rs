@@ -45,17 +45,11 @@ impl DiagnosticArgs {
         let mut t = base;
         for (flag, value, field) in self.flags() {
             let Some(v) = value else { continue };
-            let min = if flag == "--imbalance-ratio" {
-                1.0
-            } else {
-                0.0
-            };
-            if !(v.is_finite() && v >= min) {
-                return Err(CliError::Flag {
-                    flag,
-                    message: format!("must be a number ≥ {min}, got {v}"),
-                });
-            }
+            let name = flag[2..].replace('-', "_");
+            DiagnosticThresholds::check(&name, v).map_err(|e| CliError::Flag {
+                flag,
+                message: e.to_string(),
+            })?;
             *field(&mut t) = v;
         }
         Ok(t)

@@ -74,16 +74,8 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
             spec: ModelSpec::new(args.num_classes, args.in_channels, args.image_size as usize),
         },
     };
-    if let Some(name) = &args.model
-        && !registry.contains(name)
-    {
-        return Err(flag(
-            "--model",
-            format!(
-                "unknown model `{name}` (known: {})",
-                registry.names().join(", ")
-            ),
-        ));
+    if let Some(name) = &args.model {
+        (registry.require(name)).map_err(|e| flag("--model", e.problem.to_string()))?;
     }
     let mut loaded = registry.load(args.model.as_deref(), &source, device)?;
     if let Some(path) = &args.labels {

@@ -816,14 +816,7 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
              rare classes again (use one of them)"
         );
     }
-    if !registry.contains(&args.model) {
-        let known = registry.names().into_iter().map(String::from).collect();
-        let unknown = kiln_models::UnknownModel {
-            name: args.model.clone(),
-            known,
-        };
-        return Err(args.setting_error(ConfigError::new("architecture", unknown)));
-    }
+    (registry.require(&args.model)).map_err(|e| args.setting_error(e))?;
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());

@@ -35,6 +35,42 @@ pub struct DiagnosticThresholds {
     pub loss_rise: f64,
 }
 
+/// A threshold that is not a finite number at or above its minimum.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("must be a number ≥ {minimum}, got {value}")]
+pub struct InvalidThreshold {
+    /// The least value the threshold may take.
+    pub minimum: f64,
+    /// The value given.
+    pub value: f64,
+}
+
+impl DiagnosticThresholds {
+    /// Checks `value` for the threshold whose field is `name`: a finite number, at least 1 for
+    /// `imbalance_ratio` (a ratio of class counts) and at least 0 for the others.
+    pub fn check(name: &str, value: f64) -> Result<(), InvalidThreshold> {
+        let minimum = if name == "imbalance_ratio" { 1.0 } else { 0.0 };
+        match value.is_finite() && value >= minimum {
+            true => Ok(()),
+            false => Err(InvalidThreshold { minimum, value }),
+        }
+    }
+
+    /// The first threshold [`check`](Self::check) refuses, with its field name.
+    pub fn invalid(&self) -> Option<(&'static str, InvalidThreshold)> {
+        [
+            ("baseline_margin", self.baseline_margin),
+            ("paradox_gap", self.paradox_gap),
+            ("imbalance_ratio", self.imbalance_ratio),
+            ("boundary_margin", self.boundary_margin),
+            ("overfit_gap", self.overfit_gap),
+            ("loss_rise", self.loss_rise),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| Self::check(name, value).err().map(|e| (name, e)))
+    }
+}
+
 impl Default for DiagnosticThresholds {
     fn default() -> Self {
         Self {

@@ -1,6 +1,6 @@
 //! Typed errors of `kiln-train`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What stopped a training run.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,15 @@ pub enum TrainError {
 }
 
 impl TrainError {
+    /// The [`RunConfigFormat`](Self::RunConfigFormat) error of the record `path`, for
+    /// `map_err`.
+    pub(crate) fn not_a_run(path: &Path) -> impl FnOnce(serde_json::Error) -> Self + '_ {
+        move |source| Self::RunConfigFormat {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// A [`WithPath`](Self::WithPath) error: `cause` (an I/O, JSON or record error, or a
     /// message) about `path`.
     pub fn artifact(

@@ -8,7 +8,6 @@
 //! [`run_with`](crate::run_with).
 
 use kiln_eval::MetricSpec;
-use kiln_eval::diagnostics::DiagnosticThresholds;
 
 use crate::class_weights::ClassWeights;
 use crate::config::{BinaryHead, DecisionThreshold, MonitorConfig, RunConfig, TrainingConfig};
@@ -117,7 +116,10 @@ impl<A> RunConfig<A> {
                 "does not apply to an image folder (its root is the data)",
             ));
         }
-        check_diagnostics(&self.diagnostics).map_err(|e| e.within("diagnostics"))?;
+        if let Some((name, invalid)) = self.diagnostics.invalid() {
+            let field = format!("diagnostics.{name}");
+            return Err(ConfigError::rule(field, invalid.to_string()));
+        }
         let class_in_dataset = |field: &str, class: usize| match class < dataset_classes {
             true => Ok(()),
             false => Err(ConfigError::rule(
@@ -176,31 +178,42 @@ impl<A> RunConfig<A> {
             ));
         }
         positive("binary_head.pos_weight", head.pos_weight)?;
-        let (name, value) = match head.threshold {
-            DecisionThreshold::Fixed { threshold } => ("threshold", threshold),
-            DecisionThreshold::BestF1 => ("threshold", 0.5),
-            DecisionThreshold::MinRecall { recall } => ("recall", recall),
-            DecisionThreshold::MinPrecision { precision } => ("precision", precision),
+        let bound = match head.threshold {
+            DecisionThreshold::Fixed { threshold } => Some(("threshold", threshold)),
+            DecisionThreshold::BestF1 => None,
+            DecisionThreshold::MinRecall { recall } => Some(("recall", recall)),
+            DecisionThreshold::MinPrecision { precision } => Some(("precision", precision)),
         };
-        unit_interval(&format!("binary_head.threshold.{name}"), value)?;
+        if let Some((name, value)) = bound {
+            unit_interval(&format!("binary_head.threshold.{name}"), value)?;
+        }
         if let Some(chosen) = head.chosen {
             unit_interval("binary_head.chosen", chosen)?;
         }
-        let training = &self.training;
-        if training.class_weights.is_some() || training.label_smoothing.is_some() {
-            return Err(ConfigError::rule(
-                "binary_head",
-                "a binary head takes pos_weight instead of class weights, and no label smoothing",
-            ));
-        }
-        if self.devices > 1 {
-            return Err(ConfigError::rule(
-                "binary_head",
-                "a binary head trains on one device",
-            ));
-        }
-        Ok(())
+        check_binary_training(&self.training, self.devices)
     }
+}
+
+/// What a binary head's training does without: class weights and label smoothing (its loss
+/// takes `pos_weight` instead) and several devices. Checked by the plan and by [`crate::fit`],
+/// which Rust callers may call without one.
+pub(crate) fn check_binary_training(
+    training: &TrainingConfig,
+    devices: usize,
+) -> Result<(), ConfigError> {
+    if training.class_weights.is_some() || training.label_smoothing.is_some() {
+        return Err(ConfigError::rule(
+            "binary_head",
+            "a binary head takes pos_weight instead of class weights, and no label smoothing",
+        ));
+    }
+    if devices > 1 {
+        return Err(ConfigError::rule(
+            "binary_head",
+            "a binary head trains on one device",
+        ));
+    }
+    Ok(())
 }
 
 impl TrainingConfig {
@@ -343,26 +356,6 @@ fn check_monitor(m: &MonitorConfig, class_names: &[String]) -> Result<Monitor, C
     }
     non_negative("monitor.min_delta", m.min_delta)?;
     Ok(monitor)
-}
-
-/// The thresholds' own rules: every one a number ≥ 0, the imbalance ratio ≥ 1.
-fn check_diagnostics(t: &DiagnosticThresholds) -> Result<(), ConfigError> {
-    for (field, value, min) in [
-        ("baseline_margin", t.baseline_margin, 0.0),
-        ("paradox_gap", t.paradox_gap, 0.0),
-        ("imbalance_ratio", t.imbalance_ratio, 1.0),
-        ("boundary_margin", t.boundary_margin, 0.0),
-        ("overfit_gap", t.overfit_gap, 0.0),
-        ("loss_rise", t.loss_rise, 0.0),
-    ] {
-        if !(value.is_finite() && value >= min) {
-            return Err(ConfigError::rule(
-                field,
-                format!("must be a number ≥ {min}, got {value}"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn positive(field: &str, value: f64) -> Result<(), ConfigError> {

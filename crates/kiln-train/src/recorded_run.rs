@@ -90,8 +90,7 @@ pub fn read_run_config<A: serde::de::DeserializeOwned>(
     let text = std::fs::read_to_string(&path).map_err(|e| {
         TrainError::artifact(&path, format!("{e} (is this a kiln artifact directory?)"))
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| TrainError::artifact(&path, format!("not a kiln run config: {e}")))
+    serde_json::from_str(&text).map_err(TrainError::not_a_run(&path))
 }
 
 /// The registered architecture name of the run in `dir` (`config.json`'s `architecture`;

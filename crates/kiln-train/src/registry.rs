@@ -98,10 +98,7 @@ where
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let config: RunConfig<A> =
-            serde_json::from_value(config).map_err(|source| TrainError::RunConfigFormat {
-                path: file.to_path_buf(),
-                source,
-            })?;
+            serde_json::from_value(config).map_err(TrainError::not_a_run(file))?;
         crate::run_with(&config, device, callbacks, options)
     }
 
@@ -159,10 +156,24 @@ pub struct ModelListing {
 /// A recorded run configuration (a run's `config.json`) as JSON, for [`Registry::replay`].
 pub fn read_recorded(config: &Path) -> Result<serde_json::Value, TrainError> {
     let text = std::fs::read_to_string(config).map_err(|e| TrainError::artifact(config, e))?;
-    serde_json::from_str(&text).map_err(|source| TrainError::RunConfigFormat {
-        path: config.to_path_buf(),
-        source,
-    })
+    serde_json::from_str(&text).map_err(TrainError::not_a_run(config))
+}
+
+/// The recorded run in `file` as JSON with its `artifact_dir` (if given) and `backend`
+/// replaced, and the record as it was, read far enough to name its architecture and directory.
+fn recorded(
+    file: &Path,
+    artifact_dir: Option<&Path>,
+    backend: &str,
+) -> Result<(serde_json::Value, RunConfig<serde_json::Value>), TrainError> {
+    let mut value = read_recorded(file)?;
+    let names: RunConfig<serde_json::Value> =
+        serde_json::from_value(value.clone()).map_err(TrainError::not_a_run(file))?;
+    if let Some(dir) = artifact_dir {
+        value["artifact_dir"] = serde_json::json!(dir);
+    }
+    value["backend"] = serde_json::json!(backend);
+    Ok((value, names))
 }
 
 impl Registry {
@@ -217,6 +228,12 @@ impl Registry {
         self.entries.iter().any(|e| e.name == name)
     }
 
+    /// `Ok` if `name` is registered, else the error naming the known ones (the `architecture`
+    /// setting's [`ConfigError`]), for checking a name before any work starts.
+    pub fn require(&self, name: &str) -> Result<(), ConfigError> {
+        self.entry(name).map(|_| ())
+    }
+
     /// Every architecture with its parameter count for `spec`.
     pub fn listing(&self, spec: &ModelSpec) -> Vec<ModelListing> {
         self.entries
@@ -256,18 +273,7 @@ impl Registry {
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
-        let mut value = read_recorded(config)?;
-        let names: RunConfig<serde_json::Value> =
-            serde_json::from_value(value.clone()).map_err(|source| {
-                TrainError::RunConfigFormat {
-                    path: config.to_path_buf(),
-                    source,
-                }
-            })?;
-        if let Some(dir) = artifact_dir {
-            value["artifact_dir"] = serde_json::json!(dir);
-        }
-        value["backend"] = serde_json::json!(backend);
+        let (value, names) = recorded(config, artifact_dir, backend)?;
         // Never into a directory that holds a run — the replayed one's own included.
         let target = artifact_dir.unwrap_or(&names.artifact_dir);
         if target.join(artifacts::CONFIG).exists() {
@@ -298,16 +304,7 @@ impl Registry {
         options: RunOptions,
     ) -> Result<RunOutcome, TrainError> {
         let config = dir.join(artifacts::CONFIG);
-        let mut value = read_recorded(&config)?;
-        let names: RunConfig<serde_json::Value> =
-            serde_json::from_value(value.clone()).map_err(|source| {
-                TrainError::RunConfigFormat {
-                    path: config.clone(),
-                    source,
-                }
-            })?;
-        value["artifact_dir"] = serde_json::json!(dir);
-        value["backend"] = serde_json::json!(backend);
+        let (value, names) = recorded(&config, Some(dir), backend)?;
         let options = RunOptions {
             resume: true,
             ..options

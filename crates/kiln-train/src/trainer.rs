@@ -20,7 +20,7 @@ use crate::data_parallel::{self, BatchGrads, Replicas};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
-use crate::plan::ConfigError;
+use crate::plan::{ConfigError, check_binary_training};
 use crate::step::{DataParallel, OneDevice, StepStrategy};
 use crate::training_state::{self, Position, TrainingState, batch_seed, write_atomically};
 
@@ -159,17 +159,8 @@ fn step_strategy<M: ImageClassifier + 'static>(
 ) -> Result<Box<dyn StepStrategy<M>>, TrainError> {
     let config = &settings.training;
     let options = &settings.options;
-    if options.binary_pos_weight.is_some()
-        && (config.class_weights.is_some()
-            || config.label_smoothing.is_some()
-            || options.devices.len() > 1)
-    {
-        return Err(ConfigError::rule(
-            "binary_head",
-            "a binary head takes pos_weight instead of class weights, and no label smoothing \
-             or several devices",
-        )
-        .into());
+    if options.binary_pos_weight.is_some() {
+        check_binary_training(config, options.devices.len())?;
     }
     let weights = match &config.class_weights {
         Some(w) => Some(w.resolve(&train.class_counts())?),

@@ -107,8 +107,9 @@ fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
                 .into_data()
                 .convert::<f32>()
                 .try_into_vec::<f32>()
-                // invariant: `convert::<f32>()` just made the data f32, so reading it back as
-                // f32 cannot fail; a silent empty slice here would feed the kernel garbage.
+                // A silent empty slice here would feed the kernel garbage, so this is no error
+                // to recover from:
+                // invariant: `convert::<f32>()` just made the data f32; reading it back as f32 cannot fail
                 .expect("data converted to f32 reads back as f32"),
         ),
     }

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::config::{Pretrained, RareClass, Sampler};
+use kiln_eval::diagnostics::DiagnosticThresholds;
 
 /// A valid Fashion-MNIST run with a monitor, extra metrics and SGD.
 fn valid() -> RunConfig<()> {
