@@ -198,6 +198,19 @@ fn step_strategy<M: ImageClassifier + 'static>(
     }
 }
 
+/// The optimizer the recipe asks for, with a resumed run's saved state loaded into it.
+fn restored_optimizer(settings: &FitSettings) -> Result<ModuleOptimizer, TrainError> {
+    let config = &settings.training;
+    let optim = config.optimizer.init(config.grad_clipping);
+    let Some(state) = &settings.options.resume else {
+        return Ok(optim);
+    };
+    let dir = (settings.options.checkpoint_dir.as_deref()).ok_or(TrainError::Internal(
+        "resuming needs the checkpoint directory of the state",
+    ))?;
+    state.restore_optimizer(dir, optim)
+}
+
 /// The loaders of the two phases: training batches (on the autodiff device, augmented) and
 /// evaluation batches.
 struct Loaders {
@@ -239,7 +252,7 @@ impl<'a> EpochLoop<'a> {
         let mut run = Self {
             data,
             settings,
-            optim: config.optimizer.init(config.grad_clipping),
+            optim: restored_optimizer(settings)?,
             history: History::new(),
             step: 0,
             first: (1, 0),
@@ -273,21 +286,13 @@ impl<'a> EpochLoop<'a> {
         Ok(run)
     }
 
-    /// Continues from `state`: the optimizer, the history and the position it saved.
+    /// Continues from `state`: the history and the position it saved (the optimizer is
+    /// [`restored_optimizer`]).
     fn restore(
         &mut self,
         state: &TrainingState,
         callbacks: &mut [Box<dyn Callback>],
     ) -> Result<(), TrainError> {
-        let dir = self.checkpoint_dir().ok_or(TrainError::Internal(
-            "resuming needs the checkpoint directory of the state",
-        ))?;
-        let optim = self
-            .settings
-            .training
-            .optimizer
-            .init(self.settings.training.grad_clipping);
-        self.optim = state.restore_optimizer(dir, optim)?;
         self.history = state.history.clone();
         self.step = state.step;
         self.first = (state.epoch, state.batch);
