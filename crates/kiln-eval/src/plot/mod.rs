@@ -49,7 +49,6 @@ pub trait Figure {
 /// Writes `figure` to `<stem>.png` and `<stem>.svg`, returning both paths.
 pub fn save(figure: &impl Figure, stem: &Path) -> Result<[PathBuf; 2], EvalError> {
     register_fonts()?;
-    let (w, h) = figure.size();
     let svg = stem.with_extension("svg");
     let plot_error = |path: &Path, problem: String| EvalError::Plot {
         path: path.to_path_buf(),
@@ -61,13 +60,24 @@ pub fn save(figure: &impl Figure, stem: &Path) -> Result<[PathBuf; 2], EvalError
         source,
     })?;
     let png = stem.with_extension("png");
+    let bytes = png_bytes(figure).map_err(|e| plot_error(&png, e))?;
+    std::fs::write(&png, bytes).map_err(|source| EvalError::Io {
+        path: png.clone(),
+        source,
+    })?;
+    Ok([png, svg])
+}
+
+/// `figure` as the bytes of a PNG file (RGB, [`Figure::size`] pixels).
+pub fn png_bytes(figure: &impl Figure) -> Result<Vec<u8>, String> {
+    register_fonts().map_err(|e| e.to_string())?;
+    let (w, h) = figure.size();
     let mut pixels = vec![255u8; w as usize * h as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-        draw_on(figure, &root).map_err(|e| plot_error(&png, e))?;
+        draw_on(figure, &root)?;
     }
-    write_png(&png, &pixels, (w, h)).map_err(|e| plot_error(&png, e))?;
-    Ok([png, svg])
+    encode_png(&pixels, (w, h)).map_err(|e| e.to_string())
 }
 
 /// `figure` as an SVG document (for inlining in HTML).
@@ -90,14 +100,15 @@ fn draw_on<DB: DrawingBackend>(
     root.present().map_err(|e| e.to_string())
 }
 
-fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 fn register_fonts() -> Result<(), EvalError> {
