@@ -35,10 +35,7 @@ pub fn run(mut argv: Vec<String>) -> i32 {
     };
     match kiln::cli::train(&args.train) {
         Ok(_) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
+        Err(e) => kiln::cli::report_error(&e),
     }
 }
 

@@ -12,12 +12,9 @@ use kiln::cli::{ParadoxArgs, accuracy_paradox};
 
 fn main() {
     let mut args = ParadoxArgs::parse();
-    if args.train.artifact_dir.is_none() {
-        args.train.artifact_dir =
-            Some(format!("artifacts/{}-imbalanced", args.train.dataset).into());
-    }
+    // Without --artifact-dir: a new artifacts/<dataset>-imbalanced/version-N.
+    args.train.run_name = Some(format!("{}-imbalanced", args.train.dataset));
     if let Err(e) = accuracy_paradox(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+        std::process::exit(kiln::cli::report_error(&e));
     }
 }

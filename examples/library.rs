@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use kiln::data::DatasetName;
 use kiln::train::{
-    ArtifactEval, EvalSplit, ModelSource, Progress, Registry, RunConfig, RunOptions, Splits,
-    classify,
+    ArtifactEval, DirPolicy, EvalSplit, ModelSource, Progress, Registry, RunConfig, RunOptions,
+    Splits, classify,
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -29,17 +29,23 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 1. A run: every setting has `kiln train`'s default until set. `plan` checks them all
     //    (training does too, before it writes anything): a bad value is an error naming it.
-    let mut config = RunConfig::new(DatasetName::FashionMnist, "mnist-cnn", out.join("run"));
+    let mut config = RunConfig::new(DatasetName::FashionMnist, "mnist-cnn", out.join("runs"));
     config.limit = Some(6_000);
     config.training.epochs = 1;
     config.metrics = vec!["macro_f1".into(), "recall:Shirt".into()];
     config.plan()?;
 
     // 2. Train it by the architecture's name; the test split is evaluated and every artifact
-    //    written (config.json, model.bpk, metrics.csv, eval.json, predictions.csv, …).
+    //    written (config.json, model.bpk, metrics.csv, eval.json, predictions.csv, TensorBoard
+    //    events, …) into a new `runs/version-N`: no earlier run is replaced.
     let registry = Registry::builtin();
     let callbacks = vec![Box::new(Progress::default()) as _];
-    let outcome = registry.train(config.clone(), &device, callbacks, &RunOptions::default())?;
+    let options = RunOptions {
+        directory: DirPolicy::NextVersion,
+        ..RunOptions::default()
+    };
+    let outcome = registry.train(config.clone(), &device, callbacks, &options)?;
+    println!("run: {}", outcome.artifact_dir.display());
     println!("test split:\n{}", outcome.report.to_text(4));
 
     // 3. Re-evaluate the trained run on its validation split, as `kiln eval` does.
@@ -47,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         split: EvalSplit::Valid,
         data_dir: None,
         offline: false,
-        out_dir: Some(out.join("valid")),
+        out_dir: Some(outcome.artifact_dir.join("valid")),
         weights: None,
         thresholds: None,
     };

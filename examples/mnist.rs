@@ -25,7 +25,6 @@ fn main() {
     // A setting the file got wrong is reported with the file's name and key.
     args.train.origins = expanded.origins;
     if let Err(e) = kiln::cli::train(&args.train) {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+        std::process::exit(kiln::cli::report_error(&e));
     }
 }

@@ -80,6 +80,7 @@ impl CliError {
             | Self::Setting { .. }
             | Self::Backend(BackendError::NotCompiled(_) | BackendError::TooFewDevices { .. }) => 2,
             Self::Train(TrainError::Interrupted { .. }) => 130,
+            Self::Train(TrainError::RunExists { .. } | TrainError::SeveralRuns { .. }) => 2,
             Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
             | Self::Train(
@@ -89,6 +90,29 @@ impl CliError {
                 kiln_data::DataError::Image { .. } | kiln_data::DataError::Folder { .. },
             )) => 2,
             _ => 1,
+        }
+    }
+
+    /// What to do about the error, when kiln knows: the ways forward from a directory that
+    /// holds a run.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Train(TrainError::RunExists { dir, status }) => {
+                let resume = match status {
+                    Some(kiln_train::RunState::Finished) => String::new(),
+                    _ => format!("  to continue it:  kiln train --resume {}\n", dir.display()),
+                };
+                Some(format!(
+                    "{resume}  to replace it:   add --overwrite (its files are deleted)\n  or \
+                     give another --artifact-dir (without one, each run gets a new \
+                     artifacts/<dataset>-<model>/version-N)"
+                ))
+            }
+            Self::Train(TrainError::SeveralRuns { runs, .. }) => {
+                let latest = runs.last()?;
+                Some(format!("  e.g. the latest: {}", latest.display()))
+            }
+            _ => None,
         }
     }
 

@@ -44,6 +44,7 @@ pub struct EvalArgs {
 /// and draws the plots.
 /// The run's architecture is rebuilt from its `config.json` by name in `registry`.
 pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliError> {
+    let dir = &super::the_run(&args.artifact_dir)?;
     let selected = backend::select(args.backend)?;
     eprintln!("{selected}");
     let request = ArtifactEval {
@@ -54,14 +55,13 @@ pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliErro
         weights: args.weights.clone(),
         thresholds: match args.report.diagnostics.any() {
             true => {
-                let recorded =
-                    kiln_train::read_run_config::<serde_json::Value>(&args.artifact_dir)?;
+                let recorded = kiln_train::read_run_config::<serde_json::Value>(dir)?;
                 Some(args.report.diagnostics.apply(recorded.diagnostics)?)
             }
             false => None,
         },
     };
-    let result = registry.eval(&args.artifact_dir, &request, &selected.device)?;
+    let result = registry.eval(dir, &request, &selected.device)?;
     let scores = result.predictions.scores_f64();
     let scored = ScoredSamples {
         labels: result.predictions.labels(),

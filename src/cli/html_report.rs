@@ -28,7 +28,7 @@ pub struct HtmlReportArgs {
 
 /// Writes the page; returns its path.
 pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
-    let dir = &args.artifact_dir;
+    let dir = &super::the_run(&args.artifact_dir)?;
     let config: RunConfig<serde_json::Value> = read_run_config(dir)?;
     let recorded = kiln_train::read_recorded(&dir.join(artifacts::CONFIG))?;
     let splits = Splits::load_checked(&config, false)?;

@@ -13,6 +13,7 @@ mod models;
 mod paradox;
 mod predict;
 mod report;
+mod runs;
 mod train;
 
 use std::ffi::OsString;
@@ -32,6 +33,7 @@ pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
 pub use predict::{PredictArgs, predict};
 pub use report::{ReportArgs, ReportFormat};
+pub use runs::{RunsArgs, SortKey, runs};
 pub use train::{
     AugmentChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train, train_with,
 };
@@ -61,6 +63,8 @@ enum Command {
     Bench(BenchArgs),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
     Predict(PredictArgs),
+    /// List the runs under a directory (default: artifacts) with their state and results.
+    Runs(RunsArgs),
     /// List the architectures with their parameter counts.
     Models(ModelsArgs),
     /// Dataset files: where they are (`info`), whether they are intact (`verify`), getting them
@@ -110,6 +114,7 @@ where
         Command::Eval(args) => exit_code(eval(registry, &args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),
+        Command::Runs(args) => exit_code(runs(&args)),
         Command::Data(args) => exit_code(data(&args)),
         Command::Bench(args) => exit_code(bench(registry, &args)),
         Command::Report(args) => match html_report(&args) {
@@ -146,7 +151,10 @@ fn recorded_run_flags(train: &clap::ArgMatches) -> Result<(), CliError> {
     let (flag, allowed): (&'static str, &[&str]) = if given("resume") {
         ("--resume", &["resume", "backend"])
     } else if given("config") {
-        ("--config", &["config", "backend", "artifact_dir"])
+        (
+            "--config",
+            &["config", "backend", "artifact_dir", "overwrite"],
+        )
     } else {
         return Ok(());
     };
@@ -172,15 +180,32 @@ fn recorded_run_flags(train: &clap::ArgMatches) -> Result<(), CliError> {
     }
 }
 
-/// 0, or the error printed and its exit code.
+/// 0, or the error reported ([`report_error`]) and its exit code.
 fn exit_code<T>(result: Result<T, CliError>) -> i32 {
     match result {
         Ok(_) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
+        Err(e) => report_error(&e),
     }
+}
+
+/// Prints `e` on stderr, with what to do about it when kiln knows ([`CliError::hint`]);
+/// returns its exit code.
+pub fn report_error(e: &CliError) -> i32 {
+    eprintln!("error: {e}");
+    if let Some(hint) = e.hint() {
+        eprintln!("{hint}");
+    }
+    e.exit_code()
+}
+
+/// The run `dir` stands for: itself, or the one run under it (said on stderr); several runs
+/// under it are refused, naming them.
+pub(crate) fn the_run(dir: &std::path::Path) -> Result<std::path::PathBuf, CliError> {
+    let run = kiln_train::find_run(dir)?;
+    if run != dir {
+        eprintln!("run: {}", run.display());
+    }
+    Ok(run)
 }
 
 /// Prints `value` as pretty JSON on stdout (`--json` output).

@@ -61,7 +61,12 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
     let selected = backend::select(args.backend)?;
     eprintln!("{selected}");
     let device = &selected.device;
-    let source = match &args.artifact_dir {
+    let run = args
+        .artifact_dir
+        .as_deref()
+        .map(super::the_run)
+        .transpose()?;
+    let source = match &run {
         Some(dir) => ModelSource::Artifacts {
             dir,
             weights: args.weights.as_deref(),

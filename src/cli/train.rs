@@ -9,8 +9,8 @@ use kiln_data::folder::Unreadable;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::class_index;
 use kiln_train::{
-    BinaryHead, ClassWeights, ConfigError, DecisionThreshold, GradClipping, LrSchedule, Mode,
-    MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, Registry, RunConfig,
+    BinaryHead, ClassWeights, ConfigError, DecisionThreshold, DirPolicy, GradClipping, LrSchedule,
+    Mode, MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, Registry, RunConfig,
     RunOptions, RunOutcome, Sampler, TrainError, TrainingConfig,
 };
 
@@ -158,9 +158,21 @@ pub struct TrainArgs {
     /// Validation images held out of the training file [default: 1/12 of it].
     #[arg(long, value_name = "N")]
     pub valid_size: Option<usize>,
-    /// Artifact directory [default: artifacts/<dataset>-<model>].
+    /// Artifact directory of the run; refused if it holds a run (continue that one with
+    /// --resume, or replace it with --overwrite) [default: a new
+    /// artifacts/<dataset>-<model>/version-N].
     #[arg(long)]
     pub artifact_dir: Option<PathBuf>,
+    /// With --artifact-dir: delete the run it holds and train a new one in its place.
+    #[arg(long, requires = "artifact_dir")]
+    pub overwrite: bool,
+    /// The default artifact directory's name, `artifacts/<name>/version-N` [default:
+    /// <dataset>-<model>] (set by examples, not a flag).
+    #[arg(skip)]
+    pub run_name: Option<String>,
+    /// Write no TensorBoard event files (by default, into <artifact-dir>/tensorboard/).
+    #[arg(long)]
+    pub no_tensorboard: bool,
     /// Backend [default: the first usable compiled one, GPU before CPU].
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
@@ -379,7 +391,10 @@ impl TrainArgs {
             }),
         };
         let artifact_dir = self.artifact_dir.clone().unwrap_or_else(|| {
-            PathBuf::from("artifacts").join(format!("{}-{}", dataset.name(), self.model))
+            // The parent of a new version-N: `directory_policy` says so.
+            let name = (self.run_name.clone())
+                .unwrap_or_else(|| format!("{}-{}", dataset.name(), self.model));
+            PathBuf::from("artifacts").join(name)
         });
         let config = RunConfig {
             training: self.training(&dataset)?,
@@ -419,6 +434,7 @@ impl TrainArgs {
                 }),
                 false => None,
             },
+            tensorboard: !self.no_tensorboard,
             dataset,
         };
         config.plan().map_err(|e| self.setting_error(e))?;
@@ -697,13 +713,24 @@ fn interrupt_on_ctrl_c() -> Option<Arc<AtomicBool>> {
     Some(flag)
 }
 
+/// Whether `dir` is a `version-N` directory.
+fn versioned(dir: &std::path::Path) -> bool {
+    let name = dir.file_name().map(|n| n.to_string_lossy());
+    name.is_some_and(|n| kiln_train::version_of(&n).is_some())
+}
+
 /// The devices a recorded run trained on (1 when not recorded).
 fn recorded_devices(value: &serde_json::Value) -> usize {
     value["devices"].as_u64().map_or(1, |n| n as usize)
 }
 
-/// Ctrl-C handling and the `devices` devices of the selected backend.
-fn run_options(selected: &backend::Selected, devices: usize) -> Result<RunOptions, CliError> {
+/// Ctrl-C handling, the `devices` devices of the selected backend, and where a new run
+/// writes.
+fn run_options(
+    selected: &backend::Selected,
+    devices: usize,
+    directory: DirPolicy,
+) -> Result<RunOptions, CliError> {
     // 0 is the plan's to refuse, naming where it was given.
     let devices = match devices {
         0 | 1 => Vec::new(),
@@ -713,7 +740,20 @@ fn run_options(selected: &backend::Selected, devices: usize) -> Result<RunOption
         resume: false,
         interrupt: interrupt_on_ctrl_c(),
         devices,
+        directory,
     })
+}
+
+impl TrainArgs {
+    /// Where a new run writes: a new `version-N` under the default directory; the directory
+    /// given by --artifact-dir, replacing the run it holds with --overwrite.
+    fn directory_policy(&self) -> DirPolicy {
+        match (&self.artifact_dir, self.overwrite) {
+            (None, _) => DirPolicy::NextVersion,
+            (Some(_), false) => DirPolicy::New,
+            (Some(_), true) => DirPolicy::Overwrite,
+        }
+    }
 }
 
 /// `kiln train --config FILE`: the recorded run again, into `--artifact-dir` if given.
@@ -723,15 +763,27 @@ fn replay(
     file: &std::path::Path,
 ) -> Result<RunOutcome, CliError> {
     let mut rest = args.clone();
-    (rest.config, rest.artifact_dir, rest.backend) = (None, None, None);
-    refuse_other_flags(&rest, "--config", "--artifact-dir and --backend")?;
+    (rest.config, rest.artifact_dir, rest.backend, rest.overwrite) = (None, None, None, false);
+    refuse_other_flags(
+        &rest,
+        "--config",
+        "--artifact-dir, --overwrite and --backend",
+    )?;
     let value = kiln_train::read_recorded(file)?;
     let selected = recorded_backend(args, &value)?;
-    let options = run_options(&selected, recorded_devices(&value))?;
+    // A run recorded in a version-N directory is replayed into a new version beside it.
+    let recorded_dir = value["artifact_dir"].as_str().map(PathBuf::from);
+    let (artifact_dir, directory) = match (&args.artifact_dir, recorded_dir) {
+        (None, Some(dir)) if versioned(&dir) => {
+            (dir.parent().map(PathBuf::from), DirPolicy::NextVersion)
+        }
+        _ => (args.artifact_dir.clone(), args.directory_policy()),
+    };
+    let options = run_options(&selected, recorded_devices(&value), directory)?;
     let outcome = registry
         .replay(
             file,
-            args.artifact_dir.as_deref(),
+            artifact_dir.as_deref(),
             &selected.backend.to_string(),
             &selected.device,
             vec![Box::new(Progress::default())],
@@ -784,6 +836,7 @@ fn resume(
     let mut rest = args.clone();
     (rest.resume, rest.backend) = (None, None);
     refuse_other_flags(&rest, "--resume", "--backend")?;
+    let dir = &kiln_train::find_run(dir)?;
     let file = dir.join(kiln_train::artifacts::CONFIG);
     let value = kiln_train::read_recorded(&file)?;
     let selected = recorded_backend(args, &value)?;
@@ -793,7 +846,7 @@ fn resume(
             &selected.backend.to_string(),
             &selected.device,
             vec![Box::new(Progress::default())],
-            run_options(&selected, recorded_devices(&value))?,
+            run_options(&selected, recorded_devices(&value), DirPolicy::New)?,
         )
         .map_err(|e| CliError::in_file(&file, e))?;
     if let Some(reason) = &outcome.stopped_early {
@@ -826,7 +879,7 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
             config,
             &selected.device,
             vec![Box::new(Progress::default())],
-            &run_options(&selected, args.devices)?,
+            &run_options(&selected, args.devices, args.directory_policy())?,
         )
         .map_err(|e| match e {
             TrainError::Config(error) => args.setting_error(error),

@@ -59,8 +59,14 @@ pub fn write_dataset(dir: &Path, train: usize, test: usize, gzip: bool) {
 
 /// Runs the `kiln` binary offline (no `KILN_DATA_DIR`), echoing its output to the test log.
 pub fn kiln_bin(args: &[&str]) -> std::process::Output {
+    kiln_bin_in(Path::new("."), args)
+}
+
+/// [`kiln_bin`] in the working directory `cwd`.
+pub fn kiln_bin_in(cwd: &Path, args: &[&str]) -> std::process::Output {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
+        .current_dir(cwd)
         .env("KILN_OFFLINE", "1")
         .env_remove("KILN_DATA_DIR")
         .output()
@@ -73,6 +79,17 @@ pub fn kiln_bin(args: &[&str]) -> std::process::Output {
     );
     out
 }
+
+/// `kiln train` flags that make the loss diverge in epoch 2: the learning rate × 10³⁰ from
+/// there on.
+pub const DIVERGING: [&str; 6] = [
+    "--schedule",
+    "multistep",
+    "--lr-milestones",
+    "1",
+    "--lr-gamma",
+    "1e30",
+];
 
 /// `kiln train` on the generated MNIST set in `data` (batch 32, 64 validation images, seed 7,
 /// 2 epochs unless `extra` sets `--epochs`), then `extra`.

@@ -67,6 +67,8 @@ fn trains_on_an_image_folder_and_eval_and_predict_rebuild_it_from_the_run() {
             "16",
             "--artifact-dir",
             a,
+            // Each call replaces the run before.
+            "--overwrite",
             "--backend",
             &b,
             "--epochs",

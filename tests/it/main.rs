@@ -22,4 +22,5 @@ mod imbalanced;
 mod leakage;
 mod pretrained;
 mod resume;
+mod runs;
 mod settings;

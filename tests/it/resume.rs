@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use kiln::Backend;
 use kiln::models::ModelConfig;
-use kiln::train::{TrainingState, artifacts, load_trained, read_run_config};
+use kiln::train::{TrainingState, artifacts, load_trained, read_run_config, tensorboard};
+use std::collections::BTreeMap;
 
 /// mnist-cnn (dropout), Adam, a cosine schedule, affine augmentation on two loader workers,
 /// the 2 best epochs kept by validation macro-F1, 3 epochs: long enough epochs (about 2 s) to
@@ -62,7 +63,8 @@ fn rows(dir: &Path) -> Vec<String> {
 }
 
 /// Everything a resumed run must reproduce: `metrics.csv` (but the seconds), `lr.csv`, the
-/// kept checkpoints' names, and the weights of model.bpk and model-best.bpk as bits.
+/// kept checkpoints' names, the weights of model.bpk and model-best.bpk as bits, and the
+/// TensorBoard values (but the seconds) by tag and step, each once.
 fn outcome(dir: &Path) -> Outcome {
     let mut kept: Vec<String> = std::fs::read_dir(dir.join(artifacts::CHECKPOINTS))
         .unwrap()
@@ -77,18 +79,58 @@ fn outcome(dir: &Path) -> Outcome {
             weights(dir, None),
             weights(dir, Some(artifacts::BEST_MODEL)),
         ],
+        tensorboard_values(dir),
     )
+}
+
+/// Every TensorBoard value of the run but the phases' seconds and the configuration, by tag
+/// and step (Debug-printed),
+/// with how many times each was written.
+fn tensorboard_values(dir: &Path) -> BTreeMap<(String, i64), (String, usize)> {
+    let mut values = BTreeMap::new();
+    for file in tensorboard::event_files(&dir.join(artifacts::TENSORBOARD)).unwrap() {
+        for event in tensorboard::read_events(&file).unwrap() {
+            let (Some(tag), Some(tensorboard::What::Summary(s))) = (event.tag(), &event.what)
+            else {
+                continue;
+            };
+            // The configuration names the run's own directory.
+            if tag.ends_with("/seconds") || tag == "config" {
+                continue;
+            }
+            let entry = values
+                .entry((tag.to_string(), event.step))
+                .or_insert((String::new(), 0));
+            *entry = (format!("{:?}", s.value[0]), entry.1 + 1);
+        }
+    }
+    values
 }
 
 type Weights = Vec<(String, Vec<u32>)>;
 
-type Outcome = (Vec<String>, String, Vec<String>, Vec<Weights>);
+type Outcome = (
+    Vec<String>,
+    String,
+    Vec<String>,
+    Vec<Weights>,
+    BTreeMap<(String, i64), (String, usize)>,
+);
 
 fn same(got: &Outcome, expected: &Outcome, what: &str) {
     assert_eq!(got.0, expected.0, "{what}: metrics.csv");
     assert_eq!(got.1, expected.1, "{what}: lr.csv");
     assert_eq!(got.2, expected.2, "{what}: kept checkpoints");
     assert!(got.3 == expected.3, "{what}: weights");
+    let twice: Vec<_> = (got.4.iter())
+        .filter(|(_, (_, n))| *n > 1)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "{what}: TensorBoard values written twice: {twice:?}"
+    );
+    assert!(got.4 == expected.4, "{what}: TensorBoard values");
 }
 
 /// The trained weights of the run in `dir` (or its `file`), as bits.
@@ -190,9 +232,10 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
             "{log}"
         );
         resume(&interrupted);
-        assert!(
-            outcome(&interrupted) == expected,
-            "{b}: resumed after Ctrl-C"
+        same(
+            &outcome(&interrupted),
+            &expected,
+            &format!("{b}: resumed after Ctrl-C"),
         );
 
         // The comparison can fail: another seed's run ends elsewhere.
@@ -251,16 +294,7 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
         &data,
         &dir,
         backend,
-        &[
-            "--limit",
-            "300",
-            "--schedule",
-            "multistep",
-            "--lr-milestones",
-            "1",
-            "--lr-gamma",
-            "1e30",
-        ],
+        &[&["--limit", "300"][..], &common::DIVERGING].concat(),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

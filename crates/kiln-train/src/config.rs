@@ -144,6 +144,9 @@ pub struct RunConfig<A = ModelConfig> {
     /// two-class softmax.
     #[serde(default)]
     pub binary_head: Option<BinaryHead>,
+    /// Write TensorBoard event files into `<artifact_dir>/tensorboard/` ([`crate::TensorBoard`]).
+    #[serde(default = "yes")]
+    pub tensorboard: bool,
 }
 
 /// A one-logit head for a two-class task ([`crate::binary`]).
@@ -272,6 +275,7 @@ impl RunConfig<()> {
             devices: 1,
             positive_class: None,
             binary_head: None,
+            tensorboard: true,
         }
     }
 }
@@ -302,6 +306,7 @@ impl<A> RunConfig<A> {
             devices: self.devices,
             positive_class: self.positive_class,
             binary_head: self.binary_head,
+            tensorboard: self.tensorboard,
         }
     }
 

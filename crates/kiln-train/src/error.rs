@@ -27,6 +27,30 @@ pub enum TrainError {
         #[source]
         source: serde_json::Error,
     },
+    /// A new run's directory already holds a run, which is never replaced by accident.
+    #[error("{} already holds a run{}", dir.display(), status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    RunExists {
+        /// The run's directory.
+        dir: PathBuf,
+        /// Its state, when it recorded one.
+        status: Option<crate::run_dir::RunState>,
+    },
+    /// Another process holds the run directory's lock.
+    #[error("{} is in use by {holder}", dir.display())]
+    RunLocked {
+        /// The run's directory.
+        dir: PathBuf,
+        /// The process, as its lock file names it (`PID 1234 (kiln train …)`).
+        holder: String,
+    },
+    /// A directory given as a run holds several runs.
+    #[error("{} holds {} runs ({}): name one", dir.display(), runs.len(), runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", "))]
+    SeveralRuns {
+        /// The directory.
+        dir: PathBuf,
+        /// The runs in it, oldest first.
+        runs: Vec<PathBuf>,
+    },
     /// A split the run needs has no images.
     #[error("the {split} split is empty")]
     EmptySplit {

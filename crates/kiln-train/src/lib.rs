@@ -26,6 +26,14 @@
 //!   the model, prepare the artifact directory, fit, choose a binary head's threshold, evaluate
 //!   the test split and write the artifacts ([`artifacts`]); [`evaluate_artifacts`]: re-evaluate
 //!   a finished run on any split (`kiln eval`).
+//! - [`RunDir`]: a run's directory, locked by the process running it, never replaced or mixed
+//!   with another run by accident ([`DirPolicy`]: the directory given, `--overwrite`, or a new
+//!   `version-N`); `status.json` says how it ended ([`RunStatus`]). [`list_runs`] summarizes
+//!   every run under a directory (`kiln runs`); [`find_run`] finds the one run a directory
+//!   holds.
+//! - [`tensorboard`]: TensorBoard event files of every run (scalars by step and epoch, the
+//!   validation confusion matrix and per-class bars as images, the configuration and the test
+//!   report as text), read by `tensorboard --logdir artifacts`.
 //!
 //! A run is a value; every setting is checked by one function before anything runs, and an
 //! invalid one is named by its path in `config.json`:
@@ -77,10 +85,13 @@ mod progress;
 mod recorded_run;
 mod registry;
 mod run;
+mod run_dir;
+mod runs;
 mod schedule;
 mod split_report;
 mod splits;
 mod step;
+pub mod tensorboard;
 mod trainer;
 pub mod training_state;
 
@@ -116,6 +127,8 @@ pub use recorded_run::{
 };
 pub use registry::{ModelListing, Registry, read_recorded};
 pub use run::{RunOptions, RunOutcome, artifacts, run, run_with};
+pub use run_dir::{DirPolicy, RunDir, RunState, RunStatus, holds_run, lock_holder, version_of};
+pub use runs::{BestEpoch, RunSummary, find_run, list_runs, run_dirs, summarize};
 pub use schedule::LrSchedule;
 pub use split_report::{SplitOutputs, SplitReport, configured_report};
 pub use splits::Splits;

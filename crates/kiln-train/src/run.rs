@@ -27,8 +27,10 @@ use crate::metrics_csv::MetricsCsv;
 use crate::metrics_jsonl::MetricsJsonl;
 use crate::plan::ConfigError;
 use crate::plan::RunPlan;
+use crate::run_dir::{DirPolicy, RunDir};
 use crate::split_report::{SplitOutputs, SplitReport, report_split};
 use crate::splits::Splits;
+use crate::tensorboard::TensorBoard;
 use crate::trainer::{FitData, FitOptions, FitSettings, fit};
 use crate::training_state::{STATE_FILE, TrainingState};
 
@@ -62,6 +64,12 @@ pub mod artifacts {
     pub const LR: &str = "lr.csv";
     /// Loss, accuracy, the monitored metric and the learning rate by epoch (and `.svg`).
     pub const CURVES_PNG: &str = "training_curves.png";
+    /// TensorBoard event files ([`crate::tensorboard`]), a directory.
+    pub const TENSORBOARD: &str = "tensorboard";
+    /// What the run is doing or how it ended ([`crate::RunStatus`]).
+    pub const STATUS: &str = "status.json";
+    /// Locked by the process running the run; names it ([`crate::RunDir`]).
+    pub const LOCK: &str = "kiln.lock";
 }
 
 /// How [`run_with`] starts and stops.
@@ -76,6 +84,9 @@ pub struct RunOptions {
     /// The devices of a data-parallel run (`devices` of them, the first being the
     /// run's device); empty for one device.
     pub devices: Vec<Device>,
+    /// Where a new run writes, given the configuration's artifact directory: in it (refused
+    /// when it holds a run), replacing the run it holds, or in a new `version-N` under it.
+    pub directory: DirPolicy,
 }
 
 /// What a run produced.
@@ -114,18 +125,48 @@ pub fn run<A: Architecture>(
 /// [`artifacts::TRAINING_STATE`] of the artifact directory, and `options.resume` continues from it
 /// — to the same metrics and weights as an uninterrupted run (on the CPU backends).
 ///
-/// The stages, in order: plan (every setting checked, [`RunConfig::plan`]) → load the splits →
-/// build the model (fresh, imported or resumed) → prepare the artifact directory (the first
-/// write) → callbacks from the plan → [`fit`] → choose a binary head's decision threshold on
-/// the validation split → evaluate the test split and write the weights and report.
+/// The stages, in order: plan (every setting checked, [`RunConfig::plan`]) → claim the run's
+/// directory ([`RunDir`]: locked for this process; a new run never replaces or mixes with
+/// another by accident, [`RunOptions::directory`]) → load the splits → build the model (fresh,
+/// imported or resumed) → prepare the artifact directory (`config.json`) → callbacks from the
+/// plan → [`fit`] → choose a binary head's decision threshold on the validation split →
+/// evaluate the test split and write the weights and report. `status.json` records how the
+/// run ended; a run that fails before `config.json` leaves the directory as it was.
 pub fn run_with<A: Architecture>(
+    config: &RunConfig<A>,
+    device: &Device,
+    callbacks: Vec<Box<dyn Callback>>,
+    options: &RunOptions,
+) -> Result<RunOutcome, TrainError> {
+    let plan = config.plan()?;
+    check_devices(config.devices, options)?;
+    let claimed = match options.resume {
+        true => RunDir::claim_existing(&config.artifact_dir)?,
+        false => RunDir::claim_new(&config.artifact_dir, options.directory)?,
+    };
+    let here = RunConfig {
+        artifact_dir: claimed.path().to_path_buf(),
+        ..config.clone()
+    };
+    let result = run_claimed(plan, &here, device, callbacks, options);
+    let started = options.resume || here.artifact_dir.join(artifacts::CONFIG).exists();
+    let recorded = match started {
+        true => claimed.end(result.as_ref().map(|_| ())),
+        false => claimed.abandon(),
+    };
+    let outcome = result?;
+    recorded?;
+    Ok(outcome)
+}
+
+/// [`run_with`]'s stages after the directory is claimed; `config.artifact_dir` is the run's.
+fn run_claimed<A: Architecture>(
+    plan: RunPlan<'_, A>,
     config: &RunConfig<A>,
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
 ) -> Result<RunOutcome, TrainError> {
-    let plan = config.plan()?;
-    check_devices(config.devices, options)?;
     let dir = &config.artifact_dir;
     let state_dir = dir.join(artifacts::TRAINING_STATE);
     let resume = match options.resume {
@@ -148,7 +189,7 @@ pub fn run_with<A: Architecture>(
         ..config.clone()
     };
     prepare_artifact_dir(&resolved, &splits, resume.is_some())?;
-    builtin_callbacks(plan, dir, &mut callbacks)?;
+    builtin_callbacks(plan, &resolved, &splits.class_names, &mut callbacks)?;
     let data = FitData {
         train: &splits.train,
         valid: Some(&splits.valid),
@@ -189,6 +230,11 @@ pub fn run_with<A: Architecture>(
         write_json(&dir.join(artifacts::CONFIG), &resolved)?;
     }
     let report = evaluate_and_write(&model, &splits, &fitted.history, device, &resolved)?;
+    if resolved.tensorboard {
+        let epochs = fitted.history.last().map_or(0, |m| m.epoch);
+        let events = dir.join(artifacts::TENSORBOARD);
+        crate::tensorboard::write_test_summary(&events, &report.report, epochs)?;
+    }
     Ok(RunOutcome {
         files: splits.files,
         sizes,
@@ -307,37 +353,24 @@ fn build_model<A: Architecture>(
     Ok((model, Some(report)))
 }
 
-/// The first write of a run: the artifact directory created, the outputs of an earlier run in
-/// it removed (a resumed run keeps its checkpoints), the resolved `config.json` written, with
-/// `leakage.json` and `skipped.txt` when there is anything to say. A run that cannot start
-/// never gets here, and leaves the directory as it was.
+/// The first write of a run's own files (the directory is claimed, and holds no other run):
+/// the resolved `config.json`, with `leakage.json` and `skipped.txt` when there is anything
+/// to say. A resumed run first removes the final outputs it will write again. A run that
+/// cannot start never gets here.
 fn prepare_artifact_dir<A: serde::Serialize>(
     resolved: &RunConfig<A>,
     splits: &Splits,
     resuming: bool,
 ) -> Result<(), TrainError> {
     let dir = &resolved.artifact_dir;
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
-    for stale in [artifacts::TRAINING_STATE, artifacts::CHECKPOINTS] {
-        let path = dir.join(stale);
-        if !resuming && path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| TrainError::artifact(&path, e))?;
-        }
-    }
-    let kept_on_resume = [artifacts::BEST_MODEL, artifacts::LAST_MODEL];
-    let stale_files = [
+    let rewritten = [
         artifacts::MODEL,
-        artifacts::BEST_MODEL,
-        artifacts::LAST_MODEL,
         artifacts::EVAL,
         artifacts::PREDICTIONS,
         artifacts::SKIPPED,
         artifacts::LEAKAGE,
     ];
-    for stale in stale_files {
-        if resuming && kept_on_resume.contains(&stale) {
-            continue;
-        }
+    for stale in rewritten.into_iter().filter(|_| resuming) {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -362,14 +395,25 @@ fn prepare_artifact_dir<A: serde::Serialize>(
 }
 
 /// The callbacks every run has, around the caller's: `metrics.csv` and `metrics.jsonl` first;
-/// then `lr.csv`, the curves, `model-last.bpk`, and what the plan asks for (kept epochs, the
-/// best model, early stopping).
-fn builtin_callbacks<A>(
+/// then `lr.csv`, the curves, TensorBoard's events, `model-last.bpk`, and what the plan asks
+/// for (kept epochs, the best model, early stopping).
+fn builtin_callbacks<A: serde::Serialize>(
     plan: RunPlan<'_, A>,
-    dir: &Path,
+    resolved: &RunConfig<A>,
+    class_names: &[String],
     callbacks: &mut Vec<Box<dyn Callback>>,
 ) -> Result<(), TrainError> {
+    let dir = &resolved.artifact_dir;
     let extra = plan.metrics;
+    if resolved.tensorboard {
+        let config =
+            serde_json::to_string_pretty(resolved).map_err(|e| TrainError::artifact(dir, e))?;
+        let events = dir.join(artifacts::TENSORBOARD);
+        let accumulate = resolved.training.grad_accumulation;
+        let tensorboard =
+            TensorBoard::new(&events, class_names, extra.clone(), accumulate, &config);
+        callbacks.push(Box::new(tensorboard));
+    }
     let jsonl = MetricsJsonl::create(&dir.join(artifacts::METRICS_JSONL), extra.clone())?;
     let csv = MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?;
     callbacks.insert(0, Box::new(csv));

@@ -46,6 +46,7 @@ fn run_config_round_trips_through_json() {
             threshold: crate::config::DecisionThreshold::MinRecall { recall: 0.9 },
             chosen: Some(0.25),
         }),
+        tensorboard: false,
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");

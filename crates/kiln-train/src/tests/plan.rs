@@ -44,6 +44,7 @@ fn valid() -> RunConfig<()> {
         devices: 1,
         positive_class: None,
         binary_head: None,
+        tensorboard: true,
     }
 }
 

@@ -1,0 +1,189 @@
+//! `kiln runs`: every run under a directory, one row each, from the files runs write.
+
+use std::path::{Path, PathBuf};
+
+use kiln_train::{RunSummary, list_runs};
+
+use super::error::CliError;
+
+/// Flags of `kiln runs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsArgs {
+    /// Where to look (every run at or under it).
+    #[arg(default_value = "artifacts")]
+    pub dir: PathBuf,
+    /// Order of the rows: started, name, accuracy, macro-f1, best, time (scores best first,
+    /// times shortest first) [default: by directory].
+    #[arg(long, value_name = "KEY")]
+    pub sort: Option<SortKey>,
+    /// Print JSON (every field, full precision).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// What `--sort` orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// When the run started.
+    Started,
+    /// The directory.
+    Name,
+    /// Test accuracy, highest first.
+    Accuracy,
+    /// Test macro-F1, highest first.
+    MacroF1,
+    /// The monitored validation value, best first.
+    Best,
+    /// Wall time, shortest first.
+    Time,
+}
+
+/// The columns, in order.
+const HEADER: [&str; 10] = [
+    "run",
+    "started",
+    "dataset",
+    "model",
+    "epochs",
+    "state",
+    "test acc",
+    "macro-F1",
+    "best valid",
+    "time",
+];
+
+/// Lists the runs under `args.dir` as a table, JSON or CSV.
+pub fn runs(args: &RunsArgs) -> Result<Vec<RunSummary>, CliError> {
+    if !args.dir.is_dir() {
+        return Err(CliError::Flag {
+            flag: "DIR",
+            message: format!("{} is not a directory", args.dir.display()),
+        });
+    }
+    let mut runs = list_runs(&args.dir)?;
+    if let Some(key) = args.sort {
+        sort(&mut runs, key);
+    }
+    if args.json {
+        super::print_json(&runs)?;
+    } else if args.csv {
+        print_csv(&runs, &args.dir)?;
+    } else if runs.is_empty() {
+        println!("no runs under {}", args.dir.display());
+    } else {
+        print!("{}", table(&runs, &args.dir));
+    }
+    Ok(runs)
+}
+
+/// Sorts by `key`; runs without the value last.
+fn sort(runs: &mut [RunSummary], key: SortKey) {
+    let value = |r: &RunSummary| -> Option<f64> {
+        match key {
+            SortKey::Accuracy => r.test_accuracy.map(|v| -v),
+            SortKey::MacroF1 => r.macro_f1.map(|v| -v),
+            SortKey::Best => (r.best.as_ref()).map(|b| {
+                if b.monitor.ends_with("_loss") {
+                    b.value
+                } else {
+                    -b.value
+                }
+            }),
+            SortKey::Time => r.seconds,
+            SortKey::Started | SortKey::Name => None,
+        }
+    };
+    match key {
+        SortKey::Started => runs.sort_by(|a, b| a.started.cmp(&b.started)),
+        SortKey::Name => runs.sort_by(|a, b| a.dir.cmp(&b.dir)),
+        _ => runs.sort_by(|a, b| match (value(a), value(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (x, y) => x.is_none().cmp(&y.is_none()),
+        }),
+    }
+}
+
+/// A run's cells: rounded for the table, at full precision (`raw`) for the CSV.
+fn cells(r: &RunSummary, root: &Path, raw: bool) -> [String; 10] {
+    let name = r.dir.strip_prefix(root).unwrap_or(&r.dir);
+    let name = match name.as_os_str().is_empty() {
+        true => ".".to_string(),
+        false => name.display().to_string(),
+    };
+    let score = |v: Option<f64>| match (v, raw) {
+        (None, _) => "-".to_string(),
+        (Some(v), true) => v.to_string(),
+        (Some(v), false) => format!("{v:.4}"),
+    };
+    let planned = r.epochs_planned.map_or("?".into(), |n| n.to_string());
+    [
+        name,
+        (r.started.as_deref()).map_or("-".into(), |s| {
+            s.replacen('T', " ", 1).trim_end_matches('Z').to_string()
+        }),
+        r.dataset.clone(),
+        r.model.clone(),
+        format!("{}/{planned}", r.epochs_done),
+        r.state.to_string(),
+        score(r.test_accuracy),
+        score(r.macro_f1),
+        (r.best.as_ref()).map_or("-".into(), |b| {
+            format!("{} {} @{}", b.monitor, score(Some(b.value)), b.epoch)
+        }),
+        match raw {
+            true => score(r.seconds),
+            false => r.seconds.map_or("-".into(), duration),
+        },
+    ]
+}
+
+/// `1h 02m`, `3m 05s`, `12.3s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        _ if seconds < 60.0 => format!("{seconds:.1}s"),
+        _ if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The runs as an aligned text table.
+fn table(runs: &[RunSummary], root: &Path) -> String {
+    let rows: Vec<[String; 10]> = runs.iter().map(|r| cells(r, root, false)).collect();
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([HEADER[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| -> String {
+        let padded: Vec<String> = (cells.iter().zip(&widths))
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut text = line(&HEADER);
+    for row in &rows {
+        text += &line(&row.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    text
+}
+
+fn print_csv(runs: &[RunSummary], root: &Path) -> Result<(), CliError> {
+    let mut out = csv::Writer::from_writer(std::io::stdout());
+    let failed = |e: csv::Error| CliError::Flag {
+        flag: "--csv",
+        message: e.to_string(),
+    };
+    out.write_record(HEADER).map_err(failed)?;
+    for r in runs {
+        out.write_record(cells(r, root, true)).map_err(failed)?;
+    }
+    out.flush().map_err(|e| failed(e.into()))
+}
