@@ -85,9 +85,23 @@ fn a_run_never_replaces_another() {
         "a refused run touched the directory"
     );
 
+    // A replacement that cannot start (no dataset where it looks) replaces nothing; only the
+    // lock file names the last process that held it.
+    explicit.push("--overwrite");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let mut failing = explicit.clone();
+    failing.extend(["--data-dir", empty.to_str().unwrap()]);
+    let out = common::kiln_bin_in(tmp.path(), &failing);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let unlocked = |mut files: BTreeMap<PathBuf, Vec<u8>>| {
+        files.remove(&first.join(artifacts::LOCK));
+        files
+    };
+    assert!(unlocked(snapshot(&first)) == unlocked(before.clone()));
+
     // --overwrite replaces it: the old files are gone, a new run is there.
     std::fs::write(first.join("notes.txt"), "old").unwrap();
-    explicit.push("--overwrite");
     assert!(common::kiln_bin_in(tmp.path(), &explicit).status.success());
     assert!(!first.join("notes.txt").exists());
     let status = kiln::train::RunStatus::read(&first).unwrap().unwrap();

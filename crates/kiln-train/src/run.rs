@@ -128,10 +128,11 @@ pub fn run<A: Architecture>(
 /// The stages, in order: plan (every setting checked, [`RunConfig::plan`]) → claim the run's
 /// directory ([`RunDir`]: locked for this process; a new run never replaces or mixes with
 /// another by accident, [`RunOptions::directory`]) → load the splits → build the model (fresh,
-/// imported or resumed) → prepare the artifact directory (`config.json`) → callbacks from the
-/// plan → [`fit`] → choose a binary head's decision threshold on the validation split →
-/// evaluate the test split and write the weights and report. `status.json` records how the
-/// run ended; a run that fails before `config.json` leaves the directory as it was.
+/// imported or resumed) → begin ([`RunDir::begin`]: the first write, `status.json`) and prepare
+/// the artifact directory (`config.json`) → callbacks from the plan → [`fit`] → choose a binary
+/// head's decision threshold on the validation split → evaluate the test split and write the
+/// weights and report. `status.json` records how the run ended; a run that fails before it
+/// begins leaves the directory as it was.
 pub fn run_with<A: Architecture>(
     config: &RunConfig<A>,
     device: &Device,
@@ -140,7 +141,7 @@ pub fn run_with<A: Architecture>(
 ) -> Result<RunOutcome, TrainError> {
     let plan = config.plan()?;
     check_devices(config.devices, options)?;
-    let claimed = match options.resume {
+    let mut claimed = match options.resume {
         true => RunDir::claim_existing(&config.artifact_dir)?,
         false => RunDir::claim_new(&config.artifact_dir, options.directory)?,
     };
@@ -148,9 +149,8 @@ pub fn run_with<A: Architecture>(
         artifact_dir: claimed.path().to_path_buf(),
         ..config.clone()
     };
-    let result = run_claimed(plan, &here, device, callbacks, options);
-    let started = options.resume || here.artifact_dir.join(artifacts::CONFIG).exists();
-    let recorded = match started {
+    let result = run_claimed(plan, &here, &mut claimed, device, callbacks, options);
+    let recorded = match claimed.begun() {
         true => claimed.end(result.as_ref().map(|_| ())),
         false => claimed.abandon(),
     };
@@ -163,6 +163,7 @@ pub fn run_with<A: Architecture>(
 fn run_claimed<A: Architecture>(
     plan: RunPlan<'_, A>,
     config: &RunConfig<A>,
+    claimed: &mut RunDir,
     device: &Device,
     mut callbacks: Vec<Box<dyn Callback>>,
     options: &RunOptions,
@@ -188,6 +189,7 @@ fn run_claimed<A: Architecture>(
         training: training.clone(),
         ..config.clone()
     };
+    claimed.begin()?;
     prepare_artifact_dir(&resolved, &splits, resume.is_some())?;
     builtin_callbacks(plan, &resolved, &splits.class_names, &mut callbacks)?;
     let data = FitData {

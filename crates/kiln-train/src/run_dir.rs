@@ -140,6 +140,9 @@ pub struct RunDir {
     /// What claiming created, removed again if the run never starts ([`Self::abandon`]).
     created_dir: bool,
     created_lock: bool,
+    /// The run it holds is deleted when this one begins (`--overwrite`).
+    replace: bool,
+    begun: bool,
 }
 
 impl RunDir {
@@ -173,16 +176,17 @@ impl RunDir {
             stretch: std::time::Instant::now(),
             created_dir,
             created_lock,
+            replace: false,
+            begun: false,
         };
         if holds_run(&claimed.path) {
             match policy {
-                DirPolicy::Overwrite => clear(&claimed.path)?,
-                // Another process finished preparing it between the check and the lock.
+                DirPolicy::Overwrite => claimed.replace = true,
+                // Another process began a run in it between the check and the lock.
                 _ => return Err(claimed.refuse()),
             }
         }
         claimed.write_holder()?;
-        claimed.status.write(&claimed.path)?;
         Ok(claimed)
     }
 
@@ -212,15 +216,32 @@ impl RunDir {
             stretch: std::time::Instant::now(),
             created_dir: false,
             created_lock,
+            replace: false,
+            begun: false,
         };
         claimed.write_holder()?;
-        claimed.status.write(dir)?;
         Ok(claimed)
     }
 
     /// The run's directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The run's first write: the run the directory held deleted (`--overwrite`; not before,
+    /// so that a run that cannot start replaces nothing), and `status.json` written as
+    /// running.
+    pub fn begin(&mut self) -> Result<(), TrainError> {
+        if std::mem::take(&mut self.replace) {
+            clear(&self.path)?;
+        }
+        self.begun = true;
+        self.status.write(&self.path)
+    }
+
+    /// Whether the run has begun ([`Self::begin`]).
+    pub fn begun(&self) -> bool {
+        self.begun
     }
 
     /// Records how the run ended: finished, interrupted (Ctrl-C) or failed (with the error).
@@ -236,11 +257,9 @@ impl RunDir {
         self.status.write(&self.path)
     }
 
-    /// A run that stopped before writing anything of its own: what claiming created is
-    /// removed, so that the directory is as it was.
+    /// A run that stopped before it began: what claiming created is removed, so that the
+    /// directory is as it was.
     pub fn abandon(self) -> Result<(), TrainError> {
-        let status = self.path.join(artifacts::STATUS);
-        std::fs::remove_file(&status).map_err(|e| TrainError::artifact(&status, e))?;
         if self.created_lock {
             let lock = self.path.join(artifacts::LOCK);
             std::fs::remove_file(&lock).map_err(|e| TrainError::artifact(&lock, e))?;
