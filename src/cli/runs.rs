@@ -19,7 +19,7 @@ pub struct RunsArgs {
     /// Print JSON (every field, full precision).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// Print CSV.
+    /// Print CSV (one value per column, full precision).
     #[arg(long)]
     pub csv: bool,
 }
@@ -106,21 +106,21 @@ fn sort(runs: &mut [RunSummary], key: SortKey) {
     }
 }
 
-/// A run's cells: rounded for the table, at full precision (`raw`) for the CSV.
-fn cells(r: &RunSummary, root: &Path, raw: bool) -> [String; 10] {
+/// The run's directory relative to `root` (`.` for `root` itself).
+fn name(r: &RunSummary, root: &Path) -> String {
     let name = r.dir.strip_prefix(root).unwrap_or(&r.dir);
-    let name = match name.as_os_str().is_empty() {
+    match name.as_os_str().is_empty() {
         true => ".".to_string(),
         false => name.display().to_string(),
-    };
-    let score = |v: Option<f64>| match (v, raw) {
-        (None, _) => "-".to_string(),
-        (Some(v), true) => v.to_string(),
-        (Some(v), false) => format!("{v:.4}"),
-    };
+    }
+}
+
+/// A run's cells in the table, scores to 4 decimals.
+fn cells(r: &RunSummary, root: &Path) -> [String; 10] {
+    let score = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
     let planned = r.epochs_planned.map_or("?".into(), |n| n.to_string());
     [
-        name,
+        name(r, root),
         (r.started.as_deref()).map_or("-".into(), |s| {
             s.replacen('T', " ", 1).trim_end_matches('Z').to_string()
         }),
@@ -133,10 +133,7 @@ fn cells(r: &RunSummary, root: &Path, raw: bool) -> [String; 10] {
         (r.best.as_ref()).map_or("-".into(), |b| {
             format!("{} {} @{}", b.monitor, score(Some(b.value)), b.epoch)
         }),
-        match raw {
-            true => score(r.seconds),
-            false => r.seconds.map_or("-".into(), duration),
-        },
+        r.seconds.map_or("-".into(), duration),
     ]
 }
 
@@ -152,7 +149,7 @@ fn duration(seconds: f64) -> String {
 
 /// The runs as an aligned text table.
 fn table(runs: &[RunSummary], root: &Path) -> String {
-    let rows: Vec<[String; 10]> = runs.iter().map(|r| cells(r, root, false)).collect();
+    let rows: Vec<[String; 10]> = runs.iter().map(|r| cells(r, root)).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| {
             rows.iter()
@@ -175,15 +172,53 @@ fn table(runs: &[RunSummary], root: &Path) -> String {
     text
 }
 
+/// The columns of `--csv`: one value each, full precision, empty when unknown.
+const CSV_HEADER: [&str; 14] = [
+    "run",
+    "started",
+    "dataset",
+    "model",
+    "epochs_done",
+    "epochs_planned",
+    "state",
+    "test_accuracy",
+    "macro_f1",
+    "monitor",
+    "best_value",
+    "best_epoch",
+    "seconds",
+    "error",
+];
+
+/// The runs as CSV ([`CSV_HEADER`]).
 fn print_csv(runs: &[RunSummary], root: &Path) -> Result<(), CliError> {
     let mut out = csv::Writer::from_writer(std::io::stdout());
     let failed = |e: csv::Error| CliError::Flag {
         flag: "--csv",
         message: e.to_string(),
     };
-    out.write_record(HEADER).map_err(failed)?;
+    out.write_record(CSV_HEADER).map_err(failed)?;
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let number = |v: Option<f64>| text(v.map(|v| v.to_string()));
     for r in runs {
-        out.write_record(cells(r, root, true)).map_err(failed)?;
+        let best = r.best.as_ref();
+        let row: [String; 14] = [
+            name(r, root),
+            text(r.started.clone()),
+            r.dataset.clone(),
+            r.model.clone(),
+            r.epochs_done.to_string(),
+            text(r.epochs_planned.map(|n| n.to_string())),
+            r.state.to_string(),
+            number(r.test_accuracy),
+            number(r.macro_f1),
+            text(best.map(|b| b.monitor.clone())),
+            number(best.map(|b| b.value)),
+            text(best.map(|b| b.epoch.to_string())),
+            number(r.seconds),
+            text(r.error.clone()),
+        ];
+        out.write_record(row).map_err(failed)?;
     }
     out.flush().map_err(|e| failed(e.into()))
 }
