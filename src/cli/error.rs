@@ -80,7 +80,11 @@ impl CliError {
             | Self::Setting { .. }
             | Self::Backend(BackendError::NotCompiled(_) | BackendError::TooFewDevices { .. }) => 2,
             Self::Train(TrainError::Interrupted { .. }) => 130,
-            Self::Train(TrainError::RunExists { .. } | TrainError::SeveralRuns { .. }) => 2,
+            Self::Train(
+                TrainError::RunExists { .. }
+                | TrainError::SeveralRuns { .. }
+                | TrainError::RunsInside { .. },
+            ) => 2,
             Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
             | Self::Train(
@@ -97,7 +101,14 @@ impl CliError {
     /// holds a run.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::Train(TrainError::RunExists { dir, status }) => {
+            Self::Train(TrainError::RunExists {
+                dir, parent: true, ..
+            }) => Some(format!(
+                "  keep it beside new runs: move its files into {0}/version-0\n  or give \
+                 --artifact-dir for the new run",
+                dir.display()
+            )),
+            Self::Train(TrainError::RunExists { dir, status, .. }) => {
                 let resume = match status {
                     Some(kiln_train::RunState::Finished) => String::new(),
                     _ => format!("  to continue it:  kiln train --resume {}\n", dir.display()),

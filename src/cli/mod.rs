@@ -122,10 +122,7 @@ where
                 println!("{}", path.display());
                 0
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
+            Err(e) => report_error(&e),
         },
         Command::Backends => {
             for b in Backend::compiled() {

@@ -63,7 +63,14 @@ pub fn runs(args: &RunsArgs) -> Result<Vec<RunSummary>, CliError> {
             message: format!("{} is not a directory", args.dir.display()),
         });
     }
-    let mut runs = list_runs(&args.dir)?;
+    // A run whose files cannot be read is named on stderr; the others are listed.
+    let mut runs = Vec::new();
+    for run in list_runs(&args.dir)? {
+        match run {
+            Ok(run) => runs.push(run),
+            Err(e) => eprintln!("warning: run skipped: {e}"),
+        }
+    }
     if let Some(key) = args.sort {
         sort(&mut runs, key);
     }
@@ -86,10 +93,10 @@ fn sort(runs: &mut [RunSummary], key: SortKey) {
             SortKey::Accuracy => r.test_accuracy.map(|v| -v),
             SortKey::MacroF1 => r.macro_f1.map(|v| -v),
             SortKey::Best => (r.best.as_ref()).map(|b| {
-                if b.monitor.ends_with("_loss") {
-                    b.value
-                } else {
+                if b.higher_is_better {
                     -b.value
+                } else {
+                    b.value
                 }
             }),
             SortKey::Time => r.seconds,
@@ -97,7 +104,8 @@ fn sort(runs: &mut [RunSummary], key: SortKey) {
         }
     };
     match key {
-        SortKey::Started => runs.sort_by(|a, b| a.started.cmp(&b.started)),
+        // Runs without a recorded start last.
+        SortKey::Started => runs.sort_by_key(|r| (r.started.is_none(), r.started.clone())),
         SortKey::Name => runs.sort_by(|a, b| a.dir.cmp(&b.dir)),
         _ => runs.sort_by(|a, b| match (value(a), value(b)) {
             (Some(x), Some(y)) => x.total_cmp(&y),

@@ -777,7 +777,9 @@ fn replay(
         (None, Some(dir)) if versioned(&dir) => {
             (dir.parent().map(PathBuf::from), DirPolicy::NextVersion)
         }
-        _ => (args.artifact_dir.clone(), args.directory_policy()),
+        // Into the recorded directory itself: refused while it holds a run.
+        (None, _) => (None, DirPolicy::New),
+        (Some(dir), _) => (Some(dir.clone()), args.directory_policy()),
     };
     let options = run_options(&selected, recorded_devices(&value), directory)?;
     let outcome = registry

@@ -881,11 +881,11 @@ fn a_recorded_config_replays_to_the_same_run() {
 
     // Into a directory holding a run it would overwrite it; other flags would be ignored.
     let out = kiln(&["train", "--config", c], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("already holds a run"), "{}", text(&out));
     // Nor into any other run's directory (the replay's own, now).
     let out = kiln(&["train", "--config", c, "--artifact-dir", a], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = kiln(
         &["train", "--config", c, "--artifact-dir", a, "--epochs", "9"],
         &[],

@@ -108,6 +108,29 @@ fn a_run_never_replaces_another() {
     assert_eq!(status.state, RunState::Finished);
     assert!(first.join(artifacts::MODEL).is_file());
 
+    // A directory with runs under it is not one run's directory; a link to a run is not a
+    // second run.
+    std::os::unix::fs::symlink(parent.join("version-2"), parent.join("latest")).unwrap();
+    let mut tree = args.clone();
+    tree.extend(["--artifact-dir", parent.to_str().unwrap(), "--overwrite"]);
+    let out = common::kiln_bin_in(tmp.path(), &tree);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has 2 run(s) under it"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A parent that is itself a run (kiln's layout before versions) gets no versions inside.
+    let old = tmp.path().join("old");
+    let mut old_layout = args.clone();
+    old_layout.extend(["--artifact-dir", "artifacts/mnist-mnist-cnn"]);
+    std::fs::create_dir(&old).unwrap();
+    assert!(common::kiln_bin_in(&old, &old_layout).status.success());
+    let out = common::kiln_bin_in(&old, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("version-0"), "{}", stderr(&out));
+
     // `kiln eval` on a directory: several runs are named; one run is used.
     let out = common::kiln_bin_in(
         tmp.path(),

@@ -27,13 +27,28 @@ pub enum TrainError {
         #[source]
         source: serde_json::Error,
     },
-    /// A new run's directory already holds a run, which is never replaced by accident.
-    #[error("{} already holds a run{}", dir.display(), status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    /// A new run's directory already holds a run, which is never replaced by accident; or
+    /// (`parent`) the directory new `version-N` runs go into is itself a run (kiln's layout
+    /// before versions), which they would be mixed into.
+    #[error("{} {}{}", dir.display(), match parent {
+        true => "holds a run itself (kiln's layout before version-N directories), so new runs cannot go under it",
+        false => "already holds a run",
+    }, status.map(|s| format!(" ({s})")).unwrap_or_default())]
     RunExists {
         /// The run's directory.
         dir: PathBuf,
         /// Its state, when it recorded one.
         status: Option<crate::run_dir::RunState>,
+        /// Whether it was to be the parent of a new `version-N`.
+        parent: bool,
+    },
+    /// A directory given for one run has runs under it.
+    #[error("{} has {} run(s) under it ({}): a run needs a directory of its own", dir.display(), runs.len(), runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", "))]
+    RunsInside {
+        /// The directory.
+        dir: PathBuf,
+        /// The runs under it.
+        runs: Vec<PathBuf>,
     },
     /// Another process holds the run directory's lock.
     #[error("{} is in use by {holder}", dir.display())]

@@ -273,19 +273,9 @@ impl Registry {
         callbacks: Vec<Box<dyn Callback>>,
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError> {
+        // A directory that holds a run — the replayed one's own included — is refused when the
+        // run claims it, unless `options.directory` says to replace it.
         let (value, names) = recorded(config, artifact_dir, backend)?;
-        // Never into a directory that holds a run — the replayed one's own included.
-        let target = artifact_dir.unwrap_or(&names.artifact_dir);
-        if target.join(artifacts::CONFIG).exists() {
-            return Err(TrainError::artifact(
-                config,
-                format!(
-                    "{} already holds a run, which replaying into it would overwrite; give \
-                     another --artifact-dir",
-                    target.display()
-                ),
-            ));
-        }
         let architecture = crate::architecture_name(&names);
         self.entry(&architecture)?
             .arch

@@ -189,6 +189,16 @@ fn run_claimed<A: Architecture>(
         training: training.clone(),
         ..config.clone()
     };
+    // Ctrl-C while the data was loading: stop before the run begins, the directory as it was.
+    if (options.interrupt.as_ref()).is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed)) {
+        return Err(TrainError::Interrupted {
+            epoch: resume.as_ref().map_or(1, |s| s.epoch),
+            batch: resume.as_ref().map_or(0, |s| s.batch),
+            saved: resume
+                .is_some()
+                .then(|| dir.join(artifacts::TRAINING_STATE)),
+        });
+    }
     claimed.begin()?;
     prepare_artifact_dir(&resolved, &splits, resume.is_some())?;
     builtin_callbacks(plan, &resolved, &splits.class_names, &mut callbacks)?;

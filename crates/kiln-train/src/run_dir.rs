@@ -101,12 +101,18 @@ pub(crate) fn read_json_if_any<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Whether `dir` holds a run: a status or a recorded configuration.
+/// Whether `dir` holds a run: kiln's `status.json`, or a `config.json` that is a run's
+/// (an object with `dataset` and `training`; any other `config.json` is not kiln's).
 pub fn holds_run(dir: &Path) -> bool {
-    dir.join(artifacts::STATUS).exists() || dir.join(artifacts::CONFIG).exists()
+    if dir.join(artifacts::STATUS).is_file() {
+        return true;
+    }
+    let config = read_json_if_any::<serde_json::Value>(&dir.join(artifacts::CONFIG));
+    matches!(config, Ok(Some(v)) if v.get("dataset").is_some() && v.get("training").is_some())
 }
 
 /// Whether a process holds the lock of the run in `dir` now (and who, as its lock file says).
+/// The probe takes a shared lock for an instant; [`lock`] retries past it.
 pub fn lock_holder(dir: &Path) -> Result<Option<String>, TrainError> {
     let path = dir.join(artifacts::LOCK);
     let file = match File::open(&path) {
@@ -125,60 +131,56 @@ pub fn lock_holder(dir: &Path) -> Result<Option<String>, TrainError> {
 fn holder(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     match text.trim() {
-        "" => "another process (starting)".to_string(),
+        "" => "another process (starting, or `kiln runs` reading it)".to_string(),
         holder => holder.to_string(),
     }
 }
 
-/// A run's directory, claimed: its lock held until this is dropped.
+/// A run's directory, claimed: its lock held until this is dropped. Dropped without
+/// [`end`](Self::end) or [`abandon`](Self::abandon) (a panic), a begun run records itself
+/// failed.
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
-    _lock: File,
+    lock: File,
     status: RunStatus,
     stretch: std::time::Instant,
-    /// What claiming created, removed again if the run never starts ([`Self::abandon`]).
+    /// What claiming created, removed again if the run never begins ([`Self::abandon`]).
     created_dir: bool,
     created_lock: bool,
     /// The run it holds is deleted when this one begins (`--overwrite`).
     replace: bool,
     begun: bool,
+    ended: bool,
 }
 
 impl RunDir {
-    /// Claims a directory for a new run in `dir` by `policy`.
+    /// Claims a directory for a new run in `dir` by `policy`. Refused: a directory holding a
+    /// run (unless `Overwrite`) or runs under it, one in use, and as the parent of versions, a
+    /// directory that holds a run itself (kiln's layout before `version-N`).
     pub fn claim_new(dir: &Path, policy: DirPolicy) -> Result<Self, TrainError> {
+        if policy == DirPolicy::NextVersion && holds_run(dir) {
+            return Err(TrainError::RunExists {
+                dir: dir.to_path_buf(),
+                status: state_when_free(dir),
+                parent: true,
+            });
+        }
+        if policy != DirPolicy::NextVersion {
+            refuse_a_tree(dir)?;
+            if policy == DirPolicy::New && holds_run(dir) {
+                return Err(refusal(dir)?);
+            }
+        }
         let (path, created_dir) = match policy {
             DirPolicy::NextVersion => (next_version(dir)?, true),
             DirPolicy::New | DirPolicy::Overwrite => {
-                if policy == DirPolicy::New && holds_run(dir) {
-                    return Err(refusal(dir)?);
-                }
                 let created = !dir.exists();
                 std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
                 (dir.to_path_buf(), created)
             }
         };
-        let (lock, created_lock) = lock(&path)?;
-        let status = RunStatus {
-            state: RunState::Running,
-            started: timestamp(),
-            ended: None,
-            seconds: 0.0,
-            pid: std::process::id(),
-            command: command_line(),
-            error: None,
-        };
-        let mut claimed = Self {
-            path,
-            _lock: lock,
-            status,
-            stretch: std::time::Instant::now(),
-            created_dir,
-            created_lock,
-            replace: false,
-            begun: false,
-        };
+        let mut claimed = Self::claim(path, None, created_dir)?;
         if holds_run(&claimed.path) {
             match policy {
                 DirPolicy::Overwrite => claimed.replace = true,
@@ -186,7 +188,6 @@ impl RunDir {
                 _ => return Err(claimed.refuse()),
             }
         }
-        claimed.write_holder()?;
         Ok(claimed)
     }
 
@@ -196,8 +197,25 @@ impl RunDir {
             let why = "holds no run to resume (no config.json)";
             return Err(TrainError::artifact(dir, why));
         }
-        let (lock, created_lock) = lock(dir)?;
-        let earlier = RunStatus::read(dir)?;
+        Self::claim(dir.to_path_buf(), RunStatus::read(dir)?, false)
+    }
+
+    /// Locks `path`, continuing the `earlier` status of a resumed run; on failure, what was
+    /// created is removed.
+    fn claim(
+        path: PathBuf,
+        earlier: Option<RunStatus>,
+        created_dir: bool,
+    ) -> Result<Self, TrainError> {
+        let (lock, created_lock) = match lock(&path) {
+            Ok(locked) => locked,
+            Err(e) => {
+                if created_dir {
+                    let _ = std::fs::remove_dir(&path);
+                }
+                return Err(e);
+            }
+        };
         let status = RunStatus {
             state: RunState::Running,
             started: earlier
@@ -210,16 +228,21 @@ impl RunDir {
             error: None,
         };
         let mut claimed = Self {
-            path: dir.to_path_buf(),
-            _lock: lock,
+            path,
+            lock,
             status,
             stretch: std::time::Instant::now(),
-            created_dir: false,
+            created_dir,
             created_lock,
             replace: false,
             begun: false,
+            ended: false,
         };
-        claimed.write_holder()?;
+        let text = format!("PID {} ({})\n", claimed.status.pid, claimed.status.command);
+        if let Err(e) = claimed.write_lock_file(&text) {
+            let _ = claimed.abandon();
+            return Err(e);
+        }
         Ok(claimed)
     }
 
@@ -232,10 +255,10 @@ impl RunDir {
     /// so that a run that cannot start replaces nothing), and `status.json` written as
     /// running.
     pub fn begin(&mut self) -> Result<(), TrainError> {
+        self.begun = true;
         if std::mem::take(&mut self.replace) {
             clear(&self.path)?;
         }
-        self.begun = true;
         self.status.write(&self.path)
     }
 
@@ -244,25 +267,37 @@ impl RunDir {
         self.begun
     }
 
-    /// Records how the run ended: finished, interrupted (Ctrl-C) or failed (with the error).
+    /// Records how the run ended: finished, interrupted (Ctrl-C) or failed (with the error);
+    /// the lock file no longer names this process.
     pub fn end(mut self, result: Result<(), &TrainError>) -> Result<(), TrainError> {
+        self.ended = true;
         self.status.state = match result {
             Ok(()) => RunState::Finished,
             Err(TrainError::Interrupted { .. }) => RunState::Interrupted,
             Err(_) => RunState::Failed,
         };
         self.status.error = result.err().map(error_chain);
+        self.record_end()?;
+        self.write_lock_file("")
+    }
+
+    /// The status at the end of a stretch, written.
+    fn record_end(&mut self) -> Result<(), TrainError> {
         self.status.ended = Some(timestamp());
         self.status.seconds += self.stretch.elapsed().as_secs_f64();
         self.status.write(&self.path)
     }
 
     /// A run that stopped before it began: what claiming created is removed, so that the
-    /// directory is as it was.
-    pub fn abandon(self) -> Result<(), TrainError> {
-        if self.created_lock {
-            let lock = self.path.join(artifacts::LOCK);
-            std::fs::remove_file(&lock).map_err(|e| TrainError::artifact(&lock, e))?;
+    /// directory is as it was. (The lock file is removed while still locked: the claim of a
+    /// process that opened it meanwhile fails [`lock`]'s check that it locked the file at
+    /// the path.)
+    pub fn abandon(mut self) -> Result<(), TrainError> {
+        self.ended = true;
+        let lock = self.path.join(artifacts::LOCK);
+        match self.created_lock {
+            true => std::fs::remove_file(&lock).map_err(|e| TrainError::artifact(&lock, e))?,
+            false => self.write_lock_file("")?,
         }
         if self.created_dir {
             // Only if empty: nothing else is ever removed.
@@ -271,26 +306,43 @@ impl RunDir {
         Ok(())
     }
 
-    /// The refusal of a directory that turned out to hold a run; what claiming created is
-    /// removed first.
+    /// The refusal of a directory that turned out to hold a run, once what claiming created
+    /// is removed.
     fn refuse(self) -> TrainError {
         let dir = self.path.clone();
-        if self.created_lock {
-            let _ = std::fs::remove_file(dir.join(artifacts::LOCK));
+        match self.abandon() {
+            Ok(()) => refusal(&dir).unwrap_or_else(|e| e),
+            Err(e) => e,
         }
-        drop(self);
-        refusal(&dir).unwrap_or_else(|e| e)
     }
 
-    /// Writes who holds the lock into the lock file, for a process refused.
-    fn write_holder(&mut self) -> Result<(), TrainError> {
+    /// Replaces the lock file's text (who holds it).
+    fn write_lock_file(&mut self, text: &str) -> Result<(), TrainError> {
         let path = self.path.join(artifacts::LOCK);
-        let text = format!("PID {} ({})\n", self.status.pid, self.status.command);
-        (self._lock.set_len(0))
-            .and_then(|()| self._lock.rewind())
-            .and_then(|()| self._lock.write_all(text.as_bytes()))
+        (self.lock.set_len(0))
+            .and_then(|()| self.lock.rewind())
+            .and_then(|()| self.lock.write_all(text.as_bytes()))
             .map_err(|e| TrainError::artifact(&path, e))
     }
+}
+
+impl Drop for RunDir {
+    /// A begun run dropped without [`RunDir::end`] (a panic unwinding) records itself failed.
+    fn drop(&mut self) {
+        if self.begun && !self.ended {
+            self.status.state = RunState::Failed;
+            self.status.error = Some("the process panicked".into());
+            let _ = self.record_end();
+        }
+    }
+}
+
+/// A run recorded as running whose lock is free was killed: interrupted.
+fn state_when_free(dir: &Path) -> Option<RunState> {
+    RunStatus::read(dir).ok().flatten().map(|s| match s.state {
+        RunState::Running => RunState::Interrupted,
+        state => state,
+    })
 }
 
 /// Why a new run may not use `dir`, which holds a run: in use by a process, or not.
@@ -302,30 +354,77 @@ fn refusal(dir: &Path) -> Result<TrainError, TrainError> {
         },
         None => TrainError::RunExists {
             dir: dir.to_path_buf(),
-            status: RunStatus::read(dir).ok().flatten().map(|s| s.state),
+            status: state_when_free(dir),
+            parent: false,
         },
     })
 }
 
-/// Opens (creating) and locks `dir`'s lock file; refused at once when a process holds it.
+/// A directory given for one run must not have runs under it (`--overwrite` would delete
+/// them all; a run beside them would be mixed with them). Looked for three levels down
+/// (`artifacts/<name>/version-N` is two), not through a whole home directory.
+fn refuse_a_tree(dir: &Path) -> Result<(), TrainError> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let runs: Vec<PathBuf> = (crate::runs::run_dirs_within(dir, 3)?.into_iter())
+        .filter(|r| r != dir)
+        .collect();
+    match runs.is_empty() {
+        true => Ok(()),
+        false => Err(TrainError::RunsInside {
+            dir: dir.to_path_buf(),
+            runs,
+        }),
+    }
+}
+
+/// Opens (creating) and locks `dir`'s lock file; refused when a process holds it. A holder
+/// that stays past a few tries is a run; a moment's hold is `kiln runs` probing. The file
+/// locked must still be the one at the path (a claim abandoned meanwhile removes it).
 fn lock(dir: &Path) -> Result<(File, bool), TrainError> {
     let path = dir.join(artifacts::LOCK);
-    let created = !path.exists();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| TrainError::artifact(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok((file, created)),
-        Err(TryLockError::WouldBlock) => Err(TrainError::RunLocked {
-            dir: dir.to_path_buf(),
-            holder: holder(&path),
-        }),
-        Err(TryLockError::Error(e)) => Err(TrainError::artifact(&path, e)),
+    let mut tries = 0;
+    loop {
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| TrainError::artifact(&path, e))?;
+        match file.try_lock() {
+            Ok(()) if same_file(&file, &path) => return Ok((file, created)),
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) if tries >= 5 => {
+                return Err(TrainError::RunLocked {
+                    dir: dir.to_path_buf(),
+                    holder: holder(&path),
+                });
+            }
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(TrainError::artifact(&path, e)),
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Whether `file` is the file now at `path`.
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Elsewhere a file that is open cannot be removed: it is the file at the path.
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// Creates `parent/version-N`, N one more than the highest version there; two processes
@@ -352,7 +451,7 @@ pub fn version_of(name: &str) -> Option<u64> {
     name.strip_prefix(VERSION_PREFIX)?.parse().ok()
 }
 
-/// Deletes everything in `dir` but its lock file.
+/// Deletes everything in `dir` but its lock file (no run is under it: [`refuse_a_tree`]).
 fn clear(dir: &Path) -> Result<(), TrainError> {
     let entries = std::fs::read_dir(dir).map_err(|e| TrainError::artifact(dir, e))?;
     for entry in entries {
@@ -360,7 +459,7 @@ fn clear(dir: &Path) -> Result<(), TrainError> {
         if path.file_name().is_some_and(|n| n == artifacts::LOCK) {
             continue;
         }
-        let removed = match path.is_dir() {
+        let removed = match path.is_dir() && !path.is_symlink() {
             true => std::fs::remove_dir_all(&path),
             false => std::fs::remove_file(&path),
         };

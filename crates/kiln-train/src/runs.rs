@@ -48,6 +48,8 @@ pub struct BestEpoch {
     pub value: f64,
     /// The epoch that reached it.
     pub epoch: usize,
+    /// Its direction: higher is better (`max`), or lower.
+    pub higher_is_better: bool,
 }
 
 /// Directories inside a run that are never runs themselves.
@@ -59,30 +61,30 @@ const NOT_RUNS: [&str; 4] = [
 ];
 
 /// The run directories at or under `root`, in path order (`version-10` after `version-9`).
+/// Symbolic links are not followed (a `latest` link is not a second run); a subdirectory that
+/// cannot be read is passed over.
 pub fn run_dirs(root: &Path) -> Result<Vec<PathBuf>, TrainError> {
+    run_dirs_within(root, usize::MAX)
+}
+
+/// [`run_dirs`] down to `depth` levels below `root`.
+pub(crate) fn run_dirs_within(root: &Path, depth: usize) -> Result<Vec<PathBuf>, TrainError> {
+    let entries = std::fs::read_dir(root).map_err(|e| TrainError::artifact(root, e))?;
     let mut found = Vec::new();
     if holds_run(root) {
         found.push(root.to_path_buf());
     }
-    let entries = std::fs::read_dir(root).map_err(|e| TrainError::artifact(root, e))?;
-    let mut children: Vec<PathBuf> = (entries.flatten())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| NOT_RUNS.iter().any(|x| n == *x))
+    let mut children: Vec<(Option<u64>, String, PathBuf)> = (entries.flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (version_of(&name), name, e.path())
         })
+        .filter(|(_, name, _)| !NOT_RUNS.contains(&name.as_str()))
         .collect();
-    children.sort_by_key(|p| {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        (version_of(&name), name)
-    });
-    for child in children {
-        found.extend(run_dirs(&child)?);
+    children.sort();
+    for (_, _, child) in children.into_iter().filter(|_| depth > 0) {
+        found.extend(run_dirs_within(&child, depth - 1).unwrap_or_default());
     }
     Ok(found)
 }
@@ -106,9 +108,10 @@ pub fn find_run(dir: &Path) -> Result<PathBuf, TrainError> {
     }
 }
 
-/// Every run at or under `root`, summarized.
-pub fn list_runs(root: &Path) -> Result<Vec<RunSummary>, TrainError> {
-    run_dirs(root)?.iter().map(|d| summarize(d)).collect()
+/// Every run at or under `root`, summarized; a run whose files cannot be read is its error
+/// (naming the file), and the others are still listed.
+pub fn list_runs(root: &Path) -> Result<Vec<Result<RunSummary, TrainError>>, TrainError> {
+    Ok(run_dirs(root)?.iter().map(|d| summarize(d)).collect())
 }
 
 /// The run in `dir`, summarized from its `status.json`, `config.json`, `metrics.csv` and
@@ -124,10 +127,13 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
         Some(mode) => mode == "max",
         None => !monitor.ends_with("_loss"),
     };
-    let epochs_done = (rows.iter().filter(|r| r.split == "valid"))
-        .map(|r| r.epoch)
-        .max()
-        .unwrap_or(0);
+    // An epoch is done once validated (or trained, in a run without validation).
+    let last = |split: &str| {
+        (rows.iter().filter(|r| r.split == split))
+            .map(|r| r.epoch)
+            .max()
+    };
+    let epochs_done = last("valid").or_else(|| last("train")).unwrap_or(0);
     let killed_seconds = (!rows.is_empty()).then(|| rows.iter().map(|r| r.seconds).sum());
     let state = state_of(dir, status.as_ref())?;
     Ok(RunSummary {
@@ -228,5 +234,6 @@ fn best_epoch(rows: &[MetricsRow], monitor: &str, max: bool) -> Option<BestEpoch
         monitor: monitor.to_string(),
         value,
         epoch,
+        higher_is_better: max,
     })
 }

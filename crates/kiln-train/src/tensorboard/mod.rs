@@ -23,7 +23,7 @@ use kiln_eval::plot::{ConfusionHeatmap, Figure, PerClassBars, png_bytes};
 use kiln_eval::{ClassificationReport, MetricSpec, ZeroDivision};
 
 pub use event::{Event, Kind, Value, What};
-pub use record::{masked_crc32c, read_events, write_record};
+pub use record::{masked_crc32c, read_events, read_records, write_record};
 
 use crate::callback::{BatchEnd, Callback, Resumed, TrainInfo};
 use crate::error::TrainError;
@@ -44,7 +44,13 @@ impl EventFile {
         static FILES: AtomicUsize = AtomicUsize::new(0);
         std::fs::create_dir_all(dir).map_err(|e| TrainError::artifact(dir, e))?;
         let n = FILES.fetch_add(1, Ordering::Relaxed);
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "kiln".into());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_default();
+        let host: String = (host.trim().chars())
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let host = if host.is_empty() { "kiln".into() } else { host };
         let name = format!(
             "events.out.tfevents.{}.{host}.{}.{n}",
             now() as u64,
@@ -105,6 +111,8 @@ pub struct TensorBoard {
     class_names: Vec<String>,
     extra: Vec<MetricSpec>,
     accumulate: usize,
+    /// Batches per epoch: the last ends the epoch's last (maybe shorter) group.
+    batches: usize,
     config: String,
     file: Option<EventFile>,
     /// From before a resume: the events kept, and the files they came from.
@@ -138,6 +146,7 @@ impl TensorBoard {
             class_names: class_names.to_vec(),
             extra,
             accumulate: accumulate.max(1),
+            batches: 0,
             config: code_block(config),
             file: None,
             kept: Vec::new(),
@@ -170,19 +179,25 @@ impl TensorBoard {
         let report =
             ClassificationReport::new(&m.confusion, Some(&labels), names, ZeroDivision::Zero)?;
         let tag = |name: &str| format!("{}/{name}", m.phase);
-        let heatmap = image(
-            &tag("confusion_matrix"),
-            &ConfusionHeatmap::from_report(&report),
-        )?;
+        let path = self
+            .file
+            .as_ref()
+            .map_or(self.dir.clone(), |f| f.path.clone());
+        let heatmap = ConfusionHeatmap::from_report(&report);
+        let heatmap = image(&path, &tag("confusion_matrix"), &heatmap)?;
         self.add(m.epoch, heatmap)?;
-        let bars = image(&tag("per_class"), &PerClassBars::from_report(&report))?;
+        let bars = image(
+            &path,
+            &tag("per_class"),
+            &PerClassBars::from_report(&report),
+        )?;
         self.add(m.epoch, bars)
     }
 }
 
-/// `figure` as an image value.
-fn image(tag: &str, figure: &impl Figure) -> Result<Value, TrainError> {
-    let png = png_bytes(figure).map_err(|e| TrainError::artifact(tag, e))?;
+/// `figure` as an image value for the event file `path`.
+fn image(path: &Path, tag: &str, figure: &impl Figure) -> Result<Value, TrainError> {
+    let png = png_bytes(figure).map_err(|e| TrainError::artifact(path, format!("{tag}: {e}")))?;
     Ok(Value::png(tag, png, figure.size()))
 }
 
@@ -212,12 +227,17 @@ fn kept_on_resume(event: &Event, resumed: &Resumed<'_>) -> bool {
 }
 
 impl Callback for TensorBoard {
-    /// Reads the events written before; the ones kept are rewritten at the start.
+    /// Reads the events written before; the ones kept are rewritten at the start. A file
+    /// damaged in the middle keeps the events before the damage (with a warning on stderr).
     fn on_resume(&mut self, resumed: &Resumed<'_>) -> Result<(), TrainError> {
         self.replaced = event_files(&self.dir)?;
         let mut seen = std::collections::HashSet::new();
         for path in &self.replaced {
-            for event in read_events(path)? {
+            let (events, damage) = record::read_records(path)?;
+            if let Some(damage) = damage {
+                eprintln!("warning: {damage}; the TensorBoard events after it are dropped");
+            }
+            for event in events {
                 let key = (event.tag().map(str::to_string), event.step);
                 if kept_on_resume(&event, resumed) && seen.insert(key) {
                     self.kept.push(event);
@@ -227,7 +247,8 @@ impl Callback for TensorBoard {
         Ok(())
     }
 
-    fn on_train_start(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
+    fn on_train_start(&mut self, info: &TrainInfo) -> Result<(), TrainError> {
+        self.batches = info.steps_per_epoch;
         let mut file = EventFile::create(&self.dir)?;
         let kept = std::mem::take(&mut self.kept);
         for event in &kept {
@@ -252,7 +273,8 @@ impl Callback for TensorBoard {
         self.step.loss_sum += b.loss;
         self.step.batches += 1;
         self.step.lr = b.lr;
-        match self.step.batches >= self.accumulate {
+        // A full group, or the epoch's last batch, ends the step (Ctrl-C may stop right after).
+        match self.step.batches >= self.accumulate || b.batch + 1 == self.batches {
             true => self.flush_step(),
             false => Ok(()),
         }
@@ -294,19 +316,15 @@ pub fn write_test_summary(
     report: &ClassificationReport,
     epoch: usize,
 ) -> Result<(), TrainError> {
+    let mut values = Vec::new();
+    // Micro-averaged F1 is the accuracy when the report covers every label present.
+    if report.micro_is_accuracy {
+        values.push(Value::scalar("test/accuracy", report.micro.f1 as f32));
+    }
+    values.push(Value::scalar("test/macro_f1", report.macro_avg.f1 as f32));
+    values.push(Value::text("test/report", &code_block(&report.to_text(4))));
     let mut file = EventFile::create(dir)?;
-    file.add(
-        epoch,
-        Value::scalar("test/accuracy", report.micro.f1 as f32),
-    )?;
-    file.add(
-        epoch,
-        Value::scalar("test/macro_f1", report.macro_avg.f1 as f32),
-    )?;
-    file.add(
-        epoch,
-        Value::text("test/report", &code_block(&report.to_text(4))),
-    )
+    values.into_iter().try_for_each(|v| file.add(epoch, v))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! little-endian), the masked CRC-32C of those 8 bytes, the data, and the masked CRC-32C of
 //! the data.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use prost::Message;
@@ -31,6 +31,15 @@ pub fn write_record(out: &mut impl Write, event: &Event) -> std::io::Result<()> 
 /// the file (a process killed while writing it) ends the list; a checksum that does not match,
 /// or a record that is not an `Event`, is an error naming the file and the record's offset.
 pub fn read_events(path: &Path) -> Result<Vec<Event>, TrainError> {
+    match read_records(path)? {
+        (events, None) => Ok(events),
+        (_, Some(damage)) => Err(damage),
+    }
+}
+
+/// The events of an event file up to the first damaged record, and the damage if any (a
+/// file that cannot be read is an error).
+pub fn read_records(path: &Path) -> Result<(Vec<Event>, Option<TrainError>), TrainError> {
     let bytes = std::fs::read(path).map_err(|e| TrainError::artifact(path, e))?;
     let mut events = Vec::new();
     let mut rest = bytes.as_slice();
@@ -38,28 +47,31 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, TrainError> {
         let offset = bytes.len() - rest.len();
         let bad =
             |what: String| TrainError::artifact(path, format!("record at byte {offset}: {what}"));
-        let Some(data) = next_record(&mut rest).map_err(bad)? else {
-            break;
+        let data = match next_record(&mut rest) {
+            Ok(Some(data)) => data,
+            Ok(None) => break,
+            Err(what) => return Ok((events, Some(bad(what)))),
         };
-        let event = Event::decode(data).map_err(|e| bad(format!("not an Event: {e}")))?;
-        events.push(event);
+        match Event::decode(data) {
+            Ok(event) => events.push(event),
+            Err(e) => return Ok((events, Some(bad(format!("not an Event: {e}"))))),
+        }
     }
-    Ok(events)
+    Ok((events, None))
 }
 
 /// The data of the record at the start of `rest`, advancing past it; `None` for a record
 /// cut short.
 fn next_record<'a>(rest: &mut &'a [u8]) -> Result<Option<&'a [u8]>, String> {
-    let mut header = [0u8; 12];
-    if (&rest[..]).read_exact(&mut header).is_err() {
+    let Some((header, _)) = rest.split_first_chunk::<12>() else {
         return Ok(None);
-    }
+    };
     let (len, len_crc) = header.split_at(8);
     let crc = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     if masked_crc32c(len) != crc(len_crc) {
         return Err("the length's checksum does not match".into());
     }
-    let len = u64::from_le_bytes(len.try_into().map_err(|_| "short length")?);
+    let len = u64::from_le_bytes(std::array::from_fn(|i| len[i]));
     let Some(end) = usize::try_from(len).ok().and_then(|l| l.checked_add(16)) else {
         return Err(format!("a length of {len} bytes"));
     };

@@ -45,6 +45,9 @@ fn a_changed_byte_fails_its_checksum() {
     let first = written(&events()[..1]).len();
     bytes[first + 14] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
+    // A resumed run keeps what comes before the damage.
+    let (kept, damage) = read_records(&path).unwrap();
+    assert_eq!((kept, damage.is_some()), (events()[..1].to_vec(), true));
     let error = read_events(&path).unwrap_err().to_string();
     assert!(
         error.contains(&format!("record at byte {first}")),
@@ -109,6 +112,16 @@ fn the_callback_logs_each_step_once_and_each_column_per_epoch() {
         };
         tb.on_batch_end(&end, &Vec::new()).unwrap();
     }
+    // The epoch's last batch ends its last (shorter) group: written at once, so a run stopped
+    // right after it (Ctrl-C) has logged it.
+    let written = read_events(&event_files(&dir).unwrap()[0]).unwrap();
+    assert_eq!(
+        written
+            .iter()
+            .filter(|e| e.tag() == Some("step/loss"))
+            .count(),
+        2
+    );
     let mut confusion = kiln_eval::ConfusionMatrix::new(2);
     confusion.add(0, 0, 1).unwrap();
     confusion.add(1, 0, 1).unwrap();
