@@ -56,9 +56,11 @@ pub struct Resumed<'a> {
     pub history: &'a History,
 }
 
-/// Where a run's data came from and how it was split.
+/// Where a run's data came from and how it was split, and where the run writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataInfo<'a> {
+    /// The run's directory (a new `version-N` is known only once claimed).
+    pub run_dir: &'a std::path::Path,
     /// The dataset's name.
     pub dataset: &'a str,
     /// The files read, with the resolution step that found them.

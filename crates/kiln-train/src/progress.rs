@@ -57,6 +57,7 @@ fn summary(m: &EpochMetrics) -> String {
 impl Callback for Progress {
     fn on_data_loaded(&mut self, d: &DataInfo<'_>) -> Result<(), TrainError> {
         let [train, valid, test] = d.sizes;
+        println!("run: {}", d.run_dir.display());
         println!(
             "data: {} from {} ({}); {train} train / {valid} valid / {test} test images",
             d.dataset,

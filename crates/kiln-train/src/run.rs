@@ -279,6 +279,7 @@ fn load_splits<A>(
     let splits = Splits::load_checked(config, config.leakage_check)?;
     let name = splits.dataset.name();
     let info = DataInfo {
+        run_dir: &config.artifact_dir,
         dataset: &name,
         files: &splits.files,
         sizes: [splits.train.len(), splits.valid.len(), splits.test.len()],
