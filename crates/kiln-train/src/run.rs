@@ -194,9 +194,7 @@ fn run_claimed<A: Architecture>(
         return Err(TrainError::Interrupted {
             epoch: resume.as_ref().map_or(1, |s| s.epoch),
             batch: resume.as_ref().map_or(0, |s| s.batch),
-            saved: resume
-                .is_some()
-                .then(|| dir.join(artifacts::TRAINING_STATE)),
+            saved: resume.is_some().then(|| state_dir.clone()),
         });
     }
     claimed.begin()?;
@@ -376,6 +374,7 @@ fn prepare_artifact_dir<A: serde::Serialize>(
     resuming: bool,
 ) -> Result<(), TrainError> {
     let dir = &resolved.artifact_dir;
+    // A resumed run writes these again at its end.
     let rewritten = [
         artifacts::MODEL,
         artifacts::EVAL,
@@ -383,13 +382,14 @@ fn prepare_artifact_dir<A: serde::Serialize>(
         artifacts::SKIPPED,
         artifacts::LEAKAGE,
     ];
-    for stale in rewritten.into_iter().filter(|_| resuming) {
-        let path = dir.join(stale);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(TrainError::artifact(&path, e));
+    if resuming {
+        for path in rewritten.map(|name| dir.join(name)) {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(TrainError::artifact(&path, e));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     write_json(&dir.join(artifacts::CONFIG), resolved)?;

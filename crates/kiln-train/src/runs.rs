@@ -121,8 +121,10 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
     let config =
         read_json_if_any::<serde_json::Value>(&dir.join(artifacts::CONFIG))?.unwrap_or_default();
     let eval = read_json_if_any::<serde_json::Value>(&dir.join(artifacts::EVAL))?;
-    let rows = read_metrics(&dir.join(artifacts::METRICS))?;
     let monitor = config["monitor"]["metric"].as_str().unwrap_or("valid_loss");
+    // `valid_macro_f1` is the `macro_f1` column of the validation rows.
+    let column = monitor.split_once('_').map_or("", |(_, column)| column);
+    let rows = read_metrics(&dir.join(artifacts::METRICS), column)?;
     let mode_max = match config["monitor"]["mode"].as_str() {
         Some(mode) => mode == "max",
         None => !monitor.ends_with("_loss"),
@@ -176,15 +178,17 @@ fn state_of(dir: &Path, status: Option<&RunStatus>) -> Result<RunState, TrainErr
     })
 }
 
-/// One row of `metrics.csv`, with the columns kept by name.
+/// One row of `metrics.csv`: what `kiln runs` reads of it.
 struct MetricsRow {
     epoch: usize,
     split: String,
     seconds: f64,
-    values: Vec<(String, f64)>,
+    /// The value of the monitored column, if the file has it.
+    monitored: Option<f64>,
 }
 
-fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, TrainError> {
+/// The rows of `metrics.csv` (none when there is no file yet), with the column `monitored`.
+fn read_metrics(path: &Path, monitored: &str) -> Result<Vec<MetricsRow>, TrainError> {
     let mut reader = match csv::Reader::from_path(path) {
         Ok(reader) => reader,
         Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) =>
@@ -193,35 +197,35 @@ fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, TrainError> {
         }
         Err(e) => return Err(TrainError::artifact(path, e)),
     };
-    let header: Vec<String> = (reader
+    let header = reader
         .headers()
-        .map_err(|e| TrainError::artifact(path, e))?)
-    .iter()
-    .map(str::to_string)
-    .collect();
+        .map_err(|e| TrainError::artifact(path, e))?;
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let (epoch, seconds, monitored) = (column("epoch"), column("seconds"), column(monitored));
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| TrainError::artifact(path, e))?;
-        let values: Vec<(String, f64)> = (header.iter().zip(record.iter()))
-            .filter_map(|(h, v)| Some((h.clone(), v.parse::<f64>().ok()?)))
-            .collect();
-        let get = |name: &str| values.iter().find(|(h, _)| h == name).map(|(_, v)| *v);
+        let number = |at: Option<usize>| at.and_then(|i| record.get(i)?.parse::<f64>().ok());
         rows.push(MetricsRow {
-            epoch: get("epoch").unwrap_or(0.0) as usize,
+            epoch: number(epoch).unwrap_or(0.0) as usize,
             split: record.get(1).unwrap_or_default().to_string(),
-            seconds: get("seconds").unwrap_or(0.0),
-            values,
+            seconds: number(seconds).unwrap_or(0.0),
+            monitored: number(monitored),
         });
     }
     Ok(rows)
 }
 
-/// The best value of `monitor` (`valid_<column>` or `train_<column>`) over the epochs.
+/// The best value of `monitor` (`valid_<column>` or `train_<column>`, read into
+/// [`MetricsRow::monitored`]) over the epochs.
 fn best_epoch(rows: &[MetricsRow], monitor: &str, max: bool) -> Option<BestEpoch> {
-    let (split, column) = monitor.split_once('_')?;
-    let split = if split == "valid" { "valid" } else { "train" };
+    let split = if monitor.starts_with("valid_") {
+        "valid"
+    } else {
+        "train"
+    };
     let values = (rows.iter().filter(|r| r.split == split)).filter_map(|r| {
-        let v = r.values.iter().find(|(h, _)| h == column)?.1;
+        let v = r.monitored?;
         (!v.is_nan()).then_some((r.epoch, v))
     });
     let better = |a: &(usize, f64), b: &(usize, f64)| match max {

@@ -48,7 +48,6 @@ pub trait Figure {
 
 /// Writes `figure` to `<stem>.png` and `<stem>.svg`, returning both paths.
 pub fn save(figure: &impl Figure, stem: &Path) -> Result<[PathBuf; 2], EvalError> {
-    register_fonts()?;
     let svg = stem.with_extension("svg");
     let plot_error = |path: &Path, problem: String| EvalError::Plot {
         path: path.to_path_buf(),
