@@ -54,6 +54,12 @@ pub trait Architecture:
     fn torch_key_remaps(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+
+    /// `(regex, replacement)` pairs mapping this model's parameter paths to PyTorch state-dict
+    /// keys for export: the inverse of [`Architecture::torch_key_remaps`].
+    fn torch_export_remaps(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 /// Learnable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:

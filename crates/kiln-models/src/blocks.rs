@@ -6,7 +6,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Relu};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::conv_block::conv_bn;
+use crate::conv_block::{conv_bn, conv_bn_onnx};
+use crate::onnx::{ExportError, OnnxGraph, ToOnnx};
 use crate::shortcut::{Downsample, ShortcutKind};
 use crate::torch_init::conv;
 
@@ -146,5 +147,29 @@ impl ResidualBlock {
             None => x,
         };
         relu.forward(out + identity)
+    }
+}
+
+impl ToOnnx for ResidualBlock {
+    fn to_onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String, ExportError> {
+        let (out, downsample) = match self {
+            Self::Basic(b) => {
+                let y = conv_bn_onnx(graph, ("conv1", &b.conv1), ("bn1", &b.bn1), true, input)?;
+                let y = conv_bn_onnx(graph, ("conv2", &b.conv2), ("bn2", &b.bn2), false, &y)?;
+                (y, &b.downsample)
+            }
+            Self::Bottleneck(b) => {
+                let y = conv_bn_onnx(graph, ("conv1", &b.conv1), ("bn1", &b.bn1), true, input)?;
+                let y = conv_bn_onnx(graph, ("conv2", &b.conv2), ("bn2", &b.bn2), true, &y)?;
+                let y = conv_bn_onnx(graph, ("conv3", &b.conv3), ("bn3", &b.bn3), false, &y)?;
+                (y, &b.downsample)
+            }
+        };
+        let identity = match downsample {
+            Some(d) => graph.layer("downsample", d, input)?,
+            None => input.to_string(),
+        };
+        let sum = graph.add(&out, &identity);
+        Ok(graph.node("Relu", &[&sum], vec![]))
     }
 }

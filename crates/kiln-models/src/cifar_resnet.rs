@@ -10,7 +10,8 @@ use burn::prelude::*;
 
 use crate::blocks::{BlockKind, ResidualBlock};
 use crate::classifier::ImageClassifier;
-use crate::conv_block::conv_bn;
+use crate::conv_block::{conv_bn, conv_bn_onnx};
+use crate::onnx::{ExportError, OnnxGraph};
 use crate::shortcut::ShortcutKind;
 use crate::stage::{StageConfig, forward_stage};
 use crate::torch_init::conv;
@@ -104,5 +105,21 @@ impl CifarResNet {
 impl ImageClassifier for CifarResNet {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         CifarResNet::forward(self, images)
+    }
+
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        let x = conv_bn_onnx(
+            graph,
+            ("conv1", &self.conv1),
+            ("bn1", &self.bn1),
+            true,
+            images,
+        )?;
+        let x = graph.layer("layer1", &self.layer1, &x)?;
+        let x = graph.layer("layer2", &self.layer2, &x)?;
+        let x = graph.layer("layer3", &self.layer3, &x)?;
+        let x = graph.layer("avgpool", &self.avgpool, &x)?;
+        let x = graph.flatten(&x, 1);
+        graph.layer("fc", &self.fc, &x)
     }
 }

@@ -6,6 +6,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::onnx::{ExportError, OnnxGraph, ToOnnx};
+
 /// Configuration of a [`ConvBlock`].
 #[derive(Config, Debug)]
 pub struct ConvBlockConfig {
@@ -85,4 +87,30 @@ pub(crate) fn conv_bn(conv: &Conv2d, norm: &BatchNorm, with_relu: bool, x: Tenso
     }
     let y = norm.forward(conv.forward(x));
     if with_relu { relu(y) } else { y }
+}
+
+impl ToOnnx for ConvBlock {
+    fn to_onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String, ExportError> {
+        let x = graph.layer("conv", &self.conv, input)?;
+        let x = graph.layer("norm", &self.norm, &x)?;
+        let x = graph.layer("activation", &self.activation, &x)?;
+        graph.layer("pool", &self.pool, &x)
+    }
+}
+
+/// `conv → bn → (ReLU)`, the ResNets' unit, under the fields' names.
+pub(crate) fn conv_bn_onnx(
+    graph: &mut OnnxGraph,
+    (conv_name, conv): (&str, &Conv2d),
+    (bn_name, bn): (&str, &BatchNorm),
+    with_relu: bool,
+    input: &str,
+) -> Result<String, ExportError> {
+    let x = graph.layer(conv_name, conv, input)?;
+    let x = graph.layer(bn_name, bn, &x)?;
+    Ok(if with_relu {
+        graph.node("Relu", &[&x], vec![])
+    } else {
+        x
+    })
 }

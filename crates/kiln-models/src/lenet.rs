@@ -10,6 +10,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
 use crate::classifier::ImageClassifier;
+use crate::onnx::{ExportError, OnnxGraph};
 
 /// Configuration of [`LeNet5`].
 #[derive(Config, Debug)]
@@ -79,5 +80,20 @@ impl LeNet5 {
 impl ImageClassifier for LeNet5 {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         LeNet5::forward(self, images)
+    }
+
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        let x = graph.layer("conv1", &self.conv1, images)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.layer("conv2", &self.conv2, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.flatten(&x, 1);
+        let x = graph.layer("fc1", &self.fc1, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("fc2", &self.fc2, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        graph.layer("head", &self.head, &x)
     }
 }

@@ -8,6 +8,8 @@
 //!   ([`BasicBlock`], [`Bottleneck`]) in [`StageConfig`] stages.
 //! - [`import_weights`]: torchvision/PyTorch state dicts (`.pth`, `.safetensors`) and kiln
 //!   checkpoints, with the head replaced for another class count; [`freeze_backbone`].
+//! - [`onnx`]: export to ONNX ([`onnx::export_onnx`], every built-in architecture and
+//!   kiln's blocks); [`torch_safetensors`]: the weights with PyTorch's (torchvision's) names.
 //! - `kernels` (feature `flex`): conv → batch norm → ReLU → max-pool as one fused Flex operation
 //!   with a handwritten backward, which [`ConvBlock`] and the ResNet blocks use on Flex.
 //!
@@ -36,11 +38,13 @@ mod conv_block;
 pub mod kernels;
 mod lenet;
 mod mnist_cnn;
+pub mod onnx;
 mod pretrained;
 mod registry;
 mod resnet;
 mod shortcut;
 mod stage;
+mod torch_export;
 mod torch_init;
 
 pub use architecture::{Architecture, ModelSpec, trainable_params};
@@ -57,6 +61,7 @@ pub use registry::{
 pub use resnet::{ResNet, ResNetConfig};
 pub use shortcut::{Downsample, Projection, ShortcutKind, ZeroPad};
 pub use stage::{StageConfig, forward_stage};
+pub use torch_export::{TorchTensor, torch_safetensors, torch_state_dict};
 
 #[cfg(test)]
 #[path = "tests/mnist_cnn.rs"]

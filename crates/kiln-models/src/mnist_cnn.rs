@@ -9,6 +9,7 @@ use burn::prelude::*;
 
 use crate::classifier::ImageClassifier;
 use crate::conv_block::{ConvBlock, ConvBlockConfig};
+use crate::onnx::{ExportError, OnnxGraph};
 
 /// Configuration of [`MnistCnn`].
 #[derive(Config, Debug)]
@@ -86,5 +87,18 @@ impl MnistCnn {
 impl ImageClassifier for MnistCnn {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         MnistCnn::forward(self, images)
+    }
+
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        let x = graph.layer("block1", &self.block1, images)?;
+        let x = graph.layer("block2", &self.block2, &x)?;
+        let x = graph.flatten(&x, 1);
+        let x = graph.layer("fc1", &self.fc1, &x)?;
+        let x = graph.layer("activation", &self.activation, &x)?;
+        let x = graph.layer("dropout", &self.dropout, &x)?;
+        let x = graph.layer("fc2", &self.fc2, &x)?;
+        let x = graph.layer("activation", &self.activation, &x)?;
+        let x = graph.layer("dropout", &self.dropout, &x)?;
+        graph.layer("head", &self.head, &x)
     }
 }

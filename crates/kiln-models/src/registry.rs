@@ -10,6 +10,7 @@ use crate::cifar_resnet::{CifarResNet, CifarResNetConfig};
 use crate::classifier::ImageClassifier;
 use crate::lenet::{LeNet5, LeNet5Config};
 use crate::mnist_cnn::{MnistCnn, MnistCnnConfig};
+use crate::onnx::{ExportError, OnnxGraph};
 use crate::resnet::{ResNet, ResNetConfig};
 
 /// An unknown architecture name.
@@ -216,6 +217,16 @@ impl Architecture for ModelConfig {
             Self::MnistCnn(_) | Self::LeNet5(_) => &[],
         }
     }
+
+    fn torch_export_remaps(&self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::ResNet(_) | Self::CifarResNet(_) => &[
+                (r"\.downsample\.conv\.", ".downsample.0."),
+                (r"\.downsample\.bn\.", ".downsample.1."),
+            ],
+            Self::MnistCnn(_) | Self::LeNet5(_) => &[],
+        }
+    }
 }
 
 impl std::fmt::Display for ModelConfig {
@@ -247,6 +258,15 @@ impl ImageClassifier for Model {
             Self::LeNet5(m) => m.forward(images),
             Self::ResNet(m) => m.forward(images),
             Self::CifarResNet(m) => m.forward(images),
+        }
+    }
+
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        match self {
+            Self::MnistCnn(m) => ImageClassifier::to_onnx(m, graph, images),
+            Self::LeNet5(m) => ImageClassifier::to_onnx(m, graph, images),
+            Self::ResNet(m) => ImageClassifier::to_onnx(m, graph, images),
+            Self::CifarResNet(m) => ImageClassifier::to_onnx(m, graph, images),
         }
     }
 }

@@ -6,7 +6,8 @@ use burn::prelude::*;
 use burn::tensor::s;
 use serde::{Deserialize, Serialize};
 
-use crate::conv_block::conv_bn;
+use crate::conv_block::{conv_bn, conv_bn_onnx};
+use crate::onnx::{ExportError, OnnxGraph, ToOnnx, attr_string};
 use crate::torch_init::conv;
 
 /// How a residual block matches shapes when it changes stride or width (He et al. 2016, §4.2).
@@ -94,6 +95,35 @@ impl Downsample {
                 let [b, _, h, w] = x.dims();
                 let zeros = Tensor::zeros([b, z.pad, h, w], &x.device());
                 Tensor::cat(vec![zeros.clone(), x, zeros], 1)
+            }
+        }
+    }
+}
+
+impl ToOnnx for Downsample {
+    fn to_onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String, ExportError> {
+        match self {
+            Self::Projection(p) => {
+                conv_bn_onnx(graph, ("conv", &p.conv), ("bn", &p.bn), false, input)
+            }
+            Self::ZeroPad(z) => {
+                let mut x = input.to_string();
+                if z.stride > 1 {
+                    // Every `stride`-th row and column from the first: `x[:, :, ::s, ::s]`.
+                    let starts = graph.constant_i64("starts", &[0, 0]);
+                    let ends = graph.constant_i64("ends", &[i64::MAX, i64::MAX]);
+                    let axes = graph.constant_i64("axes", &[2, 3]);
+                    let s = z.stride as i64;
+                    let steps = graph.constant_i64("steps", &[s, s]);
+                    x = graph.node("Slice", &[&x, &starts, &ends, &axes, &steps], vec![]);
+                }
+                if z.pad > 0 {
+                    // `pad` zero channels before and after: [begin n, c, h, w, end n, c, h, w].
+                    let p = z.pad as i64;
+                    let pads = graph.constant_i64("pads", &[0, p, 0, 0, 0, p, 0, 0]);
+                    x = graph.node("Pad", &[&x, &pads], vec![attr_string("mode", "constant")]);
+                }
+                Ok(x)
             }
         }
     }

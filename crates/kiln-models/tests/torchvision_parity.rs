@@ -12,7 +12,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use kiln_models::{
     Architecture, BlockKind, ImageClassifier, ImportError, ModelConfig, ResNetConfig,
-    freeze_backbone, import_weights,
+    freeze_backbone, import_weights, torch_safetensors,
 };
 use serde::Deserialize;
 
@@ -86,6 +86,48 @@ fn narrow_resnets_match_torchvision_logits_from_pth_and_safetensors() {
         for ext in ["pth", "safetensors"] {
             assert_parity(&arch, &fixture, &dir.join(format!("{name}.{ext}")));
         }
+    }
+}
+
+/// torchvision's state dict imported and exported again is torchvision's state dict: the same
+/// keys (`num_batches_tracked` included, so `load_state_dict(strict=True)` accepts it), shapes
+/// and values, for basic blocks and bottlenecks; the exported file imports back to the same
+/// logits.
+#[test]
+fn exported_safetensors_are_torchvisions_state_dict() {
+    let dir = fixtures();
+    let device = Device::flex();
+    for name in ["narrow_basic", "narrow_bottleneck"] {
+        let fixture = read_fixture(&dir, name);
+        let arch = fixture.config.resnet();
+        let original = std::fs::read(dir.join(format!("{name}.safetensors"))).unwrap();
+        let original = safetensors::SafeTensors::deserialize(&original).unwrap();
+        let (model, _) = import_weights(
+            &arch,
+            arch.init(&device),
+            &dir.join(format!("{name}.safetensors")),
+        )
+        .unwrap();
+        let bytes = torch_safetensors(&arch, &model).unwrap();
+        let exported = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut expected_names = original.names();
+        let mut names = exported.names();
+        expected_names.sort();
+        names.sort();
+        assert_eq!(names, expected_names, "{name}: keys");
+        for key in names {
+            let (got, want) = (exported.tensor(key).unwrap(), original.tensor(key).unwrap());
+            assert_eq!(got.shape(), want.shape(), "{name}: {key}: shape");
+            assert_eq!(got.dtype(), want.dtype(), "{name}: {key}: dtype");
+            if !key.ends_with("num_batches_tracked") {
+                assert_eq!(got.data(), want.data(), "{name}: {key}: values");
+            }
+        }
+
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("exported.safetensors");
+        std::fs::write(&file, &bytes).unwrap();
+        assert_parity(&arch, &fixture, &file);
     }
 }
 
