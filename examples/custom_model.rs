@@ -7,12 +7,14 @@
 //! cargo run --release --example custom_model -- models             # tiny-vgg listed with the built-ins
 //! cargo run --release --example custom_model -- train --model tiny-vgg --epochs 3 [kiln train flags]
 //! cargo run --release --example custom_model -- eval --artifact-dir artifacts/fashion-mnist
+//! cargo run --release --example custom_model -- export --artifact-dir artifacts/fashion-mnist
 //! ```
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+use kiln::models::onnx::{ExportError, OnnxGraph};
 use kiln::models::{Architecture, ImageClassifier, ModelSpec};
 use kiln::train::Registry;
 
@@ -76,6 +78,22 @@ impl ImageClassifier for TinyVgg {
         let x = self.relu.forward(self.conv4.forward(x));
         let x = self.pool.forward(x); // [batch, hidden, size / 4, size / 4]
         self.head.forward(x.flatten(1, 3))
+    }
+
+    /// `forward`'s layers in the same order, as ONNX operators (for `kiln export`).
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        let x = graph.layer("conv1", &self.conv1, images)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("conv2", &self.conv2, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.layer("conv3", &self.conv3, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("conv4", &self.conv4, &x)?;
+        let x = graph.layer("relu", &self.relu, &x)?;
+        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.flatten(&x, 1);
+        graph.layer("head", &self.head, &x)
     }
 }
 

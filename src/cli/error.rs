@@ -83,7 +83,9 @@ impl CliError {
             Self::Train(
                 TrainError::RunExists { .. }
                 | TrainError::SeveralRuns { .. }
-                | TrainError::RunsInside { .. },
+                | TrainError::RunsInside { .. }
+                | TrainError::OutputExists { .. }
+                | TrainError::Export(_),
             ) => 2,
             Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
@@ -119,6 +121,9 @@ impl CliError {
                      artifacts/<dataset>-<model>/version-N)"
                 ))
             }
+            Self::Train(TrainError::OutputExists { .. }) => Some(
+                "  to replace it: add --overwrite\n  or write elsewhere with --out FILE".into(),
+            ),
             Self::Train(TrainError::SeveralRuns { runs, .. }) => {
                 let latest = runs.last()?;
                 Some(format!("  e.g. the latest: {}", latest.display()))

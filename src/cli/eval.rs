@@ -29,7 +29,8 @@ pub struct EvalArgs {
     /// artifact directory].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Weights to load [default: <artifact-dir>/model.bpk; e.g. <artifact-dir>/model-best.bpk].
+    /// Weights to load [default: <artifact-dir>/model.bpk; e.g. <artifact-dir>/model-best.bpk,
+    /// or the run exported as a PyTorch state dict (.safetensors, .pth)].
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Backend [default: the first usable compiled one, GPU before CPU].

@@ -7,8 +7,10 @@ mod data;
 mod diagnostic_args;
 mod error;
 mod eval;
+mod export;
 mod html_report;
 mod metrics;
+mod model_args;
 mod models;
 mod paradox;
 mod predict;
@@ -27,8 +29,10 @@ pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
 pub use error::{CliError, Origin};
 pub use eval::{EvalArgs, eval};
+pub use export::{ExportArgs, FormatChoice, export};
 pub use html_report::{HtmlReportArgs, html_report};
 pub use metrics::{MetricsArgs, metrics};
+pub use model_args::ModelArgs;
 pub use models::{ModelsArgs, models};
 pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
 pub use predict::{PredictArgs, predict};
@@ -63,6 +67,9 @@ enum Command {
     Bench(BenchArgs),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
     Predict(PredictArgs),
+    /// Write a trained run's model (or imported weights) as ONNX or PyTorch-named
+    /// safetensors.
+    Export(ExportArgs),
     /// List the runs under a directory (default: artifacts) with their state and results.
     Runs(RunsArgs),
     /// List the architectures with their parameter counts.
@@ -113,6 +120,7 @@ where
         Command::Metrics(args) => exit_code(metrics(&args)),
         Command::Eval(args) => exit_code(eval(registry, &args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),
+        Command::Export(args) => exit_code(export(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),
         Command::Runs(args) => exit_code(runs(&args)),
         Command::Data(args) => exit_code(data(&args)),

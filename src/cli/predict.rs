@@ -2,35 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln_models::ModelSpec;
-use kiln_train::{ModelSource, Prediction, Registry, TrainError, classify};
+use kiln_train::{Prediction, Registry, TrainError, classify};
 
 use super::error::CliError;
+use super::model_args::ModelArgs;
 use crate::backend::{self, Backend};
 
 /// Flags of `kiln predict`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PredictArgs {
-    /// A `kiln train` artifact directory: its architecture, weights, class names and
-    /// normalization are used.
-    #[arg(long, conflicts_with = "model", required_unless_present = "model")]
-    pub artifact_dir: Option<PathBuf>,
-    /// An architecture name (see `kiln models`), with --weights.
-    #[arg(long, requires = "weights")]
-    pub model: Option<String>,
-    /// Weights: a PyTorch state dict (.pth/.pt, e.g. torchvision's), .safetensors, or a kiln
-    /// .bpk; with --artifact-dir, replaces its model.bpk.
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// With --model: the classes of the weights' head.
-    #[arg(long, default_value_t = 1000)]
-    pub num_classes: usize,
-    /// With --model: input channels (3 = RGB, 1 = grayscale).
-    #[arg(long, default_value_t = 3)]
-    pub in_channels: usize,
-    /// With --model: the input size (torchvision's 224).
-    #[arg(long, default_value_t = 224)]
-    pub image_size: u32,
+    /// The model: a trained run, or an architecture with weights.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// With --model: a text file of class names, one per line.
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -61,28 +44,9 @@ pub fn predict(registry: &Registry, args: &PredictArgs) -> Result<Vec<Prediction
     let selected = backend::select(args.backend)?;
     eprintln!("{selected}");
     let device = &selected.device;
-    let run = args
-        .artifact_dir
-        .as_deref()
-        .map(super::the_run)
-        .transpose()?;
-    let source = match &run {
-        Some(dir) => ModelSource::Artifacts {
-            dir,
-            weights: args.weights.as_deref(),
-        },
-        None => ModelSource::Weights {
-            path: args
-                .weights
-                .as_deref()
-                .ok_or_else(|| flag("--weights", "required with --model".into()))?,
-            spec: ModelSpec::new(args.num_classes, args.in_channels, args.image_size as usize),
-        },
-    };
-    if let Some(name) = &args.model {
-        (registry.require(name)).map_err(|e| flag("--model", e.problem.to_string()))?;
-    }
-    let mut loaded = registry.load(args.model.as_deref(), &source, device)?;
+    let run = args.model.run()?;
+    let source = args.model.source(registry, run.as_deref())?;
+    let mut loaded = registry.load(args.model.model.as_deref(), &source, device)?;
     if let Some(path) = &args.labels {
         loaded.class_names = Some(read_labels(path)?);
     }

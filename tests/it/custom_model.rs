@@ -14,6 +14,7 @@ use std::path::Path;
 use clap::Parser;
 use kiln::cli::{ModelsArgs, PredictArgs, models, predict};
 use kiln::models::ModelSpec;
+use kiln::models::onnx::Message;
 
 #[derive(Parser)]
 struct Cli<T: clap::Args> {
@@ -79,6 +80,26 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
         std::fs::read_to_string(art.join("predictions.csv")).unwrap(),
         before
     );
+
+    // `kiln export` writes the architecture's own `to_onnx` graph, its weights by field name.
+    assert_eq!(run(["export", "--artifact-dir", a, "--backend", &b]), 0);
+    let onnx = std::fs::read(art.join("model.onnx")).unwrap();
+    let graph = kiln::models::onnx::proto::ModelProto::decode(onnx.as_slice())
+        .unwrap()
+        .graph
+        .unwrap();
+    let weights: Vec<_> = graph
+        .initializer
+        .iter()
+        .filter_map(|t| t.name.clone())
+        .collect();
+    assert!(weights.contains(&"conv4.weight".to_string()), "{weights:?}");
+    let ops: Vec<_> = graph
+        .node
+        .iter()
+        .filter_map(|n| n.op_type.clone())
+        .collect();
+    assert_eq!(ops.iter().filter(|op| *op == "Conv").count(), 4, "{ops:?}");
 
     // `kiln predict` on test images exported as PNG gives predictions.csv's class and scores.
     let (pixels, _) = common::separable(200, 2);

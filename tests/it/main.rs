@@ -16,6 +16,7 @@ mod custom_model;
 mod data_resolution;
 mod download;
 mod end_to_end;
+mod export;
 mod html_report;
 mod image_folder;
 mod imbalanced;

@@ -15,6 +15,15 @@ pub enum TrainError {
     /// Pretrained weights could not be imported.
     #[error(transparent)]
     Import(#[from] kiln_models::ImportError),
+    /// A model that cannot be exported (a layer without an export, an unsupported opset).
+    #[error(transparent)]
+    Export(#[from] kiln_models::onnx::ExportError),
+    /// An output file that exists and was not to be replaced.
+    #[error("{} exists", path.display())]
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
     /// A setting cannot be run ([`crate::RunConfig::plan`]); the error names it.
     #[error(transparent)]
     Config(#[from] crate::plan::ConfigError),

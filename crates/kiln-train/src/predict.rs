@@ -56,38 +56,36 @@ impl std::fmt::Debug for LoadedModel {
 }
 
 impl LoadedModel {
-    /// A trained run's model: the dataset's size, channels, normalization and class names.
-    pub fn from_run<M: ImageClassifier + 'static, A>(
+    /// `model`, fed files as `preprocess` says, its classes called `class_names`.
+    pub fn new<M: ImageClassifier + 'static>(
         model: M,
-        config: &RunConfig<A>,
-    ) -> Result<Self, TrainError> {
-        let dataset = &config.dataset;
-        let norm = dataset.normalization().ok_or_else(|| {
-            ConfigError::rule(
-                "dataset.normalization",
-                format!("the run records no normalization for {dataset}"),
-            )
-        })?;
-        Ok(Self {
-            forward: Box::new(move |images| model.forward(images)),
-            preprocess: Preprocess::fit(
-                dataset.image_size() as u32,
-                dataset.channels(),
-                &norm.mean,
-                &norm.std,
-            ),
-            class_names: Some(config.class_names()),
-        })
-    }
-
-    /// Imported weights: torchvision's ImageNet preprocessing for `spec`.
-    pub fn from_weights<M: ImageClassifier + 'static>(model: M, spec: ModelSpec) -> Self {
+        preprocess: Preprocess,
+        class_names: Option<Vec<String>>,
+    ) -> Self {
         Self {
             forward: Box::new(move |images| model.forward(images)),
-            preprocess: Preprocess::imagenet(spec.image_size as u32, spec.in_channels),
-            class_names: None,
+            preprocess,
+            class_names,
         }
     }
+}
+
+/// How a file becomes the input of a run's model: the dataset's size, channels and
+/// normalization.
+pub(crate) fn run_preprocess<A>(config: &RunConfig<A>) -> Result<Preprocess, TrainError> {
+    let dataset = &config.dataset;
+    let norm = dataset.normalization().ok_or_else(|| {
+        ConfigError::rule(
+            "dataset.normalization",
+            format!("the run records no normalization for {dataset}"),
+        )
+    })?;
+    Ok(Preprocess::fit(
+        dataset.image_size() as u32,
+        dataset.channels(),
+        &norm.mean,
+        &norm.std,
+    ))
 }
 
 /// One image's prediction.

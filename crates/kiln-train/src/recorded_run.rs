@@ -114,7 +114,8 @@ pub fn architecture_name(config: &RunConfig<serde_json::Value>) -> String {
 }
 
 /// The trained model of the run in `dir` (configured by its `config`): its `model.bpk`, or
-/// `weights` (e.g. its `model-best.bpk`), on `device`.
+/// `weights` (e.g. its `model-best.bpk`, or a PyTorch state dict of the same model: `.pth`,
+/// `.safetensors`), on `device`.
 pub fn load_trained<A: Architecture>(
     dir: &Path,
     config: &RunConfig<A>,
@@ -128,9 +129,20 @@ pub fn load_trained<A: Architecture>(
             "no trained model (the run did not finish?)",
         ));
     }
-    config
-        .model
-        .init(device)
-        .try_load_file(&path)
-        .map_err(|e| TrainError::artifact(&path, e))
+    let model = config.model.init(device);
+    if kiln_models::WeightsFormat::of(&path)? == kiln_models::WeightsFormat::Burnpack {
+        return model
+            .try_load_file(&path)
+            .map_err(|e| TrainError::artifact(&path, e));
+    }
+    // A PyTorch state dict (e.g. this run exported by `kiln export --format safetensors`): it
+    // must fit the model exactly, head included.
+    let (model, report) = kiln_models::import_weights(&config.model, model, &path)?;
+    match report.replaced_head.first() {
+        None => Ok(model),
+        Some((name, found, expected)) => Err(TrainError::artifact(
+            &path,
+            format!("{name} has shape {found:?}, the run's model {expected:?}"),
+        )),
+    }
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use kiln_data::{ImageDataset, Normalization};
+use kiln_data::{ImageDataset, Normalization, Preprocess};
 use kiln_models::{
     ARCHITECTURES, Architecture, ModelConfig, ModelSpec, UnknownModel, trainable_params,
 };
@@ -16,6 +16,7 @@ use crate::bench::{BenchSettings, Throughput};
 use crate::callback::Callback;
 use crate::config::RunConfig;
 use crate::error::TrainError;
+use crate::export::{ExportInfo, ExportRequest, Exported};
 use crate::plan::ConfigError;
 use crate::predict::{LoadedModel, ModelSource};
 use crate::recorded_run::{ArtifactEval, evaluate_artifacts};
@@ -48,6 +49,13 @@ trait Erased: Send + Sync {
         options: &RunOptions,
     ) -> Result<RunOutcome, TrainError>;
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError>;
+    fn export(
+        &self,
+        name: &str,
+        source: &ModelSource<'_>,
+        device: &Device,
+        request: &ExportRequest,
+    ) -> Result<Exported, TrainError>;
     fn bench(
         &self,
         spec: &ModelSpec,
@@ -115,17 +123,61 @@ where
         crate::throughput(model, data, norm, device, settings)
     }
 
+    fn export(
+        &self,
+        name: &str,
+        source: &ModelSource<'_>,
+        device: &Device,
+        request: &ExportRequest,
+    ) -> Result<Exported, TrainError> {
+        let (arch, model, info) = self.typed_model(source, device)?;
+        let info = ExportInfo {
+            architecture: name.to_string(),
+            ..info
+        };
+        crate::export_model(&arch, &model, &info, request)
+    }
+
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
+        let (_, model, info) = self.typed_model(source, device)?;
+        Ok(LoadedModel::new(model, info.preprocess, info.class_names))
+    }
+}
+
+impl<A, F> Typed<A, F>
+where
+    A: Architecture,
+    F: Fn(&ModelSpec) -> A + Send + Sync,
+{
+    /// The architecture, the model and what it expects (its registered name left empty): a
+    /// run's, or imported weights' (with torchvision's ImageNet preprocessing).
+    fn typed_model(
+        &self,
+        source: &ModelSource<'_>,
+        device: &Device,
+    ) -> Result<(A, A::Model, ExportInfo), TrainError> {
         match *source {
             ModelSource::Artifacts { dir, weights } => {
                 let config: RunConfig<A> = crate::read_run_config(dir)?;
                 let model = crate::load_trained(dir, &config, weights, device)?;
-                LoadedModel::from_run(model, &config)
+                let info = ExportInfo {
+                    architecture: String::new(),
+                    spec: config.model_spec(),
+                    preprocess: crate::predict::run_preprocess(&config)?,
+                    class_names: Some(config.class_names()),
+                };
+                Ok((config.model, model, info))
             }
             ModelSource::Weights { path, spec } => {
                 let arch = (self.0)(&spec);
                 let (model, _) = kiln_models::import_weights(&arch, arch.init(device), path)?;
-                Ok(LoadedModel::from_weights(model, spec))
+                let info = ExportInfo {
+                    architecture: String::new(),
+                    spec,
+                    preprocess: Preprocess::imagenet(spec.image_size as u32, spec.in_channels),
+                    class_names: None,
+                };
+                Ok((arch, model, info))
             }
         }
     }
@@ -338,18 +390,36 @@ impl Registry {
         source: &ModelSource<'_>,
         device: &Device,
     ) -> Result<LoadedModel, TrainError> {
-        let entry = match (name, source) {
-            (Some(name), _) => self.entry(name)?,
-            (None, ModelSource::Artifacts { dir, .. }) => self.run_entry(dir)?,
-            (None, ModelSource::Weights { .. }) => {
-                return Err(ConfigError::rule(
-                    "architecture",
-                    "a weights file needs the architecture's name",
-                )
-                .into());
-            }
-        };
-        entry.arch.load(source, device)
+        self.source_entry(name, source)?.arch.load(source, device)
+    }
+
+    /// Exports a run's model (by the architecture its `config.json` names) or the
+    /// architecture `name` with a weights file ([`crate::export_model`]).
+    pub fn export(
+        &self,
+        name: Option<&str>,
+        source: &ModelSource<'_>,
+        device: &Device,
+        request: &ExportRequest,
+    ) -> Result<Exported, TrainError> {
+        let entry = self.source_entry(name, source)?;
+        entry.arch.export(&entry.name, source, device, request)
+    }
+
+    fn source_entry(
+        &self,
+        name: Option<&str>,
+        source: &ModelSource<'_>,
+    ) -> Result<&Entry, TrainError> {
+        match (name, source) {
+            (Some(name), _) => Ok(self.entry(name)?),
+            (None, ModelSource::Artifacts { dir, .. }) => self.run_entry(dir),
+            (None, ModelSource::Weights { .. }) => Err(ConfigError::rule(
+                "architecture",
+                "a weights file needs the architecture's name",
+            )
+            .into()),
+        }
     }
 
     fn run_entry(&self, dir: &Path) -> Result<&Entry, TrainError> {
