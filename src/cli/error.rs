@@ -1,5 +1,6 @@
 //! What a `kiln` command can fail with, and the exit code of each.
 
+use kiln_models::onnx::ExportError;
 use std::path::PathBuf;
 
 use kiln_train::{ConfigError, TrainError};
@@ -85,7 +86,11 @@ impl CliError {
                 | TrainError::SeveralRuns { .. }
                 | TrainError::RunsInside { .. }
                 | TrainError::OutputExists { .. }
-                | TrainError::Export(_),
+                | TrainError::Export(
+                    ExportError::Unsupported { .. }
+                    | ExportError::Opset { .. }
+                    | ExportError::Normalization { .. },
+                ),
             ) => 2,
             Self::Train(TrainError::Data(kiln_data::DataError::NotFound { .. })) => 3,
             Self::Eval(kiln_eval::EvalError::Csv { .. })
@@ -121,6 +126,11 @@ impl CliError {
                      artifacts/<dataset>-<model>/version-N)"
                 ))
             }
+            Self::Train(TrainError::Export(ExportError::Unsupported { .. })) => Some(
+                "  a model exports to ONNX once its ImageClassifier implements to_onnx \
+                 (docs/extending.md)\n  its weights export as they are: --format safetensors"
+                    .into(),
+            ),
             Self::Train(TrainError::OutputExists { .. }) => Some(
                 "  to replace it: add --overwrite\n  or write elsewhere with --out FILE".into(),
             ),

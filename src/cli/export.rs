@@ -1,10 +1,10 @@
 //! `kiln export`: write a trained run's model (or imported weights) as ONNX or as a
 //! PyTorch-named safetensors state dict.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kiln_models::onnx::{DEFAULT_OPSET, OPSETS};
-use kiln_train::{ExportFormat, ExportRequest, Exported, Registry};
+use kiln_train::{ExportFormat, ExportRequest, Exported, Registry, TrainError};
 
 use super::error::CliError;
 use super::model_args::ModelArgs;
@@ -19,13 +19,13 @@ pub struct ExportArgs {
     /// What to write.
     #[arg(long, value_enum, default_value_t = FormatChoice::Onnx)]
     pub format: FormatChoice,
-    /// The file to write [default: model.onnx / model.safetensors in the run's directory;
-    /// with --model, <model>.onnx / .safetensors here].
+    /// The file to write [default: model.onnx / model.safetensors in the run's directory
+    /// (named after --weights if given); with --model, <model>.onnx / .safetensors here].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// ONNX opset (13–22).
-    #[arg(long, default_value_t = DEFAULT_OPSET)]
-    pub opset: i64,
+    /// ONNX opset, 13–22 [default: 17].
+    #[arg(long, value_parser = clap::value_parser!(i64).range(*OPSETS.start()..=*OPSETS.end()))]
+    pub opset: Option<i64>,
     /// ONNX: put `(x / 255 - mean) / std` into the graph, so it takes raw 0–255 pixels.
     #[arg(long)]
     pub include_normalization: bool,
@@ -61,46 +61,31 @@ impl From<FormatChoice> for ExportFormat {
 /// Exports the model and says what was written.
 pub fn export(registry: &Registry, args: &ExportArgs) -> Result<Exported, CliError> {
     let format = ExportFormat::from(args.format);
-    let flag = |flag: &'static str, message: String| CliError::Flag { flag, message };
-    if format == ExportFormat::Safetensors
-        && (args.include_normalization || args.opset != DEFAULT_OPSET)
-    {
-        let which = if args.include_normalization {
-            "--include-normalization"
-        } else {
-            "--opset"
-        };
-        return Err(flag(which, "applies to --format onnx only".into()));
-    }
-    if !OPSETS.contains(&args.opset) {
-        return Err(flag(
-            "--opset",
-            format!(
-                "{} is not supported (kiln writes {}–{})",
-                args.opset,
-                OPSETS.start(),
-                OPSETS.end()
-            ),
-        ));
+    if format == ExportFormat::Safetensors {
+        let onnx_only = [
+            ("--opset", args.opset.is_some()),
+            ("--include-normalization", args.include_normalization),
+        ];
+        if let Some((flag, _)) = onnx_only.into_iter().find(|(_, given)| *given) {
+            return Err(CliError::Flag {
+                flag,
+                message: "applies to --format onnx only".into(),
+            });
+        }
     }
     let run = args.model.run()?;
     let source = args.model.source(registry, run.as_deref())?;
-    let out = match (&args.out, &run, &args.model.model) {
-        (Some(out), _, _) => out.clone(),
-        (None, Some(dir), _) => dir.join(format!("model.{}", format.extension())),
-        (None, None, name) => PathBuf::from(format!(
-            "{}.{}",
-            name.as_deref().unwrap_or("model"),
-            format.extension()
-        )),
-    };
     let request = ExportRequest {
         format,
-        out,
-        opset: args.opset,
+        out: out_path(args, run.as_deref(), format),
+        opset: args.opset.unwrap_or(DEFAULT_OPSET),
         include_normalization: args.include_normalization,
         overwrite: args.overwrite,
     };
+    // Checked again when writing; refused here before the weights are read.
+    if request.out.exists() && !request.overwrite {
+        return Err(TrainError::OutputExists { path: request.out }.into());
+    }
     let selected = backend::select(args.backend)?;
     eprintln!("{selected}");
     let exported = registry.export(
@@ -112,9 +97,28 @@ pub fn export(registry: &Registry, args: &ExportArgs) -> Result<Exported, CliErr
     if args.json {
         super::print_json(&exported)?;
     } else {
-        print_summary(&exported, args.opset);
+        print_summary(&exported, request.opset);
     }
     Ok(exported)
+}
+
+/// `--out`, or beside the run (`model.onnx`, or named after `--weights`: `model-best.onnx`), or
+/// `<model>.onnx` here.
+fn out_path(args: &ExportArgs, run: Option<&Path>, format: ExportFormat) -> PathBuf {
+    let stem = |weights: &Path| {
+        let stem = weights.file_stem().unwrap_or_default().to_string_lossy();
+        format!("{stem}.{}", format.extension())
+    };
+    match (&args.out, run, &args.model.weights, &args.model.model) {
+        (Some(out), ..) => out.clone(),
+        (None, Some(dir), Some(weights), _) => dir.join(stem(weights)),
+        (None, Some(dir), None, _) => dir.join(format!("model.{}", format.extension())),
+        (None, None, _, name) => PathBuf::from(format!(
+            "{}.{}",
+            name.as_deref().unwrap_or("model"),
+            format.extension()
+        )),
+    }
 }
 
 fn print_summary(exported: &Exported, opset: i64) {
@@ -128,7 +132,9 @@ fn print_summary(exported: &Exported, opset: i64) {
             if let Some(input) = &exported.input {
                 println!("  input   images: {input}");
             }
-            println!("  output  logits: float32 [batch, classes] (softmax gives probabilities)");
+            if let Some(output) = &exported.output {
+                println!("  output  logits: {output}");
+            }
         }
         ExportFormat::Safetensors => {
             println!(

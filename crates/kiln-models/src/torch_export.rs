@@ -25,7 +25,8 @@ pub enum TorchTensor {
     I64(i64),
 }
 
-/// `model`'s tensors by their PyTorch names: batch norm `gamma`/`beta` as `weight`/`bias`, a
+/// `model`'s tensors by their PyTorch names: a normalization layer's (batch, layer, group,
+/// RMS norm) `gamma`/`beta` as `weight`/`bias`, a
 /// `Linear` weight transposed to `[out, in]`, enum variants left out of the path, the
 /// architecture's [`Architecture::torch_export_remaps`] applied, and a `num_batches_tracked` of
 /// 0 beside every batch norm (kiln does not count batches; PyTorch reads the counter only when
@@ -122,9 +123,13 @@ impl ModuleVisitor for StateDict {
                 .join(".")
         };
         let mut tensor = param.val();
+        let norm = matches!(
+            container.as_str(),
+            "Struct:BatchNorm" | "Struct:LayerNorm" | "Struct:GroupNorm" | "Struct:RmsNorm"
+        );
         let field = match (container.as_str(), field.as_str()) {
-            ("Struct:BatchNorm", "gamma") => "weight".to_string(),
-            ("Struct:BatchNorm", "beta") => "bias".to_string(),
+            (_, "gamma") if norm => "weight".to_string(),
+            (_, "beta") if norm => "bias".to_string(),
             ("Struct:BatchNorm", "running_var") => {
                 self.tensors
                     .insert(key("num_batches_tracked"), TorchTensor::I64(0));

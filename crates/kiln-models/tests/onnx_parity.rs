@@ -1,13 +1,16 @@
 //! Exported ONNX graphs run in tract (a pure-Rust ONNX runtime) give kiln's logits: every
 //! built-in architecture (both CIFAR shortcut options), non-trivial batch-norm statistics,
 //! batches of 1 and 7, the opset's own `Gelu` and its `Erf` form, the normalization inside the
-//! graph; a layer without an export is an error naming it.
+//! graph, a binary head's pair of logits, the layers only a user's model uses; a layer without an
+//! export is an error naming it.
 
 use burn::module::{Module, ModuleMapper, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
+use burn::nn::{Gelu, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use kiln_models::onnx::{ExportError, OnnxOptions, export_onnx};
+use kiln_models::onnx::{ExportError, OnnxGraph, OnnxOptions, export_onnx};
 use kiln_models::{
     ARCHITECTURES, Architecture, CifarResNetConfig, ImageClassifier, ModelConfig, ModelSpec,
     ShortcutKind,
@@ -206,6 +209,95 @@ fn with_the_normalization_in_the_graph_raw_pixels_give_the_same_logits() {
             found: 1
         })
     ));
+}
+
+/// A user's architecture of the layers the built-ins do not use: a grouped convolution with
+/// `Same` padding, an average pool counting its padding, the tanh GELU, a bias-free `Linear`.
+#[derive(Module, Debug)]
+struct Unusual {
+    conv: Conv2d,
+    pool: AvgPool2d,
+    gelu: Gelu,
+    head: Linear,
+}
+
+impl Unusual {
+    fn new(device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([4, 6], [3, 3])
+                .with_groups(2)
+                .with_padding(PaddingConfig2d::Same)
+                .init(device),
+            pool: AvgPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_count_include_pad(true)
+                .init(),
+            gelu: Gelu::new_approximate(),
+            head: LinearConfig::new(6 * 5 * 5, 3)
+                .with_bias(false)
+                .init(device),
+        }
+    }
+}
+
+impl ImageClassifier for Unusual {
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self
+            .pool
+            .forward(self.gelu.forward(self.conv.forward(images)));
+        self.head.forward(x.flatten(1, 3))
+    }
+
+    fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
+        let x = graph.layer("conv", &self.conv, images)?;
+        let x = graph.layer("gelu", &self.gelu, &x)?;
+        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.flatten(&x, 1);
+        graph.layer("head", &self.head, &x)
+    }
+}
+
+#[test]
+fn grouped_same_padded_convolutions_average_pools_and_the_tanh_gelu_export() {
+    let device = Device::default();
+    device.seed(13);
+    let model = Unusual::new(&device);
+    for opset in [17, 20] {
+        let options = OnnxOptions {
+            opset,
+            ..OnnxOptions::new(ModelSpec::new(3, 4, 10))
+        };
+        assert_parity(&format!("unusual layers, opset {opset}"), &model, &options);
+    }
+}
+
+#[test]
+fn a_binary_head_exports_as_the_pair_of_logits_kiln_predict_reads() {
+    let device = Device::default();
+    device.seed(17);
+    let spec = ModelSpec::new(1, 1, 28);
+    let model = perturbed(
+        ModelConfig::from_name("lenet5", &spec)
+            .unwrap()
+            .init(&device),
+    )
+    .valid();
+    let options = OnnxOptions {
+        binary_head: true,
+        ..OnnxOptions::new(spec)
+    };
+    let onnx = load_onnx(&export_onnx(&model, &options).unwrap());
+    let shape = [5, 1, 28, 28];
+    let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let input = images.to_data().try_to_vec::<f32>().unwrap();
+    let z = model
+        .forward(images)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let expected: Vec<f32> = z.iter().flat_map(|&z| [0.0, z]).collect();
+    assert_close("binary head", &run_onnx(&onnx, shape, &input), &expected);
 }
 
 /// A user's architecture that never said how to export itself.

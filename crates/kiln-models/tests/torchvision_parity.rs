@@ -12,7 +12,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use kiln_models::{
     Architecture, BlockKind, ImageClassifier, ImportError, ModelConfig, ResNetConfig,
-    freeze_backbone, import_weights, torch_safetensors,
+    freeze_backbone, import_weights, torch_safetensors, torch_state_dict,
 };
 use serde::Deserialize;
 
@@ -129,6 +129,41 @@ fn exported_safetensors_are_torchvisions_state_dict() {
         std::fs::write(&file, &bytes).unwrap();
         assert_parity(&arch, &fixture, &file);
     }
+}
+
+/// A layer norm's γ/β export under PyTorch's `weight`/`bias`, as a batch norm's.
+#[test]
+fn every_normalization_layer_exports_under_pytorchs_names() {
+    #[derive(Module, Debug)]
+    struct Normed {
+        norm: burn::nn::LayerNorm,
+        head: burn::nn::Linear,
+    }
+    impl ImageClassifier for Normed {
+        fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+            self.head.forward(self.norm.forward(images.flatten(1, 3)))
+        }
+    }
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct NormedConfig;
+    impl Architecture for NormedConfig {
+        type Model = Normed;
+        fn init(&self, device: &Device) -> Normed {
+            Normed {
+                norm: burn::nn::LayerNormConfig::new(4).init(device),
+                head: burn::nn::LinearConfig::new(4, 2).init(device),
+            }
+        }
+    }
+    let model = NormedConfig.init(&Device::flex());
+    let keys: Vec<String> = torch_state_dict(&NormedConfig, &model)
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(
+        keys,
+        ["head.bias", "head.weight", "norm.bias", "norm.weight"]
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! The bytes are built in memory first and then written atomically, so a model that cannot be
 //! exported leaves no file, and an existing file is replaced only when asked.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_data::Preprocess;
@@ -60,6 +61,9 @@ pub struct ExportInfo {
     pub preprocess: Preprocess,
     /// The class names, if known.
     pub class_names: Option<Vec<String>>,
+    /// A binary head (one logit for the positive class): the ONNX graph outputs `[0, z]`, as
+    /// `kiln predict` reads it.
+    pub binary_head: bool,
 }
 
 /// What was written.
@@ -74,9 +78,12 @@ pub struct Exported {
     /// The input the model takes, in words (ONNX).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
+    /// The output, in words (ONNX).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     /// `metadata_props` written (ONNX).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metadata: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Exports `model` (built from `arch`) as `request` asks.
@@ -91,32 +98,36 @@ pub fn export_model<A: Architecture>(
             path: request.out.clone(),
         });
     }
-    let (bytes, input, metadata) = match request.format {
-        ExportFormat::Onnx => {
-            let options = onnx_options(info, request);
-            let input = input_text(info, request.include_normalization);
-            (export_onnx(model, &options)?, Some(input), options.metadata)
-        }
-        ExportFormat::Safetensors => (torch_safetensors(arch, model)?, None, Vec::new()),
-    };
-    write_file(&request.out, &bytes)?;
-    Ok(Exported {
+    let mut exported = Exported {
         path: request.out.clone(),
         format: request.format,
-        bytes: bytes.len(),
-        input,
-        metadata,
-    })
+        bytes: 0,
+        input: None,
+        output: None,
+        metadata: BTreeMap::new(),
+    };
+    let bytes = match request.format {
+        ExportFormat::Onnx => {
+            let input = input_text(info, request.include_normalization);
+            let options = onnx_options(info, request, &input);
+            let bytes = export_onnx(model, &options)?;
+            exported.input = Some(input);
+            exported.output = Some(output_text(info));
+            exported.metadata = options.metadata.into_iter().collect();
+            bytes
+        }
+        ExportFormat::Safetensors => torch_safetensors(arch, model)?,
+    };
+    write_file(&request.out, &bytes)?;
+    exported.bytes = bytes.len();
+    Ok(exported)
 }
 
-fn onnx_options(info: &ExportInfo, request: &ExportRequest) -> OnnxOptions {
+fn onnx_options(info: &ExportInfo, request: &ExportRequest, input: &str) -> OnnxOptions {
     let p = &info.preprocess;
     let mut metadata = vec![
         ("kiln.architecture".to_string(), info.architecture.clone()),
-        (
-            "kiln.input".to_string(),
-            input_text(info, request.include_normalization),
-        ),
+        ("kiln.input".to_string(), input.to_string()),
         ("kiln.mean".to_string(), json_floats(&p.mean)),
         ("kiln.std".to_string(), json_floats(&p.std)),
         (
@@ -137,6 +148,7 @@ fn onnx_options(info: &ExportInfo, request: &ExportRequest) -> OnnxOptions {
             .include_normalization
             .then(|| (p.mean.clone(), p.std.clone())),
         metadata,
+        binary_head: info.binary_head,
     }
 }
 
@@ -161,6 +173,20 @@ fn input_text(info: &ExportInfo, raw_pixels: bool) -> String {
         format!(
             "{shape}: {colors} pixels scaled to [0, 1], then (x - mean) / std with mean {:?}, std {:?}",
             p.mean, p.std
+        )
+    }
+}
+
+/// The graph's output in words.
+fn output_text(info: &ExportInfo) -> String {
+    if info.binary_head {
+        "float32 [batch, 2]: [0, z] for the binary head's logit z (softmax gives the negative \
+         and positive class's probabilities)"
+            .to_string()
+    } else {
+        format!(
+            "float32 [batch, {}]: class logits (softmax gives probabilities)",
+            info.spec.num_classes
         )
     }
 }

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use kiln_data::DatasetSource;
 use kiln_eval::diagnostics::DiagnosticThresholds;
-use kiln_models::Architecture;
+use kiln_models::{Architecture, WeightsFormat};
 
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -130,19 +130,26 @@ pub fn load_trained<A: Architecture>(
         ));
     }
     let model = config.model.init(device);
-    if kiln_models::WeightsFormat::of(&path)? == kiln_models::WeightsFormat::Burnpack {
+    // A PyTorch state dict (e.g. this run exported by `kiln export --format safetensors`) must
+    // fit the model exactly: head and input channels included. Any other file is a kiln
+    // checkpoint, whatever its name.
+    let Ok(WeightsFormat::PyTorch | WeightsFormat::SafeTensors) = WeightsFormat::of(&path) else {
         return model
             .try_load_file(&path)
             .map_err(|e| TrainError::artifact(&path, e));
-    }
-    // A PyTorch state dict (e.g. this run exported by `kiln export --format safetensors`): it
-    // must fit the model exactly, head included.
+    };
     let (model, report) = kiln_models::import_weights(&config.model, model, &path)?;
-    match report.replaced_head.first() {
-        None => Ok(model),
-        Some((name, found, expected)) => Err(TrainError::artifact(
+    if let Some((name, found, expected)) = report.replaced_head.first() {
+        return Err(TrainError::artifact(
             &path,
             format!("{name} has shape {found:?}, the run's model {expected:?}"),
-        )),
+        ));
     }
+    if let Some(name) = report.gray_input.first() {
+        return Err(TrainError::artifact(
+            &path,
+            format!("{name} is for RGB input, the run's model takes 1 channel"),
+        ));
+    }
+    Ok(model)
 }

@@ -165,6 +165,7 @@ where
                     spec: config.model_spec(),
                     preprocess: crate::predict::run_preprocess(&config)?,
                     class_names: Some(config.class_names()),
+                    binary_head: config.binary_head.is_some(),
                 };
                 Ok((config.model, model, info))
             }
@@ -176,6 +177,7 @@ where
                     spec,
                     preprocess: Preprocess::imagenet(spec.image_size as u32, spec.in_channels),
                     class_names: None,
+                    binary_head: false,
                 };
                 Ok((arch, model, info))
             }

@@ -153,7 +153,7 @@ impl ToOnnx for AdaptiveAvgPool2d {
     fn to_onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String, ExportError> {
         match self.output_size {
             [1, 1] => Ok(graph.node("GlobalAveragePool", &[input], vec![])),
-            [h, w] => Err(graph.unsupported(format!("AdaptiveAvgPool2d to {h}×{w} (only 1×1)"))),
+            [h, w] => Err(graph.unsupported(format!("AdaptiveAvgPool2d to {h}×{w} (only to 1×1)"))),
         }
     }
 }

@@ -22,11 +22,12 @@ pub use layers::ToOnnx;
 
 use crate::architecture::ModelSpec;
 use crate::classifier::ImageClassifier;
+use proto::attribute_proto::AttributeType;
 use proto::tensor_proto::DataType;
 use proto::tensor_shape_proto::{Dimension, dimension};
 use proto::{
-    GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, type_proto,
+    AttributeProto, GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
 };
 
 /// The opsets kiln writes: 13 (Slice with steps and Pad with inputs, both needed) to 22.
@@ -40,7 +41,7 @@ pub const DEFAULT_OPSET: i64 = 17;
 #[non_exhaustive]
 pub enum ExportError {
     /// A layer has no export.
-    #[error("{layer}{} has no ONNX export", at(path))]
+    #[error("{}{layer} has no ONNX export", at(path))]
     Unsupported {
         /// Where it sits in the model (its module path; empty for the model itself).
         path: String,
@@ -78,7 +79,7 @@ fn at(path: &str) -> String {
     if path.is_empty() {
         String::new()
     } else {
-        format!(" (at `{path}`)")
+        format!("`{path}`: ")
     }
 }
 
@@ -95,6 +96,9 @@ pub struct OnnxOptions {
     pub normalization: Option<(Vec<f32>, Vec<f32>)>,
     /// `metadata_props` entries (e.g. the class names).
     pub metadata: Vec<(String, String)>,
+    /// The model is a binary head (one logit `z`, for the positive class): the graph outputs
+    /// `[0, z]`, two logits whose softmax is the two classes' probabilities.
+    pub binary_head: bool,
 }
 
 impl OnnxOptions {
@@ -105,6 +109,7 @@ impl OnnxOptions {
             opset: DEFAULT_OPSET,
             normalization: None,
             metadata: Vec::new(),
+            binary_head: false,
         }
     }
 }
@@ -139,13 +144,19 @@ pub fn export_onnx<M: ImageClassifier>(
         }
         x = graph.scoped("normalize", |g| normalize(g, &x, mean, std));
     }
-    let logits = model.to_onnx(&mut graph, &x)?;
+    let mut logits = model.to_onnx(&mut graph, &x)?;
     if logits == INPUT {
-        graph.node("Identity", &[INPUT], vec![]);
-        graph.rename("Identity", OUTPUT);
-    } else {
-        graph.rename(&logits, OUTPUT);
+        logits = graph.node("Identity", &[INPUT], vec![]);
     }
+    if options.binary_head {
+        logits = graph.scoped("binary_head", |g| pair_with_zero(g, &logits));
+    }
+    graph.rename(&logits, OUTPUT);
+    let classes = if options.binary_head {
+        2
+    } else {
+        spec.num_classes
+    };
     let (c, s) = (spec.in_channels as i64, spec.image_size as i64);
     let input_doc = match options.normalization {
         Some(_) => "raw pixels in [0, 255] (RGB or gray), NCHW",
@@ -170,7 +181,7 @@ pub fn export_onnx<M: ImageClassifier>(
             )],
             output: vec![value_info(
                 OUTPUT,
-                &[None, Some(spec.num_classes as i64)],
+                &[None, Some(classes as i64)],
                 "class logits (softmax gives probabilities)",
             )],
             ..Default::default()
@@ -186,6 +197,27 @@ pub fn export_onnx<M: ImageClassifier>(
         ..Default::default()
     };
     Ok(model.encode_to_vec())
+}
+
+/// `[0, z]` from a binary head's one logit `z` (`[batch, 1]` → `[batch, 2]`), as `kiln
+/// predict` reads it: softmax over the pair is `[1 − σ(z), σ(z)]`.
+fn pair_with_zero(graph: &mut OnnxGraph, z: &str) -> String {
+    let shape = graph.node("Shape", &[z], vec![]);
+    // The value given, not left to its float32 default: tract reads the default as f64.
+    let zero = TensorProto {
+        dims: vec![1],
+        data_type: Some(DataType::Float as i32),
+        raw_data: Some(0f32.to_le_bytes().to_vec()),
+        ..Default::default()
+    };
+    let value = AttributeProto {
+        name: Some("value".into()),
+        r#type: Some(AttributeType::Tensor as i32),
+        t: Some(zero),
+        ..Default::default()
+    };
+    let zeros = graph.node("ConstantOfShape", &[&shape], vec![value]);
+    graph.node("Concat", &[&zeros, z], vec![attr_int("axis", 1)])
 }
 
 /// `(x / 255 − mean) / std` per channel, as kiln's data pipeline.
