@@ -1,7 +1,8 @@
 //! Reading any model's predictions from CSV, for `kiln metrics`.
 //!
 //! The header must name a `label` and a `prediction` column (integers or strings); optional
-//! `score_<class>` columns hold one score per class. Every problem is an error naming the line
+//! `score_<class>` columns hold one score per class; an optional `path` column names each
+//! row's image (`kiln predict --image-dir`). Every problem is an error naming the line
 //! (1-based, the header is line 1) and the column.
 
 use std::path::Path;
@@ -19,6 +20,8 @@ pub struct LabeledPredictions {
     pub y_pred: Vec<usize>,
     /// `classes.len()` scores per row, row-major, when the file has `score_<class>` columns.
     pub scores: Option<Vec<f64>>,
+    /// Each row's image, when the file has a `path` column.
+    pub paths: Option<Vec<String>>,
 }
 
 /// Which classes exist, and in what order.
@@ -69,6 +72,7 @@ pub fn read_predictions_csv(
             .map(|p| index("prediction", p))
             .collect::<Result<_, _>>()?,
         scores: (width > 0).then_some(scores),
+        paths: rows.paths,
         classes,
     })
 }
@@ -97,6 +101,8 @@ struct Rows {
     scores: Vec<f64>,
     /// The `score_<class>` columns: their position and class name.
     score_cols: Vec<(usize, String)>,
+    /// The `path` column's values, if there is one.
+    paths: Option<Vec<String>>,
 }
 
 fn read_rows(path: &Path) -> Result<Rows, EvalError> {
@@ -117,6 +123,7 @@ fn read_rows(path: &Path) -> Result<Rows, EvalError> {
         })
     };
     let (label_col, pred_col) = (find("label")?, find("prediction")?);
+    let path_col = header.iter().position(|h| h == "path");
     let score_cols: Vec<(usize, String)> = (header.iter().enumerate())
         .filter_map(|(i, h)| h.strip_prefix("score_").map(|c| (i, c.to_string())))
         .collect();
@@ -125,6 +132,7 @@ fn read_rows(path: &Path) -> Result<Rows, EvalError> {
         preds: Vec::new(),
         scores: Vec::new(),
         score_cols,
+        paths: path_col.map(|_| Vec::new()),
     };
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -134,6 +142,9 @@ fn read_rows(path: &Path) -> Result<Rows, EvalError> {
         let line = record.position().map_or(0, |p| p.line());
         rows.labels.push((line, record[label_col].to_string()));
         rows.preds.push((line, record[pred_col].to_string()));
+        if let (Some(col), Some(paths)) = (path_col, rows.paths.as_mut()) {
+            paths.push(record[col].to_string());
+        }
         for (col, class) in &rows.score_cols {
             let column = format!("score_{class}");
             let text = &record[*col];

@@ -33,6 +33,9 @@ pub struct DiagnosticThresholds {
     /// Warn when the last validation loss is at least this fraction above its minimum over the
     /// run. Default 0.05.
     pub loss_rise: f64,
+    /// Warn for a class whose recall's bootstrap interval is wider than this (fraction): too
+    /// few images to judge it. Default 0.20.
+    pub interval_width: f64,
 }
 
 /// A threshold that is not a finite number at or above its minimum.
@@ -65,6 +68,7 @@ impl DiagnosticThresholds {
             ("boundary_margin", self.boundary_margin),
             ("overfit_gap", self.overfit_gap),
             ("loss_rise", self.loss_rise),
+            ("interval_width", self.interval_width),
         ]
         .into_iter()
         .find_map(|(name, value)| Self::check(name, value).err().map(|e| (name, e)))
@@ -80,6 +84,7 @@ impl Default for DiagnosticThresholds {
             boundary_margin: 0.10,
             overfit_gap: 0.05,
             loss_rise: 0.05,
+            interval_width: 0.20,
         }
     }
 }
@@ -335,8 +340,42 @@ impl crate::ClassificationReport {
             }
             out.push(d);
         }
+        out.extend(self.wide_intervals());
         out.extend(self.extra_diagnostics.iter().cloned());
         out
+    }
+}
+
+impl crate::ClassificationReport {
+    /// A warning for each class whose recall interval is wider than
+    /// [`interval_width`](DiagnosticThresholds::interval_width).
+    fn wide_intervals(&self) -> Vec<Diagnostic> {
+        let Some(ci) = &self.intervals else {
+            return Vec::new();
+        };
+        let limit = self.thresholds.interval_width;
+        (self.names.iter().zip(&self.rows).zip(&ci.recall))
+            .filter(|(_, i)| i.width() > limit)
+            .map(|((name, s), i)| Diagnostic {
+                kind: "wide_interval",
+                severity: Severity::Warning,
+                class: Some(name.clone()),
+                message: format!(
+                    "recall of class `{name}` is {:.3} with a 95% interval of {i:.3} from {} \
+                     images: too few to say much about it (the interval is {:.0} points wide)",
+                    s.recall,
+                    s.support,
+                    100.0 * i.width()
+                ),
+                numbers: BTreeMap::from([
+                    ("recall", s.recall),
+                    ("low", i.low),
+                    ("high", i.high),
+                    ("support", s.support as f64),
+                    ("interval_width", limit),
+                ]),
+            })
+            .collect()
     }
 }
 

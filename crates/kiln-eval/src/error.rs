@@ -50,6 +50,22 @@ pub enum EvalError {
         /// The class count.
         num_classes: usize,
     },
+    /// An argument is out of its range (`what` names it).
+    #[error("{what}: {problem}")]
+    Invalid {
+        /// The argument.
+        what: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A top-k accuracy was asked for with k not below the class count.
+    #[error("top-{k} accuracy needs more than {k} classes; there are {num_classes}")]
+    TopK {
+        /// The k asked for.
+        k: usize,
+        /// The class count.
+        num_classes: usize,
+    },
     /// A report was asked for with no labels to report on.
     #[error("no labels to report on (no samples were evaluated)")]
     Empty,

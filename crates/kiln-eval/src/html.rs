@@ -1,25 +1,31 @@
 //! One self-contained `report.html` for a run: the figures inline as SVG, the mistakes'
 //! thumbnails inline as PNG data, a little CSS, no script and nothing fetched.
 //!
-//! Sections (each an element with its `id`, in this order): `config` (the run's settings),
-//! `curves` (training curves), `report` (the classification report), `confusion` (heatmap),
-//! `scores` (precision–recall and ROC curves, when scores exist), `diagnostics`, `mistakes`
-//! (the most confident wrong predictions).
+//! Sections (each an element with its `id`, in this order): `config` (the run's settings, as a
+//! table with nested settings flattened), `curves` (training curves), `report` (the
+//! classification report), `intervals` (bootstrap confidence intervals), `calibration`
+//! (reliability diagram, ECE, Brier, log loss, temperature), `confusion` (heatmap), `scores`
+//! (precision–recall and ROC curves, when scores exist), `diagnostics`, `compare` (another run
+//! on the same test images, when given), `mistakes` (the most confident wrong predictions).
 
 use std::fmt::Write;
 
+use crate::compare::Comparison;
 use crate::diagnostics::Severity;
 use crate::error::EvalError;
 use crate::plot::{
-    ConfusionHeatmap, CurveKind, CurvePlot, PerClassBars, ScoredSamples, svg_string,
+    ConfusionHeatmap, CurveKind, CurvePlot, PerClassBars, ReliabilityDiagram, ScoredSamples,
+    svg_string,
 };
 use crate::report::ClassificationReport;
 
 /// The page's sections' element ids, in order.
-pub const SECTIONS: [&str; 7] = [
+pub const SECTIONS: [&str; 9] = [
     "config",
     "curves",
     "report",
+    "intervals",
+    "calibration",
     "confusion",
     "scores",
     "diagnostics",
@@ -46,7 +52,7 @@ pub struct Thumbnail {
 pub struct HtmlReport<'a> {
     /// The page's heading (`fashion-mnist · mnist-cnn`).
     pub title: String,
-    /// The run's settings, shown as `key: value` lines (nested values as JSON).
+    /// The run's settings, shown as a table ([`config_rows`]).
     pub config: &'a serde_json::Value,
     /// The training-curves figure as SVG, if the run drew one.
     pub curves_svg: Option<String>,
@@ -56,6 +62,8 @@ pub struct HtmlReport<'a> {
     pub scored: Option<ScoredSamples<'a>>,
     /// The most confident mistakes, most confident first.
     pub mistakes: Vec<Thumbnail>,
+    /// This run compared with another on the same test images (`kiln report --compare`).
+    pub comparison: Option<&'a Comparison>,
 }
 
 /// The `n` wrong predictions with the highest predicted probability, most confident first:
@@ -155,19 +163,20 @@ impl HtmlReport<'_> {
         );
 
         html.push_str("<section id=\"config\"><h2>Run configuration</h2><table class=\"kv\">");
-        if let Some(map) = self.config.as_object() {
-            for (key, value) in map {
-                let shown = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                let _ = write!(
+        for row in config_rows(self.config) {
+            let _ = match row {
+                ConfigRow::Group(name) => write!(
                     html,
-                    "<tr><th>{}</th><td><code>{}</code></td></tr>",
-                    escape(key),
-                    escape(&shown)
-                );
-            }
+                    "<tr class=\"group\"><th colspan=\"2\">{}</th></tr>",
+                    escape(&name)
+                ),
+                ConfigRow::Setting(key, value) => write!(
+                    html,
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    escape(&key),
+                    escape(&value)
+                ),
+            };
         }
         html.push_str("</table></section>\n");
 
@@ -183,6 +192,17 @@ impl HtmlReport<'_> {
         html.push_str(&inline_svg(&figure(&|| {
             svg_string(&PerClassBars::from_report(r))
         })?));
+        html.push_str("</section>\n");
+
+        html.push_str("<section id=\"intervals\"><h2>How sure: 95% intervals</h2>");
+        html.push_str(&intervals_table(r));
+        html.push_str("</section>\n");
+
+        html.push_str("<section id=\"calibration\"><h2>Calibration</h2>");
+        html.push_str(&calibration_text(r));
+        if let Some(diagram) = ReliabilityDiagram::from_report(r) {
+            html.push_str(&inline_svg(&figure(&|| svg_string(&diagram))?));
+        }
         html.push_str("</section>\n");
 
         html.push_str("<section id=\"confusion\"><h2>Confusion matrix</h2>");
@@ -213,6 +233,12 @@ impl HtmlReport<'_> {
             );
         }
         html.push_str("</ul></section>\n");
+
+        if let Some(c) = self.comparison {
+            html.push_str("<section id=\"compare\"><h2>Compared with another run</h2>");
+            html.push_str(&comparison_table(c));
+            html.push_str("</section>\n");
+        }
 
         html.push_str("<section id=\"mistakes\"><h2>Most confident mistakes</h2>");
         let _ = match self.mistakes.len() {
@@ -247,7 +273,8 @@ impl HtmlReport<'_> {
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;\
 color:#222}h1{margin-bottom:.2em}.headline{font-size:1.2em;color:#444}section{margin:2.5em 0}\
-table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #ddd;\
+table{border-collapse:collapse;margin:.8em 0}tr.group th{padding-top:.9em;\
+color:#555;font-size:.95em;border-bottom:2px solid #bbb}td,th{padding:.25em .7em;border-bottom:1px solid #ddd;\
 text-align:right}th:first-child,td:first-child{text-align:left}table.kv td{text-align:left;\
 word-break:break-all}svg{max-width:100%;height:auto;display:block;margin:1em 0}\
 li{margin:.4em 0}li.warning b{color:#b00}li.info b{color:#06c}.kind{color:#777;\
@@ -294,6 +321,237 @@ fn report_table(r: &ClassificationReport) -> String {
         let _ = write!(t, " · ROC AUC (macro, one-vs-rest) {:.4}", auc.macro_avg);
     }
     t.push_str("</p>");
+    t
+}
+
+/// One line of the configuration table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigRow {
+    /// A group of settings (a nested object: `training`, `model`).
+    Group(String),
+    /// A setting and its value, as a person reads them.
+    Setting(String, String),
+}
+
+/// The configuration `config` (a `config.json` document) as table rows: top-level settings
+/// first-level, nested objects as a group of rows, and an object with a `kind` / `method` /
+/// `rule` tag (an optimizer, a schedule) on one line: `adam (β 0.9 / 0.999, ε 1e-5, weight
+/// decay 0)`. Null is `none`, underscores become spaces.
+pub fn config_rows(config: &serde_json::Value) -> Vec<ConfigRow> {
+    let Some(map) = config.as_object() else {
+        return vec![ConfigRow::Setting("config".into(), config.to_string())];
+    };
+    let (mut plain, mut groups) = (Vec::new(), Vec::new());
+    for (key, value) in map {
+        match value.as_object() {
+            Some(obj) if tag(obj).is_none() => {
+                groups.push(ConfigRow::Group(words(key)));
+                for (k, v) in obj {
+                    groups.push(ConfigRow::Setting(words(k), setting(v)));
+                }
+            }
+            _ => plain.push(ConfigRow::Setting(words(key), setting(value))),
+        }
+    }
+    plain.extend(groups);
+    plain
+}
+
+/// The tag of a tagged object (`kind`, `method`, `rule`), if it has one.
+fn tag(obj: &serde_json::Map<String, serde_json::Value>) -> Option<(&'static str, String)> {
+    ["kind", "method", "rule"].into_iter().find_map(|t| {
+        obj.get(t)
+            .and_then(|v| v.as_str())
+            .map(|v| (t, v.to_string()))
+    })
+}
+
+/// `snake_case` as words.
+fn words(key: &str) -> String {
+    key.replace('_', " ")
+}
+
+/// A value as one line of text.
+fn setting(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "none".into(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "none".into(),
+        Value::Array(items) => items.iter().map(setting).collect::<Vec<_>>().join(", "),
+        Value::Object(obj) => {
+            let tagged = tag(obj);
+            let mut parts = Vec::new();
+            let (b1, b2) = (obj.get("beta_1"), obj.get("beta_2"));
+            if let (Some(b1), Some(b2)) = (b1, b2) {
+                parts.push(format!("β {} / {}", setting(b1), setting(b2)));
+            }
+            for (k, v) in obj {
+                let skip = tagged.as_ref().is_some_and(|(t, _)| k == t);
+                if skip || k == "beta_1" || k == "beta_2" {
+                    continue;
+                }
+                let name = match k.as_str() {
+                    "epsilon" => "ε".to_string(),
+                    other => words(other),
+                };
+                parts.push(format!("{name} {}", setting(v)));
+            }
+            match tagged {
+                Some((_, kind)) if parts.is_empty() => kind,
+                Some((_, kind)) => format!("{kind} ({})", parts.join(", ")),
+                None => parts.join(", "),
+            }
+        }
+    }
+}
+
+/// A number as a person writes it: integers whole, very small or large ones as `1e-5`, others
+/// to six significant digits.
+fn number(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else if x.abs() < 1e-3 || x.abs() >= 1e6 {
+        let short: f64 = format!("{x:.5e}").parse().unwrap_or(x);
+        format!("{short:e}")
+    } else {
+        let digits = 5 - x.abs().log10().floor() as i32;
+        let scale = 10f64.powi(digits);
+        format!("{}", (x * scale).round() / scale)
+    }
+}
+
+/// The bootstrap intervals as a table: the summary figures, then each class's precision and
+/// recall.
+fn intervals_table(r: &ClassificationReport) -> String {
+    let Some(ci) = &r.intervals else {
+        return "<p>No intervals: the report was made without a bootstrap (<code>--bootstrap \
+                0</code>) or without per-sample predictions.</p>"
+            .into();
+    };
+    let mut t = format!(
+        "<p>Percentile bootstrap: {} resamples of the {} test images (seed {}). An interval says \
+         how far the figure would move on another test set drawn the same way.</p>\
+         <table><tr><th>figure</th><th>value</th><th>95% interval</th></tr>",
+        ci.bootstrap.resamples, r.micro.support, ci.bootstrap.seed
+    );
+    let mut row = |name: &str, v: f64, i: &crate::Interval| {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{v:.4}</td><td>{i:.4}</td></tr>",
+            escape(name)
+        );
+    };
+    row("accuracy", r.micro.f1, &ci.accuracy);
+    row(
+        "balanced accuracy",
+        r.balanced_accuracy,
+        &ci.balanced_accuracy,
+    );
+    row("macro F1", r.macro_avg.f1, &ci.macro_f1);
+    row("weighted F1", r.weighted.f1, &ci.weighted_f1);
+    if let (Some(auc), Some(i)) = (&r.roc_auc, &ci.roc_auc) {
+        row("ROC AUC (macro)", auc.macro_avg, i);
+    }
+    if let (Some(c), Some(i)) = (&r.calibration, &ci.ece) {
+        row("ECE", c.ece, i);
+    }
+    t.push_str(
+        "</table><table><tr><th>class</th><th>precision</th><th>95% interval</th>\
+                <th>recall</th><th>95% interval</th><th>support</th></tr>",
+    );
+    for (j, (name, s)) in r.names.iter().zip(&r.rows).enumerate() {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
+            escape(name),
+            s.precision,
+            ci.precision[j],
+            s.recall,
+            ci.recall[j],
+            s.support
+        );
+    }
+    t.push_str("</table>");
+    t
+}
+
+/// The calibration figures as a sentence and a table.
+fn calibration_text(r: &ClassificationReport) -> String {
+    let Some(c) = &r.calibration else {
+        return "<p>No calibration figures: the scores are not probabilities.</p>".into();
+    };
+    let mut t = format!(
+        "<p>Whether the probabilities mean what they say: among predictions made with confidence \
+         0.8, about 80% should be right. Top-label ECE and MCE in {} equal-width bins \
+         (torchmetrics), Brier score and log loss (scikit-learn).</p><table><tr><th></th>\
+         <th>ECE</th><th>MCE</th><th>class-wise ECE</th><th>Brier</th><th>log loss</th></tr>",
+        c.bins
+    );
+    let mut row = |name: &str, c: &crate::Calibration| {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+            escape(name),
+            c.ece,
+            c.mce,
+            c.classwise_ece,
+            c.brier,
+            c.log_loss
+        );
+    };
+    match &r.temperature {
+        Some((temperature, before)) => {
+            row("before temperature scaling", before);
+            row(&format!("after (T = {temperature:.4})"), c);
+        }
+        None => row("probabilities", c),
+    }
+    t.push_str("</table>");
+    t
+}
+
+/// A comparison's table and verdict.
+fn comparison_table(c: &Comparison) -> String {
+    let mut t = format!(
+        "<p>A: <code>{}</code><br>B: <code>{}</code> (this run) · {} test images · paired \
+         bootstrap, {} resamples</p><table><tr><th></th><th>A</th><th>B</th><th>B − A</th>\
+         <th>95% interval</th></tr>",
+        escape(&c.names[0]),
+        escape(&c.names[1]),
+        c.samples,
+        c.bootstrap.resamples
+    );
+    let mut row = |name: &str, p: &crate::compare::Paired| {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:+.4}</td><td>{:.4}{}</td></tr>",
+            escape(name),
+            p.a,
+            p.b,
+            p.difference,
+            p.interval,
+            if p.significant() { " *" } else { "" }
+        );
+    };
+    row("accuracy", &c.accuracy);
+    row("macro F1", &c.macro_f1);
+    for (name, p) in &c.recall {
+        row(&format!("recall {name}"), p);
+    }
+    let _ = write!(
+        t,
+        "</table><p>McNemar's exact test: {} images only A gets right, {} only B, p = {}</p><ul>",
+        c.only_a,
+        c.only_b,
+        crate::compare::p_text(c.mcnemar_p)
+    );
+    for sentence in c.verdict() {
+        let _ = write!(t, "<li>{}</li>", escape(&sentence));
+    }
+    t.push_str("</ul>");
     t
 }
 

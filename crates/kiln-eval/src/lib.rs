@@ -16,6 +16,11 @@
 //!   one-vs-rest); [`threshold`]: choosing a decision threshold for a positive class.
 //! - [`diagnostics`]: judgments with their numbers — the majority-class baseline, the accuracy
 //!   paradox per class, class imbalance.
+//! - [`calibration`]: ECE / MCE (torchmetrics), class-wise ECE, Brier score and log loss
+//!   (scikit-learn), the reliability diagram's bins; [`temperature`]: temperature scaling.
+//! - [`bootstrap`]: seeded percentile intervals ([`ClassificationReport::add_intervals`] for a
+//!   report's figures); [`compare`]: two runs on the same samples — McNemar's exact test and
+//!   paired bootstrap intervals of the differences.
 //! - [`Predictions`]: per-sample probabilities, written as `predictions.csv`;
 //!   [`read_predictions_csv`] reads any model's predictions back (`kiln metrics`).
 //! - `plot` (feature `plots`, on by default): the confusion heatmap, per-class bars, PR / ROC
@@ -43,6 +48,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod accumulate;
+pub mod bootstrap;
+pub mod calibration;
+pub mod compare;
 mod confusion;
 mod csv_input;
 pub mod curves;
@@ -50,18 +58,24 @@ pub mod diagnostics;
 mod error;
 #[cfg(feature = "plots")]
 pub mod html;
+mod intervals;
 mod metric_spec;
 pub mod metrics;
 #[cfg(feature = "plots")]
 pub mod plot;
 mod predictions;
 mod report;
+pub mod temperature;
 pub mod threshold;
 
+pub use bootstrap::{Bootstrap, Interval};
+pub use calibration::Calibration;
+pub use compare::Comparison;
 pub use confusion::{ConfusionMatrix, Normalize};
 pub use csv_input::{ClassSet, LabeledPredictions, read_predictions_csv};
 pub use error::EvalError;
+pub use intervals::Intervals;
 pub use metric_spec::{ClassScore, GLOBAL_METRICS, MetricKind, MetricSpec, class_index};
 pub use metrics::{Scores, ZeroDivision};
 pub use predictions::Predictions;
-pub use report::{ClassificationReport, Decision};
+pub use report::{ClassificationReport, DEFAULT_TOP_K, Decision, top_k_list};

@@ -2,11 +2,17 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::calibration::{Calibration, DEFAULT_BINS, is_probability_rows};
 use crate::confusion::ConfusionMatrix;
 use crate::curves::{self, OvrScore};
 use crate::diagnostics::{Diagnostic, DiagnosticThresholds};
 use crate::error::EvalError;
+use crate::intervals::Intervals;
 use crate::metrics::{self, Scores, ZeroDivision};
+use crate::temperature;
+
+/// The top-k accuracies reported unless others are asked for (those below the class count).
+pub const DEFAULT_TOP_K: [usize; 3] = [1, 3, 5];
 
 /// Per-class and averaged scores over a set of labels, with the confusion matrix they came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +57,38 @@ pub struct ClassificationReport {
     pub extra_diagnostics: Vec<Diagnostic>,
     /// A binary decision by a threshold instead of the argmax ([`ClassificationReport::set_decision`]).
     pub decision: Option<Decision>,
+    /// The value a 0/0 score takes.
+    pub zero_division: ZeroDivision,
+    /// How well the probabilities are calibrated, when the added scores were probabilities.
+    pub calibration: Option<Calibration>,
+    /// The temperature the probabilities were scaled by, and their calibration before it
+    /// ([`ClassificationReport::set_temperature`]).
+    pub temperature: Option<(f64, Calibration)>,
+    /// Bootstrap intervals of the figures ([`ClassificationReport::add_intervals`]).
+    pub intervals: Option<Intervals>,
+    /// The JSON key of each class index's per-class entries (the labels as the input spells
+    /// them, as scikit-learn's `output_dict`); by default the index itself.
+    pub class_keys: Option<Vec<String>>,
+}
+
+/// The top-k accuracies to report for `num_classes` classes: `asked` (each k from 1 to
+/// `num_classes − 1`, else [`EvalError::TopK`]), or [`DEFAULT_TOP_K`] below the class count.
+pub fn top_k_list(asked: Option<&[usize]>, num_classes: usize) -> Result<Vec<usize>, EvalError> {
+    match asked {
+        None => Ok(DEFAULT_TOP_K
+            .into_iter()
+            .filter(|&k| k < num_classes)
+            .collect()),
+        Some(ks) => {
+            if let Some(&k) = ks.iter().find(|&&k| k == 0 || k >= num_classes) {
+                return Err(EvalError::TopK { k, num_classes });
+            }
+            let mut ks = ks.to_vec();
+            ks.sort_unstable();
+            ks.dedup();
+            Ok(ks)
+        }
+    }
 }
 
 /// A binary task's decision: the positive class when its probability reaches a threshold.
@@ -114,24 +152,35 @@ impl ClassificationReport {
             margins: None,
             extra_diagnostics: Vec::new(),
             decision: None,
+            zero_division,
+            calibration: None,
+            temperature: None,
+            intervals: None,
+            class_keys: None,
         })
     }
 
-    /// Adds what only scores can tell: top-k accuracy for k ∈ {1, 3, 5} below the class count,
-    /// one-vs-rest ROC AUC and average precision. `scores` holds `num_classes` scores for each
-    /// of `labels`, row-major; an error (and the report unchanged) unless every score is finite
-    /// and every label below `num_classes`.
+    /// Adds what only scores can tell: the top-k accuracies of `top_k` (see [`top_k_list`]),
+    /// one-vs-rest ROC AUC and average precision, and — when the scores are probabilities —
+    /// their calibration in [`DEFAULT_BINS`] bins. `scores` holds `num_classes` scores for each
+    /// of `labels`, row-major; an error (and the report unchanged) unless every score is finite,
+    /// every label below `num_classes` and every k valid.
     pub fn add_scores(
         &mut self,
         labels: &[usize],
         scores: &[f64],
         num_classes: usize,
+        top_k: Option<&[usize]>,
     ) -> Result<(), EvalError> {
+        let ks = top_k_list(top_k, num_classes)?;
         let roc_auc = curves::roc_auc_ovr(labels, scores, num_classes)?;
         let average_precision = curves::average_precision_ovr(labels, scores, num_classes)?;
-        self.top_k_accuracy = [1, 3, 5]
+        self.calibration = match is_probability_rows(scores, num_classes) && !labels.is_empty() {
+            true => Some(Calibration::new(labels, scores, num_classes, DEFAULT_BINS)?),
+            false => None,
+        };
+        self.top_k_accuracy = ks
             .into_iter()
-            .filter(|&top| top < num_classes)
             .map(|top| {
                 Ok((
                     top,
@@ -162,6 +211,32 @@ impl ClassificationReport {
                 .collect(),
         );
         Ok(())
+    }
+
+    /// Records that the added probabilities were scaled by `temperature`, with the calibration
+    /// of the unscaled ones (recovered from `scores`, [`temperature::unscaled`]) beside theirs.
+    pub fn set_temperature(
+        &mut self,
+        temperature: f64,
+        labels: &[usize],
+        scores: &[f64],
+        num_classes: usize,
+    ) -> Result<(), EvalError> {
+        let Some(after) = &self.calibration else {
+            return Ok(());
+        };
+        let before = temperature::unscaled(scores, num_classes, temperature);
+        let before = Calibration::new(labels, &before, num_classes, after.bins)?;
+        self.temperature = Some((temperature, before));
+        Ok(())
+    }
+
+    /// The JSON key of class index `c` ([`class_keys`](Self::class_keys)).
+    pub fn key(&self, c: usize) -> String {
+        match self.class_keys.as_ref().and_then(|keys| keys.get(c)) {
+            Some(key) => key.clone(),
+            None => c.to_string(),
+        }
     }
 
     /// Records a thresholded binary decision; `positive_scores` (the positive class's
@@ -298,6 +373,74 @@ impl ClassificationReport {
         out
     }
 
+    /// The calibration figures and the bootstrap intervals as text (empty when the report has
+    /// neither): what the summary scores are worth.
+    pub fn uncertainty_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(c) = &self.calibration {
+            out.push_str(&format!(
+                "calibration ({} bins): ECE {:.4}   MCE {:.4}   class-wise ECE {:.4}   Brier {:.4}   \
+                 log loss {:.4}\n",
+                c.bins, c.ece, c.mce, c.classwise_ece, c.brier, c.log_loss
+            ));
+            if let Some((t, before)) = &self.temperature {
+                out.push_str(&format!(
+                    "temperature {t:.4} (fitted on the validation split): ECE {:.4} → {:.4}, log \
+                     loss {:.4} → {:.4}\n",
+                    before.ece, c.ece, before.log_loss, c.log_loss
+                ));
+            }
+        }
+        let Some(ci) = &self.intervals else {
+            return out;
+        };
+        out.push_str(&format!(
+            "95% intervals (percentile bootstrap, {} resamples, seed {}):\n",
+            ci.bootstrap.resamples, ci.bootstrap.seed
+        ));
+        let mut line = vec![
+            format!("accuracy {:.4} {:.4}", self.micro.f1, ci.accuracy),
+            format!(
+                "balanced accuracy {:.4} {:.4}",
+                self.balanced_accuracy, ci.balanced_accuracy
+            ),
+        ];
+        line.push(format!(
+            "macro F1 {:.4} {:.4}",
+            self.macro_avg.f1, ci.macro_f1
+        ));
+        line.push(format!(
+            "weighted F1 {:.4} {:.4}",
+            self.weighted.f1, ci.weighted_f1
+        ));
+        if let (Some(auc), Some(i)) = (&self.roc_auc, ci.roc_auc) {
+            line.push(format!("ROC AUC {:.4} {i:.4}", auc.macro_avg));
+        }
+        if let (Some(c), Some(i)) = (&self.calibration, ci.ece) {
+            line.push(format!("ECE {:.4} {i:.4}", c.ece));
+        }
+        for pair in line.chunks(2) {
+            out.push_str(&format!("  {}\n", pair.join("   ")));
+        }
+        let width = (self.names.iter().map(|n| n.chars().count()))
+            .chain([5])
+            .max()
+            .unwrap_or(5);
+        out.push_str(&format!(
+            "  {:>width$}  {:>24}  {:>24}\n",
+            "class", "precision [95%]", "recall [95%]"
+        ));
+        for (j, (name, s)) in self.names.iter().zip(&self.rows).enumerate() {
+            let cell = |v: f64, i: &crate::Interval| format!("{v:.4} {i:.4}");
+            out.push_str(&format!(
+                "  {name:>width$}  {:>24}  {:>24}\n",
+                cell(s.precision, &ci.precision[j]),
+                cell(s.recall, &ci.recall[j]),
+            ));
+        }
+        out
+    }
+
     /// The confusion matrix as an aligned text table with class names (rows = true label).
     pub fn confusion_text(&self) -> String {
         let cell = self
@@ -331,18 +474,20 @@ impl ClassificationReport {
     }
 
     /// The `eval.json` document: scikit-learn's `classification_report(output_dict=True)`
-    /// (keys = label numbers, then `accuracy` — or `micro avg` when `labels` leaves out a label
+    /// (keys = the labels as the input spells them ([`key`](Self::key)), then `accuracy` — or `micro avg` when `labels` leaves out a label
     /// present — then `macro avg`, `weighted avg`), plus `micro avg` (always),
     /// `balanced_accuracy`, `cohen_kappa`, `matthews_corrcoef`, `top_k_accuracy` (`{"k": v}`,
     /// when set), `roc_auc` (`macro`, `weighted`, one key per class) and `average_precision`
-    /// (`macro`, one key per class) when scores were added, `confusion_matrix` (rows = true
-    /// label), `labels` and `class_names`.
+    /// (`macro`, one key per class) when scores were added, `calibration` when they were
+    /// probabilities (with `temperature` and `before_temperature` when scaled), `ci` with
+    /// bootstrap intervals, `confusion_matrix` (rows = true label), `labels` and
+    /// `class_names`.
     /// NaN scores (`zero_division = nan`) are written as `null`.
     pub fn to_json(&self) -> Value {
         let scores = |s: &Scores| json!({"precision": s.precision, "recall": s.recall, "f1-score": s.f1, "support": s.support});
         let mut doc = Map::new();
-        for (label, s) in self.labels.iter().zip(&self.rows) {
-            doc.insert(label.to_string(), scores(s));
+        for (&label, s) in self.labels.iter().zip(&self.rows) {
+            doc.insert(self.key(label), scores(s));
         }
         if self.micro_is_accuracy {
             doc.insert("accuracy".into(), json!(self.micro.f1));
@@ -373,7 +518,7 @@ impl ClassificationReport {
                 m.insert("weighted".into(), json!(o.weighted));
             }
             for (c, v) in o.per_class.iter().enumerate() {
-                m.insert(c.to_string(), json!(v));
+                m.insert(self.key(c), json!(v));
             }
             Value::Object(m)
         };
@@ -382,6 +527,18 @@ impl ClassificationReport {
         }
         if let Some(o) = &self.average_precision {
             doc.insert("average_precision".into(), ovr(o, false));
+        }
+        if let Some(c) = &self.calibration {
+            let mut cal = json!(c);
+            if let (Some((t, before)), Some(obj)) = (&self.temperature, cal.as_object_mut()) {
+                obj.insert("temperature".into(), json!(t));
+                obj.insert("before_temperature".into(), json!(before));
+            }
+            doc.insert("calibration".into(), cal);
+        }
+        if let Some(ci) = &self.intervals {
+            let keys: Vec<String> = self.labels.iter().map(|&l| self.key(l)).collect();
+            doc.insert("ci".into(), ci.to_json(&keys));
         }
         doc.insert("confusion_matrix".into(), json!(self.confusion));
         doc.insert("labels".into(), json!(self.labels));

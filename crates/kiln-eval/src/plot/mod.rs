@@ -4,6 +4,8 @@
 //! - [`ConfusionHeatmap`]: counts and row shares (recall on the diagonal) with class names.
 //! - [`PerClassBars`]: precision, recall and F1 of every class.
 //! - [`CurvePlot`]: one-vs-rest precision–recall or ROC curves, AP / AUC in the legend.
+//! - [`ReliabilityDiagram`]: accuracy against confidence per bin, the confidence histogram
+//!   under it.
 //! - [`ThresholdPlot`]: precision, recall and F1 of one class against its decision threshold.
 //! - [`TrainingCurves`]: loss, accuracy, a monitored metric and the learning rate by epoch.
 //!
@@ -12,6 +14,7 @@
 mod bars;
 mod curves;
 mod heatmap;
+mod reliability;
 mod threshold;
 mod training;
 
@@ -25,6 +28,7 @@ use plotters::style::register_font;
 pub use bars::PerClassBars;
 pub use curves::{CurveKind, CurvePlot};
 pub use heatmap::ConfusionHeatmap;
+pub use reliability::ReliabilityDiagram;
 pub use threshold::ThresholdPlot;
 pub use training::{CurvePanel, Series, TrainingCurves};
 
@@ -193,7 +197,8 @@ impl ScoredSamples<'_> {
 }
 
 /// Writes every figure that applies to `report` into `dir` (created if missing): the confusion
-/// heatmap and per-class bars always; with `scored` the PR and ROC curves; with `positive` (a
+/// heatmap and per-class bars always; with `scored` the PR and ROC curves; with calibration
+/// figures the reliability diagram; with `positive` (a
 /// class index into `scored.classes`) also that class's threshold plot. Returns the files
 /// written.
 pub fn write_plots(
@@ -219,6 +224,9 @@ pub fn write_plots(
         for kind in [CurveKind::PrecisionRecall, CurveKind::Roc] {
             let plot = CurvePlot::new(kind, s)?;
             written.extend(save(&plot, &dir.join(kind.file_stem()))?);
+        }
+        if let Some(diagram) = ReliabilityDiagram::from_report(report) {
+            written.extend(save(&diagram, &dir.join("reliability"))?);
         }
         if let Some(c) = positive {
             let plot = ThresholdPlot::new(s, c)?;

@@ -90,11 +90,18 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(62)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    // One tick per epoch while they fit, so ticks land on whole epochs.
+    // One tick per epoch while they fit, so ticks land on whole epochs; only whole epochs are
+    // labelled. Values far from 1 (learning rates of 1e-3 … 1e-9) in scientific notation.
     let ticks = ((x1 - x0).round() as usize + 1).clamp(2, 12);
+    let y_label = tick_formatter(y0, y1);
     chart
         .configure_mesh()
         .x_labels(ticks)
+        .x_label_formatter(&|x| match x.fract() == 0.0 {
+            true => format!("{x:.0}"),
+            false => String::new(),
+        })
+        .y_label_formatter(&y_label)
         .x_desc("epoch")
         .label_style((FONT, 11))
         .axis_desc_style((FONT, 12))
@@ -137,4 +144,18 @@ fn draw_panel<DB: DrawingBackend>(
         .label_font((FONT, 11))
         .draw()?;
     Ok(())
+}
+
+/// How the ticks of an axis from `lo` to `hi` are labelled: scientific notation (`1.0e-4`) when
+/// the values are below 0.01 or above 10⁵ in size, else as many decimals as the span needs.
+pub(crate) fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let size = lo.abs().max(hi.abs());
+    let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
+    let scientific = size > 0.0 && !(1e-2..1e5).contains(&size);
+    let decimals = (1.0 - span.log10().floor()).clamp(0.0, 6.0) as usize;
+    move |v: &f64| match scientific {
+        true if *v == 0.0 => "0".to_string(),
+        true => format!("{v:.1e}"),
+        false => format!("{v:.decimals$}"),
+    }
 }

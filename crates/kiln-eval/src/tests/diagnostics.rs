@@ -225,7 +225,7 @@ fn scores_add_the_decision_boundary_count() {
         0.4, 0.2, 0.4, //
         0.1, 0.3, 0.6,
     ];
-    report.add_scores(&[0, 1, 2, 2], &scores, 3).unwrap();
+    report.add_scores(&[0, 1, 2, 2], &scores, 3, None).unwrap();
     let d = report.diagnostics();
     let boundary = d.iter().find(|d| d.kind == "decision_boundary").unwrap();
     assert_eq!(boundary.numbers["near_boundary"], 2.0);

@@ -79,6 +79,7 @@ fn the_page_has_every_section_escaped_and_no_script() {
             predicted: "<dog>".into(),
             confidence: 0.6,
         }],
+        comparison: None,
     }
     .render()
     .unwrap();
@@ -89,4 +90,38 @@ fn the_page_has_every_section_escaped_and_no_script() {
     assert!(!page.contains("<dog>") && !page.contains("<script"));
     assert!(page.contains("data:image/png;base64,iVBORw0KGgo"));
     assert!(page.contains("accuracy 75.00%"));
+}
+
+#[test]
+fn the_configuration_reads_as_a_table() {
+    let config = serde_json::json!({
+        "dataset": "fashion-mnist",
+        "limit": null,
+        "metrics": ["macro_f1", "recall:Shirt"],
+        "training": {
+            "lr": 0.002,
+            "optimizer": {"kind": "adam", "beta_1": 0.9, "beta_2": 0.999, "epsilon": 0.00001,
+                          "weight_decay": 0.0},
+            "grad_clipping": null,
+            "batch_size": 64
+        }
+    });
+    let rows = config_rows(&config);
+    let setting = |k: &str, v: &str| ConfigRow::Setting(k.into(), v.into());
+    assert_eq!(
+        rows,
+        [
+            setting("dataset", "fashion-mnist"),
+            setting("limit", "none"),
+            setting("metrics", "macro_f1, recall:Shirt"),
+            ConfigRow::Group("training".into()),
+            setting("lr", "0.002"),
+            setting("optimizer", "adam (β 0.9 / 0.999, ε 1e-5, weight decay 0)"),
+            setting("grad clipping", "none"),
+            setting("batch size", "64"),
+        ]
+    );
+    assert_eq!(number(1.149098451065815), "1.1491");
+    assert_eq!(number(0.22384399541166453), "0.223844");
+    assert_eq!(number(0.000012345678), "1.23457e-5");
 }

@@ -185,3 +185,29 @@ fn many_classes_still_draw() {
     let (_dir, written, ..) = draw_all(2_000, 100, None);
     assert_eq!(written.len(), 8);
 }
+
+#[test]
+fn learning_rates_are_labelled_in_scientific_notation_and_epochs_whole() {
+    let f = super::training::tick_formatter(1e-9, 1e-3);
+    assert_eq!(f(&1e-3), "1.0e-3");
+    assert_eq!(f(&5e-4), "5.0e-4");
+    let f = super::training::tick_formatter(0.2, 0.9);
+    assert_eq!(f(&0.5), "0.50");
+    let f = super::training::tick_formatter(0.0, 2.5);
+    assert_eq!(f(&1.5), "1.5");
+}
+
+#[test]
+fn the_reliability_diagram_draws_the_one_slot_with_the_last_bin() {
+    let labels = [0, 1, 1, 0];
+    let probs = [0.9, 0.1, 0.2, 0.8, 0.0, 1.0, 0.6, 0.4];
+    let calibration = crate::Calibration::new(&labels, &probs, 2, 10).unwrap();
+    let diagram = ReliabilityDiagram {
+        calibration,
+        before: None,
+    };
+    let svg = svg_string(&diagram).unwrap();
+    assert!(svg.contains("ECE"), "the caption names the ECE");
+    let png = png_bytes(&diagram).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+}

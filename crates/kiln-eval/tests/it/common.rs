@@ -18,8 +18,12 @@ pub fn usizes(v: &Value) -> Vec<usize> {
         .collect()
 }
 
-/// A number, with `null` standing for NaN and 1e308 for +∞ (JSON has neither).
+/// A number, with `null` standing for NaN and 1e308 for +∞ (JSON has neither); a string is
+/// parsed exactly (serde_json may read a float one ulp off).
 pub fn num(v: &Value) -> f64 {
+    if let Some(text) = v.as_str() {
+        return text.parse().unwrap();
+    }
     match v.as_f64() {
         Some(x) if x >= 1e308 => f64::INFINITY,
         Some(x) => x,

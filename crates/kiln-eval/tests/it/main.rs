@@ -6,3 +6,4 @@ mod common;
 mod curves;
 mod multiclass;
 mod sklearn;
+mod uncertainty;
