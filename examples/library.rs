@@ -56,6 +56,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         out_dir: Some(outcome.artifact_dir.join("valid")),
         weights: None,
         thresholds: None,
+        evaluation: None,
     };
     let valid = registry.eval(&outcome.artifact_dir, &request, &device)?;
     println!("validation macro F1: {:.4}", valid.report.macro_avg.f1);

@@ -31,6 +31,10 @@ pub struct DiagnosticArgs {
     /// Warn when the last validation loss is this fraction above its minimum [default: 0.05].
     #[arg(long, value_name = "FRACTION")]
     pub loss_rise: Option<f64>,
+    /// Warn for a class whose recall's 95% bootstrap interval is wider than this (fraction)
+    /// [default: 0.20].
+    #[arg(long, value_name = "FRACTION")]
+    pub interval_width: Option<f64>,
 }
 
 impl DiagnosticArgs {
@@ -62,7 +66,7 @@ impl DiagnosticArgs {
         &'static str,
         Option<f64>,
         fn(&mut DiagnosticThresholds) -> &mut f64,
-    ); 6] {
+    ); 7] {
         [
             ("--baseline-margin", self.baseline_margin, |t| {
                 &mut t.baseline_margin
@@ -76,6 +80,9 @@ impl DiagnosticArgs {
             }),
             ("--overfit-gap", self.overfit_gap, |t| &mut t.overfit_gap),
             ("--loss-rise", self.loss_rise, |t| &mut t.loss_rise),
+            ("--interval-width", self.interval_width, |t| {
+                &mut t.interval_width
+            }),
         ]
     }
 }

@@ -61,8 +61,20 @@ pub fn eval(registry: &Registry, args: &EvalArgs) -> Result<SplitReport, CliErro
             }
             false => None,
         },
+        evaluation: match args.report.evaluation.any() {
+            true => {
+                let recorded = kiln_train::read_run_config::<serde_json::Value>(dir)?;
+                Some(args.report.evaluation.apply(recorded.evaluation)?)
+            }
+            false => None,
+        },
     };
-    let result = registry.eval(dir, &request, &selected.device)?;
+    let result = registry
+        .eval(dir, &request, &selected.device)
+        .map_err(|e| match e {
+            kiln_train::TrainError::Eval(e) => super::metrics::top_k_error(e),
+            other => other.into(),
+        })?;
     let scores = result.predictions.scores_f64();
     let scored = ScoredSamples {
         labels: result.predictions.labels(),

@@ -9,6 +9,7 @@ use kiln_train::{
     RunConfig, Splits, artifacts, configured_report, read_curve, read_run_config, run_diagnostics,
 };
 
+use super::compare::{Side, compare_sides};
 use super::error::CliError;
 
 /// Flags of `kiln report`.
@@ -24,6 +25,10 @@ pub struct HtmlReportArgs {
     /// How many of the most confident mistakes to show.
     #[arg(long, value_name = "N", default_value_t = 24)]
     pub mistakes: usize,
+    /// Compare this run (as B) with another run's artifact directory or predictions CSV (as A)
+    /// on the same test images: McNemar's test and paired bootstrap intervals.
+    #[arg(long, value_name = "A")]
+    pub compare: Option<PathBuf>,
 }
 
 /// Writes the page; returns its path.
@@ -84,6 +89,14 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
             });
         }
     }
+    let comparison = match &args.compare {
+        Some(other) => {
+            let bootstrap = config.evaluation.bootstrap().unwrap_or_default();
+            let this = Side::of_run(dir, &config)?;
+            Some(compare_sides(Side::load(other)?, this, bootstrap)?)
+        }
+        None => None,
+    };
     let curves = dir.join(artifacts::CURVES_PNG).with_extension("svg");
     let page = HtmlReport {
         title: format!("{} · {}", splits.dataset.name(), config.architecture),
@@ -96,6 +109,7 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
             classes: &names,
         }),
         mistakes,
+        comparison: comparison.as_ref(),
     }
     .render()?;
     let out = args.out.clone().unwrap_or_else(|| dir.join("report.html"));

@@ -9,6 +9,7 @@ use kiln_eval::{
 
 use super::error::CliError;
 use super::report::{ReportArgs, emit};
+use kiln_train::EvaluationConfig;
 
 /// Flags of `kiln metrics`.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,6 +36,17 @@ pub struct MetricsArgs {
     pub report: ReportArgs,
 }
 
+/// A k the class count cannot have, named by its flag.
+pub(crate) fn top_k_error(e: kiln_eval::EvalError) -> CliError {
+    match e {
+        e @ kiln_eval::EvalError::TopK { .. } => CliError::Flag {
+            flag: "--top-k",
+            message: e.to_string(),
+        },
+        other => other.into(),
+    }
+}
+
 /// Reads the predictions, prints the report in the chosen format, writes `--json` and the
 /// plots.
 pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
@@ -51,8 +63,21 @@ pub fn metrics(args: &MetricsArgs) -> Result<ClassificationReport, CliError> {
     let labels = explicit.then_some(all.as_slice());
     let mut report = ClassificationReport::new(&cm, labels, Some(&p.classes), args.zero_division)?;
     report.thresholds = args.report.diagnostics.apply(report.thresholds)?;
+    // Per-class JSON entries are keyed by the labels as the file spells them.
+    report.class_keys = Some(p.classes.clone());
+    let settings = args.report.evaluation.apply(EvaluationConfig::default())?;
     if let Some(scores) = &p.scores {
-        report.add_scores(&p.y_true, scores, k)?;
+        report
+            .add_scores(&p.y_true, scores, k, settings.top_k.as_deref())
+            .map_err(top_k_error)?;
+    } else if settings.top_k.is_some() {
+        return Err(CliError::Flag {
+            flag: "--top-k",
+            message: "needs per-class scores (score_<class> columns)".into(),
+        });
+    }
+    if let Some(bootstrap) = settings.bootstrap() {
+        report.add_intervals(&p.y_true, &p.y_pred, p.scores.as_deref(), k, bootstrap)?;
     }
     let scored = p.scores.as_deref().map(|scores| ScoredSamples {
         labels: &p.y_true,

@@ -2,11 +2,13 @@
 //! examples. [`main`] runs it with any [`Registry`] of architectures.
 
 mod bench;
+mod compare;
 mod config_file;
 mod data;
 mod diagnostic_args;
 mod error;
 mod eval;
+mod evaluation_args;
 mod export;
 mod html_report;
 mod metrics;
@@ -24,11 +26,13 @@ use clap::{Parser, Subcommand};
 use kiln_train::Registry;
 
 pub use bench::{BenchArgs, bench};
+pub use compare::{CompareArgs, CompareFormat, compare_runs};
 pub use config_file::{Expanded, FlagOrigin, expand_config};
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
 pub use diagnostic_args::DiagnosticArgs;
 pub use error::{CliError, Origin};
 pub use eval::{EvalArgs, eval};
+pub use evaluation_args::EvaluationArgs;
 pub use export::{ExportArgs, FormatChoice, export};
 pub use html_report::{HtmlReportArgs, html_report};
 pub use metrics::{MetricsArgs, metrics};
@@ -39,7 +43,8 @@ pub use predict::{PredictArgs, predict};
 pub use report::{ReportArgs, ReportFormat};
 pub use runs::{RunsArgs, SortKey, runs};
 pub use train::{
-    AugmentChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train, train_with,
+    AugmentChoice, CalibrateChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs,
+    train, train_with,
 };
 
 use crate::backend::Backend;
@@ -63,6 +68,9 @@ enum Command {
     Eval(EvalArgs),
     /// Write a run's report as one self-contained HTML page (figures inline, no script).
     Report(HtmlReportArgs),
+    /// Is run B really better than run A? McNemar's test and paired bootstrap intervals on
+    /// the same test images (artifact directories or predictions CSVs).
+    Compare(CompareArgs),
     /// Training and evaluation images per second of an architecture on this backend.
     Bench(BenchArgs),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
@@ -119,6 +127,7 @@ where
         Command::Train(args) => exit_code(train_with(registry, &TrainArgs { origins, ..*args })),
         Command::Metrics(args) => exit_code(metrics(&args)),
         Command::Eval(args) => exit_code(eval(registry, &args)),
+        Command::Compare(args) => exit_code(compare_runs(&args)),
         Command::Predict(args) => exit_code(predict(registry, &args)),
         Command::Export(args) => exit_code(export(registry, &args)),
         Command::Models(args) => exit_code(models(registry, &args)),

@@ -7,6 +7,7 @@ use kiln_eval::ClassificationReport;
 use kiln_eval::diagnostics::diagnostics_text;
 
 use super::diagnostic_args::DiagnosticArgs;
+use super::evaluation_args::EvaluationArgs;
 use kiln_eval::plot::{ScoredSamples, write_plots};
 use kiln_eval::threshold::ThresholdReport;
 
@@ -47,6 +48,9 @@ pub struct ReportArgs {
     /// Diagnostic thresholds.
     #[command(flatten)]
     pub diagnostics: DiagnosticArgs,
+    /// Top-k and bootstrap flags.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
 }
 
 /// Adds the threshold analysis to `report`'s JSON, writes it to `json_out`, draws the plots and
@@ -135,6 +139,11 @@ pub(crate) fn summary(r: &ClassificationReport) -> String {
             "ROC AUC (one-vs-rest): macro {:.4}, weighted {:.4}   average precision: macro {:.4}\n",
             auc.macro_avg, auc.weighted, ap.macro_avg
         ));
+    }
+    let uncertainty = r.uncertainty_text();
+    if !uncertainty.is_empty() {
+        out.push('\n');
+        out.push_str(&uncertainty);
     }
     let diagnostics = r.diagnostics();
     if !diagnostics.is_empty() {

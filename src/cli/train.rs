@@ -9,15 +9,17 @@ use kiln_data::folder::Unreadable;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::class_index;
 use kiln_train::{
-    BinaryHead, ClassWeights, ConfigError, DecisionThreshold, DirPolicy, GradClipping, LrSchedule,
-    Mode, MonitorConfig, OptimizerConfig, Pretrained, Progress, RareClass, Registry, RunConfig,
-    RunOptions, RunOutcome, Sampler, TrainError, TrainingConfig,
+    BinaryHead, Calibration, ClassWeights, ConfigError, DecisionThreshold, DirPolicy,
+    EvaluationConfig, GradClipping, LrSchedule, Mode, MonitorConfig, OptimizerConfig, Pretrained,
+    Progress, RareClass, Registry, RunConfig, RunOptions, RunOutcome, Sampler, TrainError,
+    TrainingConfig,
 };
 
 use super::config_file::FlagOrigin;
 use super::diagnostic_args::DiagnosticArgs;
 use super::error::CliError;
 use super::error::Origin;
+use super::evaluation_args::EvaluationArgs;
 use crate::backend::{self, Backend};
 
 /// Flags of `kiln train` (and of the `mnist` example).
@@ -173,6 +175,14 @@ pub struct TrainArgs {
     /// Write no TensorBoard event files (by default, into <artifact-dir>/tensorboard/).
     #[arg(long)]
     pub no_tensorboard: bool,
+    /// Calibrate the probabilities after training: `temperature` fits one temperature on the
+    /// validation split (recorded in config.json) and applies it to the test report, `kiln
+    /// eval`, `kiln predict` and `kiln report`.
+    #[arg(long, value_enum)]
+    pub calibrate: Option<CalibrateChoice>,
+    /// Top-k and bootstrap flags of the test report.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
     /// Backend [default: the first usable compiled one, GPU before CPU].
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
@@ -269,6 +279,13 @@ pub enum SamplerChoice {
     Shuffle,
     /// Classes drawn equally often, with replacement.
     Balanced,
+}
+
+/// `--calibrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CalibrateChoice {
+    /// Temperature scaling (Guo et al., 2017).
+    Temperature,
 }
 
 /// `--schedule`.
@@ -435,6 +452,12 @@ impl TrainArgs {
                 false => None,
             },
             tensorboard: !self.no_tensorboard,
+            evaluation: EvaluationConfig {
+                calibration: self
+                    .calibrate
+                    .map(|CalibrateChoice::Temperature| Calibration::Temperature { fitted: None }),
+                ..self.evaluation.apply(EvaluationConfig::default())?
+            },
             dataset,
         };
         config.plan().map_err(|e| self.setting_error(e))?;
@@ -626,6 +649,10 @@ fn flag_of(field: &str, clip_by_norm: bool) -> Option<&'static str> {
         "diagnostics.boundary_margin" => "--boundary-margin",
         "diagnostics.overfit_gap" => "--overfit-gap",
         "diagnostics.loss_rise" => "--loss-rise",
+        "diagnostics.interval_width" => "--interval-width",
+        "evaluation.top_k" => "--top-k",
+        "evaluation.bootstrap" => "--bootstrap",
+        p if p.starts_with("evaluation.calibration") => "--calibrate",
         _ => return None,
     };
     Some(flag)

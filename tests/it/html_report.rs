@@ -88,8 +88,8 @@ fn the_report_page_renders_in_headless_chromium() {
     let figures = (html.matches("<svg").count(), dom.matches("<svg").count());
     assert_eq!(
         figures,
-        (5, 5),
-        "curves, bars, heatmap, PR, ROC: in the file, in the DOM"
+        (6, 6),
+        "curves, bars, reliability, heatmap, PR, ROC: in the file, in the DOM"
     );
     assert!(dom.matches("<img").count() >= 1);
 

@@ -25,3 +25,4 @@ mod pretrained;
 mod resume;
 mod runs;
 mod settings;
+mod uncertainty;

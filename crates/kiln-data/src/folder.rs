@@ -92,7 +92,7 @@ pub fn read_image_folder(root: &Path, options: &FolderOptions) -> Result<FolderD
     let mut skipped = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let dir = root.join(class);
-        let images = image_files(&dir)?;
+        let images = list_images(&dir, true)?;
         if images.is_empty() {
             return Err(DataError::Folder {
                 path: dir,
@@ -178,12 +178,15 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(out)
 }
 
-/// The image files under `dir`, recursively, in sorted path order.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+/// The image files ([`IMAGE_EXTENSIONS`]) in `dir` — and with `recursive` in its
+/// subdirectories — in sorted path order.
+pub fn list_images(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>, DataError> {
     let mut out = Vec::new();
     for path in sorted_entries(dir)? {
         if path.is_dir() {
-            out.extend(image_files(&path)?);
+            if recursive {
+                out.extend(list_images(&path, true)?);
+            }
         } else if path
             .extension()
             .and_then(|e| e.to_str())

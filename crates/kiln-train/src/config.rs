@@ -147,6 +147,67 @@ pub struct RunConfig<A = ModelConfig> {
     /// Write TensorBoard event files into `<artifact_dir>/tensorboard/` ([`crate::TensorBoard`]).
     #[serde(default = "yes")]
     pub tensorboard: bool,
+    /// What the reports add to the confusion counts: top-k accuracies, bootstrap intervals,
+    /// temperature scaling.
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+}
+
+/// What a run's reports (`eval.json`, `kiln eval`, `kiln report`) add to the confusion counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvaluationConfig {
+    /// The k of the top-k accuracies, each from 1 to the class count − 1; `None`: 1, 3 and 5
+    /// below the class count.
+    pub top_k: Option<Vec<usize>>,
+    /// Bootstrap resamples of the 95% intervals (0: no intervals). Default 1,000.
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    pub bootstrap_seed: u64,
+    /// Calibrate the probabilities on the validation split after training.
+    pub calibration: Option<Calibration>,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            top_k: None,
+            bootstrap: kiln_eval::bootstrap::DEFAULT_RESAMPLES,
+            bootstrap_seed: 0,
+            calibration: None,
+        }
+    }
+}
+
+impl EvaluationConfig {
+    /// The bootstrap to draw, if any.
+    pub fn bootstrap(&self) -> Option<kiln_eval::Bootstrap> {
+        (self.bootstrap > 0).then_some(kiln_eval::Bootstrap {
+            resamples: self.bootstrap,
+            seed: self.bootstrap_seed,
+        })
+    }
+
+    /// The fitted temperature the probabilities are scaled by, if any.
+    pub fn temperature(&self) -> Option<f64> {
+        match self.calibration {
+            Some(Calibration::Temperature { fitted: Some(fit) }) => Some(fit.temperature),
+            _ => None,
+        }
+    }
+}
+
+/// How probabilities are calibrated after training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum Calibration {
+    /// Temperature scaling ([`kiln_eval::temperature`]): one temperature fitted on the
+    /// validation split's logits, dividing every logit of every later prediction.
+    Temperature {
+        /// The fit, once the run has made it.
+        #[serde(default)]
+        fitted: Option<kiln_eval::temperature::TemperatureFit>,
+    },
 }
 
 /// A one-logit head for a two-class task ([`crate::binary`]).
@@ -276,6 +337,7 @@ impl RunConfig<()> {
             positive_class: None,
             binary_head: None,
             tensorboard: true,
+            evaluation: EvaluationConfig::default(),
         }
     }
 }
@@ -307,6 +369,7 @@ impl<A> RunConfig<A> {
             positive_class: self.positive_class,
             binary_head: self.binary_head,
             tensorboard: self.tensorboard,
+            evaluation: self.evaluation,
         }
     }
 

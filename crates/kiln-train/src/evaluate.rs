@@ -19,22 +19,28 @@ pub struct Evaluation {
     pub stats: PhaseAccumulator,
     /// Per-sample probabilities, in dataset order, when asked for.
     pub predictions: Option<Predictions>,
+    /// With the predictions: every sample's class logits (before any temperature), row-major.
+    pub logits: Option<Vec<f32>>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
 
-/// Runs `model` (in validation mode: call `.valid()` first) over `data` in file order.
+/// Runs `model` (in validation mode: call `.valid()` first) over `data` in file order; the
+/// probabilities are `softmax(logits / temperature)` when a temperature is given (the loss is
+/// the model's own, unscaled).
 pub fn evaluate<M: ImageClassifier>(
     model: &M,
     data: &ImageDataset,
     loader: &Loader,
     batch_size: usize,
     collect_predictions: bool,
+    temperature: Option<f64>,
 ) -> Result<Evaluation, TrainError> {
     let start = Instant::now();
     let k = data.num_classes();
     let mut stats = PhaseAccumulator::new(k);
     let mut predictions = collect_predictions.then(|| Predictions::new(k));
+    let mut all_logits = collect_predictions.then(Vec::new);
     let order = epoch_batches(data.len(), batch_size, None);
     loader.run(data, &order, 0, |batches| -> Result<(), TrainError> {
         for (batch, indices) in batches {
@@ -47,10 +53,18 @@ pub fn evaluate<M: ImageClassifier>(
                 // With probabilities on the host anyway, count their argmax so that
                 // predictions.csv and the confusion matrix can never disagree (e.g. on near-ties).
                 Some(p) => {
-                    let probs = softmax(logits, 1)
-                        .into_data()
-                        .try_into_vec_as::<f32>()
-                        .map_err(|e| EvalError::Tensor(format!("{e:?}")))?;
+                    let read = |t: burn::tensor::Tensor<2>| {
+                        (t.into_data().try_into_vec_as::<f32>())
+                            .map_err(|e| EvalError::Tensor(format!("{e:?}")))
+                    };
+                    if let Some(all) = all_logits.as_mut() {
+                        all.extend(read(logits.clone())?);
+                    }
+                    let scaled = match temperature {
+                        Some(t) => logits.div_scalar(t),
+                        None => logits,
+                    };
+                    let probs = read(softmax(scaled, 1))?;
                     let labels: Vec<usize> = indices
                         .iter()
                         .map(|&i| usize::from(data.labels()[i]))
@@ -71,6 +85,7 @@ pub fn evaluate<M: ImageClassifier>(
     Ok(Evaluation {
         stats,
         predictions,
+        logits: all_logits,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

@@ -64,6 +64,12 @@ pub struct ExportInfo {
     /// A binary head (one logit for the positive class): the ONNX graph outputs `[0, z]`, as
     /// `kiln predict` reads it.
     pub binary_head: bool,
+    /// The run's fitted temperature (`--calibrate temperature`): `kiln predict` divides the
+    /// logits by it; an exported graph outputs the raw logits and records it as
+    /// `kiln.temperature`.
+    pub temperature: Option<f64>,
+    /// A binary head's chosen decision threshold (`kiln predict --image-dir` decides by it).
+    pub threshold: Option<f64>,
 }
 
 /// What was written.
@@ -135,6 +141,9 @@ fn onnx_options(info: &ExportInfo, request: &ExportRequest, input: &str) -> Onnx
             request.include_normalization.to_string(),
         ),
     ];
+    if let Some(t) = info.temperature {
+        metadata.push(("kiln.temperature".to_string(), t.to_string()));
+    }
     if let Some(names) = &info.class_names {
         metadata.push((
             "kiln.class_names".to_string(),

@@ -82,6 +82,7 @@ mod monitor;
 mod optimizer;
 mod plan;
 mod predict;
+mod predict_dir;
 mod progress;
 mod recorded_run;
 mod registry;
@@ -102,8 +103,8 @@ pub use callback::{BatchEnd, Callback, DataInfo, ModelSnapshot, Resumed, TrainIn
 pub use checkpoint::{CheckpointAction, CheckpointStrategy, Checkpointer};
 pub use class_weights::ClassWeights;
 pub use config::{
-    BinaryHead, DecisionThreshold, MonitorConfig, Pretrained, RareClass, RunConfig, Sampler,
-    TrainingConfig,
+    BinaryHead, Calibration, DecisionThreshold, EvaluationConfig, MonitorConfig, Pretrained,
+    RareClass, RunConfig, Sampler, TrainingConfig,
 };
 pub use curves_plot::{CurvesPlot, training_curves};
 pub use early_stopping::EarlyStopping;
@@ -122,6 +123,7 @@ pub use monitor::{Mode, Monitor, Monitored};
 pub use optimizer::{GradClipping, OptimizerConfig};
 pub use plan::{ConfigError, Problem, RunPlan};
 pub use predict::{ClassProbability, LoadedModel, ModelSource, Prediction, classify};
+pub use predict_dir::{DirPredictions, DirRequest, FilePrediction, classify_dir};
 pub use progress::Progress;
 pub use recorded_run::{
     ArtifactEval, architecture_name, evaluate_artifacts, load_trained, read_architecture,

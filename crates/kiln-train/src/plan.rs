@@ -10,7 +10,9 @@
 use kiln_eval::MetricSpec;
 
 use crate::class_weights::ClassWeights;
-use crate::config::{BinaryHead, DecisionThreshold, MonitorConfig, RunConfig, TrainingConfig};
+use crate::config::{
+    BinaryHead, Calibration, DecisionThreshold, MonitorConfig, RunConfig, TrainingConfig,
+};
 use crate::monitor::Monitor;
 use crate::optimizer::{GradClipping, OptimizerConfig};
 use crate::schedule::LrSchedule;
@@ -142,6 +144,7 @@ impl<A> RunConfig<A> {
         if let Some(head) = &self.binary_head {
             self.check_binary_head(head, dataset_classes)?;
         }
+        self.check_evaluation(class_names.len())?;
         let metrics = self
             .metrics
             .iter()
@@ -161,6 +164,39 @@ impl<A> RunConfig<A> {
             metrics,
             monitor,
         })
+    }
+
+    /// The top-k list against the class count, the resample count, and a calibration that
+    /// has validation images to fit on.
+    fn check_evaluation(&self, classes: usize) -> Result<(), ConfigError> {
+        let e = &self.evaluation;
+        if let Some(ks) = &e.top_k {
+            kiln_eval::top_k_list(Some(ks), classes)
+                .map_err(|err| ConfigError::rule("evaluation.top_k", err.to_string()))?;
+        }
+        if e.bootstrap == 1 {
+            return Err(ConfigError::rule(
+                "evaluation.bootstrap",
+                "0 (no intervals) or at least 2 resamples",
+            ));
+        }
+        let Some(Calibration::Temperature { fitted }) = e.calibration else {
+            return Ok(());
+        };
+        if self.valid_size == Some(0) {
+            return Err(ConfigError::rule(
+                "evaluation.calibration",
+                "temperature scaling is fitted on the validation split, which is empty \
+                 (valid_size 0)",
+            ));
+        }
+        match fitted.map(|f| f.temperature) {
+            Some(t) if !(t.is_finite() && t > 0.0) => Err(ConfigError::rule(
+                "evaluation.calibration.fitted.temperature",
+                format!("must be a positive number, got {t}"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn check_binary_head(

@@ -44,6 +44,11 @@ pub struct LoadedModel {
     pub preprocess: Preprocess,
     /// The class names, if known (a run's; imported weights have none unless given).
     pub class_names: Option<Vec<String>>,
+    /// A run's fitted temperature: probabilities are `softmax(logits / temperature)`.
+    pub temperature: Option<f64>,
+    /// A binary head's decision threshold on the positive class's probability (the run's
+    /// chosen one); without it the decision is the most probable class.
+    pub threshold: Option<f64>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -51,6 +56,8 @@ impl std::fmt::Debug for LoadedModel {
         f.debug_struct("LoadedModel")
             .field("preprocess", &self.preprocess)
             .field("class_names", &self.class_names)
+            .field("temperature", &self.temperature)
+            .field("threshold", &self.threshold)
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +73,50 @@ impl LoadedModel {
             forward: Box::new(move |images| model.forward(images)),
             preprocess,
             class_names,
+            temperature: None,
+            threshold: None,
         }
+    }
+}
+
+impl LoadedModel {
+    /// Runs the model on `n` preprocessed images (`values`, `[n, channels, crop, crop]`
+    /// row-major): every image's class logits and probabilities (scaled by the temperature,
+    /// if any), row-major, and the class count. Errors when the class names do not fit the
+    /// model's outputs.
+    pub fn run(
+        &self,
+        values: Vec<f32>,
+        n: usize,
+        device: &Device,
+    ) -> Result<(Vec<f32>, Vec<f32>, usize), TrainError> {
+        let p = &self.preprocess;
+        let size = p.crop as usize;
+        let batch =
+            Tensor::<4>::from_data(TensorData::new(values, [n, p.channels, size, size]), device);
+        // A one-logit (binary) head reads as the two-class logits [0, z].
+        let logits = crate::binary::class_logits((self.forward)(batch));
+        let [_, k] = logits.dims();
+        let probs = match self.temperature {
+            Some(t) => softmax(logits.clone().div_scalar(t), 1),
+            None => softmax(logits.clone(), 1),
+        };
+        let as_vec = |t: Tensor<2>| -> Result<Vec<f32>, TrainError> {
+            t.into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|_| TrainError::Internal("logits that cannot be read as f32"))
+        };
+        if let Some(names) = &self.class_names
+            && names.len() != k
+        {
+            return Err(ConfigError::rule(
+                "class_names",
+                format!("{} class names for a model with {k} classes", names.len()),
+            )
+            .into());
+        }
+        Ok((as_vec(logits)?, as_vec(probs)?, k))
     }
 }
 
@@ -124,30 +174,8 @@ pub fn classify(
     for path in images {
         values.extend(p.load(path)?);
     }
-    let batch = Tensor::<4>::from_data(
-        TensorData::new(values, [images.len(), p.channels, size, size]),
-        device,
-    );
-    // A one-logit (binary) head reads as the two-class logits [0, z].
-    let logits = crate::binary::class_logits((loaded.forward)(batch));
-    let [n, k] = logits.dims();
-    let probs = softmax(logits.clone(), 1);
-    let as_vec = |t: Tensor<2>| -> Result<Vec<f32>, TrainError> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|_| TrainError::Internal("logits that cannot be read as f32"))
-    };
-    let (logits, probs) = (as_vec(logits)?, as_vec(probs)?);
-    if let Some(names) = &loaded.class_names
-        && names.len() != k
-    {
-        return Err(ConfigError::rule(
-            "class_names",
-            format!("{} class names for a model with {k} classes", names.len()),
-        )
-        .into());
-    }
+    let (logits, probs, k) = loaded.run(values, images.len(), device)?;
+    let n = images.len();
     Ok((0..n)
         .map(|i| {
             let row = &probs[i * k..(i + 1) * k];

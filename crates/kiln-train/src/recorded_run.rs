@@ -9,7 +9,7 @@ use kiln_data::DatasetSource;
 use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::{Architecture, WeightsFormat};
 
-use crate::config::RunConfig;
+use crate::config::{EvaluationConfig, RunConfig};
 use crate::error::TrainError;
 use crate::eval_split::EvalSplit;
 use crate::fitting::{read_curve, run_diagnostics};
@@ -32,6 +32,8 @@ pub struct ArtifactEval {
     pub weights: Option<PathBuf>,
     /// Diagnostic thresholds instead of the run's.
     pub thresholds: Option<DiagnosticThresholds>,
+    /// Top-k and bootstrap settings instead of the run's (its calibration is kept).
+    pub evaluation: Option<EvaluationConfig>,
 }
 
 /// Re-evaluates the trained model of the run in `dir` (its `config.json` and `model.bpk`) on
@@ -55,6 +57,12 @@ pub fn evaluate_artifacts<A: Architecture>(
     config.offline |= request.offline;
     if let Some(t) = request.thresholds {
         config.diagnostics = t;
+    }
+    if let Some(e) = &request.evaluation {
+        config.evaluation = EvaluationConfig {
+            calibration: config.evaluation.calibration,
+            ..e.clone()
+        };
     }
     let splits = Splits::load(&config)?;
     let metrics = dir.join(artifacts::METRICS);

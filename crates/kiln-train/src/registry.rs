@@ -140,7 +140,10 @@ where
 
     fn load(&self, source: &ModelSource<'_>, device: &Device) -> Result<LoadedModel, TrainError> {
         let (_, model, info) = self.typed_model(source, device)?;
-        Ok(LoadedModel::new(model, info.preprocess, info.class_names))
+        let mut loaded = LoadedModel::new(model, info.preprocess, info.class_names);
+        loaded.temperature = info.temperature;
+        loaded.threshold = info.threshold;
+        Ok(loaded)
     }
 }
 
@@ -166,6 +169,8 @@ where
                     preprocess: crate::predict::run_preprocess(&config)?,
                     class_names: Some(config.class_names()),
                     binary_head: config.binary_head.is_some(),
+                    temperature: config.evaluation.temperature(),
+                    threshold: config.binary_head.and_then(|h| h.chosen),
                 };
                 Ok((config.model, model, info))
             }
@@ -178,6 +183,8 @@ where
                     preprocess: Preprocess::imagenet(spec.image_size as u32, spec.in_channels),
                     class_names: None,
                     binary_head: false,
+                    temperature: None,
+                    threshold: None,
                 };
                 Ok((arch, model, info))
             }

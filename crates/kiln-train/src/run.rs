@@ -13,7 +13,7 @@ use kiln_models::{Architecture, ImageClassifier, ImportReport, freeze_backbone, 
 use crate::best_checkpoint::BestCheckpoint;
 use crate::callback::{Callback, DataInfo};
 use crate::class_weights::ClassWeights;
-use crate::config::{BinaryHead, RunConfig};
+use crate::config::{BinaryHead, Calibration, RunConfig};
 use crate::curves_plot::CurvesPlot;
 use crate::early_stopping::EarlyStopping;
 use crate::epoch_checkpoints::EpochCheckpoints;
@@ -231,12 +231,22 @@ fn run_claimed<A: Architecture>(
         });
     }
     let model = fitted.model.valid();
+    // What is fitted on the validation split — the temperature, then a binary head's threshold
+    // on the calibrated probabilities — is recorded in config.json.
+    if let Some(Calibration::Temperature { .. }) = resolved.evaluation.calibration {
+        let fitted = fit_temperature(&model, &splits, device, &resolved)?;
+        resolved.evaluation.calibration = Some(Calibration::Temperature {
+            fitted: Some(fitted),
+        });
+    }
     if let Some(head) = resolved.binary_head {
         let chosen = choose_threshold(&model, head, &splits, device, &resolved)?;
         resolved.binary_head = Some(BinaryHead {
             chosen: Some(chosen),
             ..head
         });
+    }
+    if resolved.binary_head.is_some() || resolved.evaluation.calibration.is_some() {
         write_json(&dir.join(artifacts::CONFIG), &resolved)?;
     }
     let report = evaluate_and_write(&model, &splits, &fitted.history, device, &resolved)?;
@@ -463,10 +473,7 @@ fn choose_threshold<M: ImageClassifier, A>(
     device: &Device,
     config: &RunConfig<A>,
 ) -> Result<f64, TrainError> {
-    let batcher = kiln_data::Batcher::new(splits.normalization, device.clone());
-    let loader = kiln_data::Loader::new(batcher, config.training.loader_workers);
-    let batch_size = config.training.batch_size;
-    let scored = crate::evaluate(model, &splits.valid, &loader, batch_size, true)?
+    let scored = evaluate_valid(model, splits, device, config)?
         .predictions
         .ok_or(TrainError::Internal(
             "the evaluation collected no predictions",
@@ -480,6 +487,39 @@ fn choose_threshold<M: ImageClassifier, A>(
                 .to_string(),
         }
     })
+}
+
+/// The validation split's predictions by the trained `model`, scaled by the run's temperature
+/// if it has one.
+fn evaluate_valid<M: ImageClassifier, A>(
+    model: &M,
+    splits: &Splits,
+    device: &Device,
+    config: &RunConfig<A>,
+) -> Result<crate::Evaluation, TrainError> {
+    let batcher = kiln_data::Batcher::new(splits.normalization, device.clone());
+    let loader = kiln_data::Loader::new(batcher, config.training.loader_workers);
+    let (batch_size, temperature) = (config.training.batch_size, config.evaluation.temperature());
+    crate::evaluate(model, &splits.valid, &loader, batch_size, true, temperature)
+}
+
+/// The temperature that minimizes the validation split's negative log-likelihood.
+fn fit_temperature<M: ImageClassifier, A>(
+    model: &M,
+    splits: &Splits,
+    device: &Device,
+    config: &RunConfig<A>,
+) -> Result<kiln_eval::temperature::TemperatureFit, TrainError> {
+    let eval = evaluate_valid(model, splits, device, config)?;
+    let (Some(p), Some(logits)) = (eval.predictions, eval.logits) else {
+        return Err(TrainError::Internal("the evaluation collected no logits"));
+    };
+    let logits: Vec<f64> = logits.into_iter().map(f64::from).collect();
+    Ok(kiln_eval::temperature::fit_temperature(
+        p.labels(),
+        &logits,
+        p.num_classes(),
+    )?)
 }
 
 pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {

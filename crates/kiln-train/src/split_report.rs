@@ -69,7 +69,9 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
         Batcher::new(norm, device.clone()),
         config.training.loader_workers,
     );
-    let eval = evaluate(model, data, &loader, config.training.batch_size, true)?;
+    let temperature = config.evaluation.temperature();
+    let batch_size = config.training.batch_size;
+    let eval = evaluate(model, data, &loader, batch_size, true, temperature)?;
     let class_names: Vec<String> = config.class_names();
     let mut predictions = eval.predictions.ok_or(TrainError::Internal(
         "the evaluation collected no predictions",
@@ -122,8 +124,14 @@ pub fn configured_report<A>(
     let Some(scores) = scores else {
         return Ok(report);
     };
-    report.add_scores(labels, scores, class_names.len())?;
-    if let Some((head, t)) = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t))) {
+    let k = class_names.len();
+    let settings = &config.evaluation;
+    report.add_scores(labels, scores, k, settings.top_k.as_deref())?;
+    if let Some(t) = settings.temperature() {
+        report.set_temperature(t, labels, scores, k)?;
+    }
+    let threshold = config.binary_head.and_then(|h| h.chosen.map(|t| (h, t)));
+    if let Some((head, t)) = threshold {
         let decision = kiln_eval::Decision {
             threshold: t,
             positive: class_names.get(1).cloned().unwrap_or_default(),
@@ -131,5 +139,20 @@ pub fn configured_report<A>(
         };
         report.set_decision(decision, &crate::binary::positive_scores(scores));
     }
+    if let Some(bootstrap) = settings.bootstrap() {
+        let predicted = decisions(scores, k, threshold.map(|(_, t)| t));
+        report.add_intervals(labels, &predicted, Some(scores), k, bootstrap)?;
+    }
     Ok(report)
+}
+
+/// Each sample's decision from its `k` scores: the first class of highest score, or with a
+/// binary `threshold` class 1 when its score reaches it (as [`Predictions::predicted`]).
+fn decisions(scores: &[f64], k: usize, threshold: Option<f64>) -> Vec<usize> {
+    (scores.chunks(k.max(1)))
+        .map(|row| match threshold {
+            Some(t) => usize::from(row.get(1).is_some_and(|&p| p >= t)),
+            None => kiln_eval::calibration::top_label(row).0,
+        })
+        .collect()
 }

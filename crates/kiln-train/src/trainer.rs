@@ -505,7 +505,7 @@ impl<'a> EpochLoop<'a> {
             return Ok(());
         };
         let batch_size = self.settings.training.batch_size;
-        let eval = evaluate(&model.valid(), valid, loader, batch_size, false)?;
+        let eval = evaluate(&model.valid(), valid, loader, batch_size, false, None)?;
         let metrics = eval
             .stats
             .finish(epoch, Phase::Valid, self.lr, eval.seconds);

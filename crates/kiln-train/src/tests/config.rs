@@ -47,6 +47,7 @@ fn run_config_round_trips_through_json() {
             chosen: Some(0.25),
         }),
         tensorboard: false,
+        evaluation: Default::default(),
     };
     let json = serde_json::to_string_pretty(&config).unwrap();
     assert!(json.contains("\"dataset\": \"fashion-mnist\""), "{json}");

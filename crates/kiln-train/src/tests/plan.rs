@@ -45,6 +45,7 @@ fn valid() -> RunConfig<()> {
         positive_class: None,
         binary_head: None,
         tensorboard: true,
+        evaluation: Default::default(),
     }
 }
 
