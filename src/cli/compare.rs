@@ -40,15 +40,15 @@ pub struct CompareArgs {
     /// Seed of the bootstrap.
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub bootstrap_seed: u64,
-    /// Also write the JSON here.
+    /// Also write the JSON here (refused if the file exists).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }
 
 /// What identifies the samples a side was evaluated on.
 enum Samples {
-    /// A run's test images, read again from its dataset.
-    Images(Vec<Vec<u8>>),
+    /// A hash of each of a run's test images, read again from its dataset.
+    Images(Vec<u64>),
     /// The image files a predictions CSV names.
     Paths(Vec<String>),
     /// Nothing but the labels.
@@ -95,15 +95,24 @@ impl Side {
         let same = p.y_true.len() == test.len()
             && (p.y_true.iter().zip(test.labels())).all(|(&y, &l)| y == usize::from(l));
         if !same {
-            return Err(refused(format!(
-                "{}: its {} rows do not match the {} test images read now (their labels \
+            return Err(refused(
+                "--artifact-dir",
+                format!(
+                    "{}: its {} rows do not match the {} test images read now (their labels \
                  differ): the data changed since the run",
-                csv.display(),
-                p.y_true.len(),
-                test.len()
-            )));
+                    csv.display(),
+                    p.y_true.len(),
+                    test.len()
+                ),
+            ));
         }
-        let images = (0..test.len()).map(|i| test.image(i).to_vec()).collect();
+        let hash = |i: usize| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            test.image(i).hash(&mut h);
+            h.finish()
+        };
+        let images = (0..test.len()).map(hash).collect();
         Ok(Self {
             name: dir.display().to_string(),
             classes,
@@ -114,20 +123,20 @@ impl Side {
     }
 }
 
-fn refused(message: String) -> CliError {
-    CliError::Flag {
-        flag: "kiln compare",
-        message,
-    }
+fn refused(flag: &'static str, message: String) -> CliError {
+    CliError::Flag { flag, message }
 }
 
 /// Compares `a` and `b` after checking that they hold the same samples: the same classes, the
-/// same labels in the same order, and — when both say what they were made on — the same images.
+/// same labels in the same order, and — when both say what they were made on — the same images;
+/// a refusal names `flag` (`kiln compare`, `--compare`) and both sides.
 pub(crate) fn compare_sides(
     a: Side,
     b: Side,
     bootstrap: Bootstrap,
+    flag: &'static str,
 ) -> Result<Comparison, CliError> {
+    let refused = |why: String| refused(flag, format!("A = {}, B = {}: {why}", a.name, b.name));
     if a.classes != b.classes {
         return Err(refused(format!(
             "A has the classes [{}], B [{}]: not the same task",
@@ -185,7 +194,17 @@ pub fn compare_runs(args: &CompareArgs) -> Result<Comparison, CliError> {
             flag: "--bootstrap",
             message: e.to_string(),
         })?;
-    let comparison = compare_sides(Side::load(&args.a)?, Side::load(&args.b)?, bootstrap)?;
+    if let Some(path) = args.json.as_ref().filter(|p| p.exists()) {
+        return Err(CliError::Flag {
+            flag: "--json",
+            message: format!(
+                "{} exists; kiln compare does not replace files",
+                path.display()
+            ),
+        });
+    }
+    let (a, b) = (Side::load(&args.a)?, Side::load(&args.b)?);
+    let comparison = compare_sides(a, b, bootstrap, "kiln compare")?;
     let json = format!("{:#}", comparison.to_json());
     if let Some(path) = &args.json {
         std::fs::write(path, format!("{json}\n")).map_err(|source| kiln_eval::EvalError::Io {

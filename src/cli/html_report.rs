@@ -6,7 +6,8 @@ use kiln_eval::html::{HtmlReport, Thumbnail, most_confident_mistakes, png_image}
 use kiln_eval::plot::ScoredSamples;
 use kiln_eval::{ClassSet, ConfusionMatrix, read_predictions_csv};
 use kiln_train::{
-    RunConfig, Splits, artifacts, configured_report, read_curve, read_run_config, run_diagnostics,
+    RunConfig, Scored, Splits, artifacts, configured_report, read_curve, read_run_config,
+    run_diagnostics,
 };
 
 use super::compare::{Side, compare_sides};
@@ -49,7 +50,12 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
         &config.diagnostics,
     );
     // As eval.json: the run's thresholds, curves and binary decision.
-    let report = configured_report(&config, &cm, &p.y_true, p.scores.as_deref(), extra)?;
+    let scored = p.scores.as_deref().map(|scores| Scored {
+        labels: &p.y_true,
+        predicted: &p.y_pred,
+        scores,
+    });
+    let report = configured_report(&config, &cm, scored, extra)?;
     // The images must be the ones the predictions were made on.
     let same = p.y_true.len() == splits.test.len()
         && p.y_true
@@ -93,7 +99,12 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
         Some(other) => {
             let bootstrap = config.evaluation.bootstrap().unwrap_or_default();
             let this = Side::of_run(dir, &config)?;
-            Some(compare_sides(Side::load(other)?, this, bootstrap)?)
+            Some(compare_sides(
+                Side::load(other)?,
+                this,
+                bootstrap,
+                "--compare",
+            )?)
         }
         None => None,
     };

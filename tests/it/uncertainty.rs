@@ -66,7 +66,7 @@ fn a_calibrated_run_records_its_temperature_and_every_command_applies_it() {
     // `kiln eval` applies the recorded temperature: the same report.
     let again = cpu.tmp.path().join("again");
     let (a, g) = (cpu.art.to_str().unwrap(), again.to_str().unwrap());
-    let out = common::kiln_bin(&[
+    let eval_args = [
         "eval",
         "--artifact-dir",
         a,
@@ -74,7 +74,8 @@ fn a_calibrated_run_records_its_temperature_and_every_command_applies_it() {
         g,
         "--backend",
         &backend,
-    ]);
+    ];
+    let out = common::kiln_bin(&eval_args);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(json(&again.join("eval.json")), eval);
     let printed = text(&out);
@@ -124,17 +125,7 @@ fn a_calibrated_run_records_its_temperature_and_every_command_applies_it() {
     }
 
     // A k the classes cannot have is refused, naming the flag.
-    let out = common::kiln_bin(&[
-        "eval",
-        "--artifact-dir",
-        a,
-        "--out",
-        g,
-        "--backend",
-        &backend,
-        "--top-k",
-        "10",
-    ]);
+    let out = common::kiln_bin(&[&eval_args[..], &["--top-k", "10"][..]].concat());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--top-k"), "{}", text(&out));
     let bad = cpu.tmp.path().join("bad");

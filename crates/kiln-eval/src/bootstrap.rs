@@ -155,10 +155,10 @@ impl WyRand {
 pub fn percentile_interval(mut values: Vec<f64>) -> Interval {
     values.retain(|v| !v.is_nan());
     values.sort_by(f64::total_cmp);
-    let tail = (1.0 - LEVEL) / 2.0;
+    // The quantiles of LEVEL = 0.95 as literals: (1 − 0.95) / 2 is 0.025000000000000022.
     Interval {
-        low: percentile(&values, tail),
-        high: percentile(&values, 1.0 - tail),
+        low: percentile(&values, 0.025),
+        high: percentile(&values, 0.975),
     }
 }
 

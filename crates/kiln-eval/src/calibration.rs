@@ -127,12 +127,18 @@ fn check_probabilities(
     Ok(())
 }
 
-/// The edges `0, 1/bins, …, 1` as numpy's `linspace(0, 1, bins + 1)` computes them.
+/// The edges `0, 1/bins, …, 1` as torchmetrics gets them from `torch.linspace(0, 1, bins + 1)`:
+/// `i·step` for the first half, `1 − (bins − i)·step` for the second (so that, e.g., the edge
+/// 0.7 of ten bins is 0.7, where `i·step` gives 0.7000000000000001).
 pub fn bin_edges(bins: usize) -> Vec<f64> {
     let step = 1.0 / bins as f64;
-    let mut edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step).collect();
-    edges[bins] = 1.0;
-    edges
+    let halfway = (bins + 1) / 2;
+    (0..=bins)
+        .map(|i| match i < halfway {
+            true => i as f64 * step,
+            false => 1.0 - (bins - i) as f64 * step,
+        })
+        .collect()
 }
 
 /// The slot of confidence `x` among `edges` (`bucketize(right=True) − 1`): `j` with
@@ -222,24 +228,6 @@ fn maximum_error(bins: &[ReliabilityBin]) -> f64 {
     bins.iter()
         .map(|b| (b.accuracy - b.confidence).abs())
         .fold(0.0, f64::max)
-}
-
-/// Expected calibration error of probability rows (top-label, `bins` bins), with sample
-/// weights (a bootstrap resample's counts); see the module docs.
-pub fn weighted_ece(
-    labels: &[usize],
-    probs: &[f64],
-    num_classes: usize,
-    bins: usize,
-    weights: impl Iterator<Item = f64>,
-) -> f64 {
-    let edges = bin_edges(bins);
-    let mut sums = SlotSums::new(bins);
-    for ((row, &label), w) in probs.chunks(num_classes).zip(labels).zip(weights) {
-        let (predicted, confidence) = top_label(row);
-        sums.add(slot(&edges, confidence), w, confidence, predicted == label);
-    }
-    sums.ece()
 }
 
 /// Mean over classes of the ECE of each class's probability against "is this class".

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bootstrap::{Bootstrap, Interval};
+use crate::class_counts::{ClassCounts, compact};
 use crate::confusion::ConfusionMatrix;
 use crate::error::EvalError;
 use crate::metrics::{self, ZeroDivision};
@@ -36,9 +37,10 @@ pub struct Paired {
 }
 
 impl Paired {
-    /// Whether the interval of the difference excludes 0.
+    /// Whether the interval of the difference is defined and excludes 0.
     pub fn significant(&self) -> bool {
-        !self.interval.contains(0.0)
+        let i = &self.interval;
+        i.low.is_finite() && i.high.is_finite() && !i.contains(0.0)
     }
 }
 
@@ -119,31 +121,28 @@ pub fn compare(
     labels.sort_unstable();
     labels.dedup();
     let recalled: Vec<usize> = (0..k).filter(|&c| cm_a.support(c) > 0).collect();
-    let figures = |cm_a: &ConfusionMatrix, cm_b: &ConfusionMatrix, out: &mut [f64]| {
-        let f1 =
-            |cm| metrics::macro_average(&metrics::per_class(cm, &labels, ZeroDivision::Zero)).f1;
-        out[0] = metrics::accuracy(cm_b) - metrics::accuracy(cm_a);
-        out[1] = f1(cm_b) - f1(cm_a);
+    let (t, pa, pb) = (compact(truth), compact(a), compact(b));
+    let figures = |ca: &ClassCounts, cb: &ClassCounts, out: &mut [f64]| {
+        out[0] = cb.accuracy() - ca.accuracy();
+        out[1] =
+            cb.macro_f1(&labels, ZeroDivision::Zero) - ca.macro_f1(&labels, ZeroDivision::Zero);
         let (ra, rb) = (
-            metrics::per_class(cm_a, &recalled, ZeroDivision::Nan),
-            metrics::per_class(cm_b, &recalled, ZeroDivision::Nan),
+            ca.per_class(&recalled, ZeroDivision::Nan),
+            cb.per_class(&recalled, ZeroDivision::Nan),
         );
         for (j, (x, y)) in ra.iter().zip(&rb).enumerate() {
             out[2 + j] = y.recall - x.recall;
         }
     };
+    let counts = |p: &[u32], weights: &[u8]| {
+        let w = weights.iter().map(|&w| u64::from(w));
+        ClassCounts::new(&t, p, k, w)
+    };
     let mut point = vec![0.0; 2 + recalled.len()];
-    figures(&cm_a, &cm_b, &mut point);
-    let cells: Vec<(u32, u32)> = (truth.iter().zip(a).zip(b))
-        .map(|((&t, &x), &y)| ((t * k + x) as u32, (t * k + y) as u32))
-        .collect();
-    let intervals = bootstrap.intervals(truth.len(), point.len(), |counts, out| {
-        let (mut ca, mut cb) = (vec![0u64; k * k], vec![0u64; k * k]);
-        for (&(x, y), &w) in cells.iter().zip(counts) {
-            ca[x as usize] += u64::from(w);
-            cb[y as usize] += u64::from(w);
-        }
-        figures(&matrix(k, &ca), &matrix(k, &cb), out);
+    let ones = vec![1u8; truth.len()];
+    figures(&counts(&pa, &ones), &counts(&pb, &ones), &mut point);
+    let intervals = bootstrap.intervals(truth.len(), point.len(), |weights, out| {
+        figures(&counts(&pa, weights), &counts(&pb, weights), out);
     });
     let (only_a, only_b) = (truth.iter().zip(a).zip(b)).fold((0, 0), |(oa, ob), ((t, x), y)| {
         (
@@ -176,16 +175,6 @@ pub fn compare(
         recall,
         bootstrap,
     })
-}
-
-/// A confusion matrix from row-major cell counts.
-pub(crate) fn matrix(k: usize, cells: &[u64]) -> ConfusionMatrix {
-    let mut cm = ConfusionMatrix::new(k);
-    for (i, &n) in cells.iter().enumerate() {
-        // `i / k` and `i % k` are below k by construction.
-        let _ = cm.add(i / k, i % k, n);
-    }
-    cm
 }
 
 /// A p-value as text: four decimals, or two significant digits below 0.0001.

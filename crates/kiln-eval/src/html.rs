@@ -19,7 +19,8 @@ use crate::plot::{
 };
 use crate::report::ClassificationReport;
 
-/// The page's sections' element ids, in order.
+/// The page's sections' element ids, in order: every page has them; the `compare` section
+/// (between `diagnostics` and `mistakes`) only when a comparison is given.
 pub const SECTIONS: [&str; 9] = [
     "config",
     "curves",

@@ -50,6 +50,7 @@
 mod accumulate;
 pub mod bootstrap;
 pub mod calibration;
+mod class_counts;
 pub mod compare;
 mod confusion;
 mod csv_input;

@@ -175,7 +175,7 @@ impl ClassificationReport {
         let ks = top_k_list(top_k, num_classes)?;
         let roc_auc = curves::roc_auc_ovr(labels, scores, num_classes)?;
         let average_precision = curves::average_precision_ovr(labels, scores, num_classes)?;
-        self.calibration = match is_probability_rows(scores, num_classes) && !labels.is_empty() {
+        let calibration = match is_probability_rows(scores, num_classes) && !labels.is_empty() {
             true => Some(Calibration::new(labels, scores, num_classes, DEFAULT_BINS)?),
             false => None,
         };
@@ -190,6 +190,7 @@ impl ClassificationReport {
             .collect::<Result<_, EvalError>>()?;
         self.roc_auc = Some(roc_auc);
         self.average_precision = Some(average_precision);
+        self.calibration = calibration;
         self.margins = Some(
             scores
                 .chunks(num_classes.max(1))

@@ -144,6 +144,9 @@ fn onnx_options(info: &ExportInfo, request: &ExportRequest, input: &str) -> Onnx
     if let Some(t) = info.temperature {
         metadata.push(("kiln.temperature".to_string(), t.to_string()));
     }
+    if let Some(t) = info.threshold {
+        metadata.push(("kiln.threshold".to_string(), t.to_string()));
+    }
     if let Some(names) = &info.class_names {
         metadata.push((
             "kiln.class_names".to_string(),

@@ -134,7 +134,7 @@ pub use run::{RunOptions, RunOutcome, artifacts, run, run_with};
 pub use run_dir::{DirPolicy, RunDir, RunState, RunStatus, holds_run, lock_holder, version_of};
 pub use runs::{BestEpoch, RunSummary, find_run, list_runs, run_dirs, summarize};
 pub use schedule::LrSchedule;
-pub use split_report::{SplitOutputs, SplitReport, configured_report};
+pub use split_report::{Scored, SplitOutputs, SplitReport, configured_report};
 pub use splits::Splits;
 pub use trainer::{FitData, FitOptions, FitSettings, Fitted, fit};
 pub use training_state::TrainingState;

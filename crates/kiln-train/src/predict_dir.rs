@@ -114,6 +114,12 @@ pub fn classify_dir(
         }
         progress(out.rows.len() + out.skipped.len(), files.len());
     }
+    if out.rows.is_empty() {
+        return Err(TrainError::artifact(
+            request.dir,
+            format!("none of its {} images could be read", files.len()),
+        ));
+    }
     label_by_folder(&mut out);
     Ok(out)
 }

@@ -175,6 +175,13 @@ fn run_claimed<A: Architecture>(
         false => None,
     };
     let splits = load_splits(config, &mut callbacks)?;
+    if config.evaluation.calibration.is_some() && splits.valid.is_empty() {
+        return Err(ConfigError::rule(
+            "evaluation.calibration",
+            "temperature scaling is fitted on the validation split, which holds no images",
+        )
+        .into());
+    }
     let sizes = [splits.train.len(), splits.valid.len(), splits.test.len()];
     // Balanced class weights become the numbers used, recorded in config.json.
     let mut training = config.training.clone();

@@ -89,13 +89,12 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
         None => eval.stats.confusion().clone(),
     };
     let scores = predictions.scores_f64();
-    let report = configured_report(
-        config,
-        &confusion,
-        predictions.labels(),
-        Some(&scores),
-        extra_diagnostics,
-    )?;
+    let scored = Scored {
+        labels: predictions.labels(),
+        predicted: &predictions.predictions(),
+        scores: &scores,
+    };
+    let report = configured_report(config, &confusion, Some(scored), extra_diagnostics)?;
     predictions.write_csv(&outputs.predictions)?;
     write_json(&outputs.eval, &report.to_json())?;
     Ok(SplitReport {
@@ -106,14 +105,25 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     })
 }
 
+/// The samples a split's report was counted from.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored<'a> {
+    /// Each sample's true class.
+    pub labels: &'a [usize],
+    /// Each sample's decision (the argmax, or a binary head's thresholded one).
+    pub predicted: &'a [usize],
+    /// One score per class and sample, row-major.
+    pub scores: &'a [f64],
+}
+
 /// The report of a split's `confusion` counts as the run `config` makes it: its class names and
-/// diagnostic thresholds, the `extra` diagnostics, the metrics of `scores` (row-major, one per
-/// class, for `labels`) and a binary head's thresholded decision.
+/// diagnostic thresholds, the `extra` diagnostics, the metrics of the `scored` samples (top-k,
+/// curves, calibration with its temperature, bootstrap intervals) and a binary head's
+/// thresholded decision.
 pub fn configured_report<A>(
     config: &RunConfig<A>,
     confusion: &ConfusionMatrix,
-    labels: &[usize],
-    scores: Option<&[f64]>,
+    scored: Option<Scored<'_>>,
     extra: Vec<Diagnostic>,
 ) -> Result<ClassificationReport, TrainError> {
     let class_names = config.class_names();
@@ -121,7 +131,12 @@ pub fn configured_report<A>(
         ClassificationReport::new(confusion, None, Some(&class_names), ZeroDivision::Zero)?;
     report.thresholds = config.diagnostics;
     report.extra_diagnostics = extra;
-    let Some(scores) = scores else {
+    let Some(Scored {
+        labels,
+        predicted,
+        scores,
+    }) = scored
+    else {
         return Ok(report);
     };
     let k = class_names.len();
@@ -140,19 +155,7 @@ pub fn configured_report<A>(
         report.set_decision(decision, &crate::binary::positive_scores(scores));
     }
     if let Some(bootstrap) = settings.bootstrap() {
-        let predicted = decisions(scores, k, threshold.map(|(_, t)| t));
-        report.add_intervals(labels, &predicted, Some(scores), k, bootstrap)?;
+        report.add_intervals(labels, predicted, Some(scores), k, bootstrap)?;
     }
     Ok(report)
-}
-
-/// Each sample's decision from its `k` scores: the first class of highest score, or with a
-/// binary `threshold` class 1 when its score reaches it (as [`Predictions::predicted`]).
-fn decisions(scores: &[f64], k: usize, threshold: Option<f64>) -> Vec<usize> {
-    (scores.chunks(k.max(1)))
-        .map(|row| match threshold {
-            Some(t) => usize::from(row.get(1).is_some_and(|&p| p >= t)),
-            None => kiln_eval::calibration::top_label(row).0,
-        })
-        .collect()
 }

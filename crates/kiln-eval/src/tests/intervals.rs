@@ -45,11 +45,8 @@ fn unit_weights_give_the_point_estimates() {
     let cal = report.calibration.clone().unwrap();
     let samples = Samples {
         num_classes: 3,
-        cells: truth
-            .iter()
-            .zip(&pred)
-            .map(|(&t, &p)| (t * 3 + p) as u32)
-            .collect(),
+        truth: compact(&truth),
+        predicted: compact(&pred),
         auc,
         ece: {
             let (slots, gaps) = (scores.chunks(3).zip(&truth))
