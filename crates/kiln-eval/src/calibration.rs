@@ -132,7 +132,8 @@ fn check_probabilities(
 /// 0.7 of ten bins is 0.7, where `i·step` gives 0.7000000000000001).
 pub fn bin_edges(bins: usize) -> Vec<f64> {
     let step = 1.0 / bins as f64;
-    let halfway = (bins + 1) / 2;
+    // ATen's `halfway = steps / 2` with steps = bins + 1.
+    let halfway = bins.div_ceil(2);
     (0..=bins)
         .map(|i| match i < halfway {
             true => i as f64 * step,

@@ -36,18 +36,18 @@ fn drawn_bins(bins: &[ReliabilityBin]) -> Vec<ReliabilityBin> {
     if out.len() < 2 {
         return out;
     }
-    if let Some(one) = out.pop() {
-        if let Some(last) = out.last_mut() {
-            let n = last.count + one.count;
-            let mean = |a: f64, b: f64| match n {
-                0 => 0.0,
-                _ => (a * last.count as f64 + b * one.count as f64) / n as f64,
-            };
-            last.confidence = mean(last.confidence, one.confidence);
-            last.accuracy = mean(last.accuracy, one.accuracy);
-            last.count = n;
-            last.upper = 1.0;
-        }
+    if let Some(one) = out.pop()
+        && let Some(last) = out.last_mut()
+    {
+        let n = last.count + one.count;
+        let mean = |a: f64, b: f64| match n {
+            0 => 0.0,
+            _ => (a * last.count as f64 + b * one.count as f64) / n as f64,
+        };
+        last.confidence = mean(last.confidence, one.confidence);
+        last.accuracy = mean(last.accuracy, one.accuracy);
+        last.count = n;
+        last.upper = 1.0;
     }
     out
 }

@@ -135,7 +135,7 @@ fn the_weighted_auc_counts_a_sample_drawn_twice_twice() {
     let truth = [0, 1, 0, 1];
     let scores = [0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.1, 0.9];
     let auc = Auc::new(&truth, &scores, 2, 1).unwrap();
-    assert_eq!(auc.ties, [1..3]);
+    assert_eq!(auc.ties, vec![std::ops::Range { start: 1, end: 3 }]);
     let w = auc.weighted(&[1, 2, 1, 1]);
     assert!((w - (4.0 + 0.5 * 2.0) / 6.0).abs() < 1e-12, "{w}");
     assert!(auc.weighted(&[1, 0, 1, 0]).is_nan());
