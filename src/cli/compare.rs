@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use kiln_data::ImageDataset;
 use kiln_eval::compare::{Comparison, compare};
-use kiln_eval::{Bootstrap, ClassSet, read_predictions_csv};
+use kiln_eval::{Bootstrap, ClassSet, LabeledPredictions, read_predictions_csv};
 use kiln_train::{RunConfig, Splits, artifacts, read_run_config};
 
 use super::error::CliError;
@@ -71,7 +72,7 @@ impl Side {
         if path.is_dir() {
             let dir = super::the_run(path)?;
             let config: RunConfig<serde_json::Value> = read_run_config(&dir)?;
-            return Self::of_run(&dir, &config);
+            return Self::of_dir(&dir, &config);
         }
         let p = read_predictions_csv(path, &ClassSet::Infer)?;
         Ok(Self {
@@ -83,29 +84,25 @@ impl Side {
         })
     }
 
-    /// The run in `dir` configured by `config`.
-    pub(crate) fn of_run(
-        dir: &Path,
-        config: &RunConfig<serde_json::Value>,
-    ) -> Result<Self, CliError> {
+    /// The run in `dir` configured by `config`: its `predictions.csv` against its test split
+    /// read again.
+    fn of_dir(dir: &Path, config: &RunConfig<serde_json::Value>) -> Result<Self, CliError> {
         let classes = config.class_names();
         let csv = dir.join(artifacts::PREDICTIONS);
         let p = read_predictions_csv(&csv, &ClassSet::Count(classes.len()))?;
         let test = Splits::load(config)?.test;
-        let same = p.y_true.len() == test.len()
-            && (p.y_true.iter().zip(test.labels())).all(|(&y, &l)| y == usize::from(l));
-        if !same {
-            return Err(refused(
-                "--artifact-dir",
-                format!(
-                    "{}: its {} rows do not match the {} test images read now (their labels \
-                 differ): the data changed since the run",
-                    csv.display(),
-                    p.y_true.len(),
-                    test.len()
-                ),
-            ));
-        }
+        Self::of_run(dir, classes, p, &test)
+    }
+
+    /// The run in `dir` with these `classes`, predictions `p` (its `predictions.csv`) and test
+    /// split `test`, checked to be the images the predictions were made on.
+    pub(crate) fn of_run(
+        dir: &Path,
+        classes: Vec<String>,
+        p: LabeledPredictions,
+        test: &ImageDataset,
+    ) -> Result<Self, CliError> {
+        check_test_split(dir, &p.y_true, test)?;
         let hash = |i: usize| {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -120,6 +117,30 @@ impl Side {
             predicted: p.y_pred,
             samples: Samples::Images(images),
         })
+    }
+}
+
+/// Refuses predictions whose labels are not, in order, those of the run's `test` split read now
+/// (the data changed since the run).
+pub(crate) fn check_test_split(
+    dir: &Path,
+    truth: &[usize],
+    test: &ImageDataset,
+) -> Result<(), CliError> {
+    let same = truth.len() == test.len()
+        && (truth.iter().zip(test.labels())).all(|(&y, &l)| y == usize::from(l));
+    match same {
+        true => Ok(()),
+        false => Err(refused(
+            "--artifact-dir",
+            format!(
+                "{}: its {} rows do not match the {} test images read now (their labels \
+                 differ): the data changed since the run",
+                dir.join(artifacts::PREDICTIONS).display(),
+                truth.len(),
+                test.len()
+            ),
+        )),
     }
 }
 

@@ -10,7 +10,7 @@ use kiln_train::{
     run_diagnostics,
 };
 
-use super::compare::{Side, compare_sides};
+use super::compare::{Side, check_test_split, compare_sides};
 use super::error::CliError;
 
 /// Flags of `kiln report`.
@@ -57,23 +57,7 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     });
     let report = configured_report(&config, &cm, scored, extra)?;
     // The images must be the ones the predictions were made on.
-    let same = p.y_true.len() == splits.test.len()
-        && p.y_true
-            .iter()
-            .zip(splits.test.labels())
-            .all(|(&y, &label)| y == usize::from(label));
-    if !same {
-        return Err(CliError::Flag {
-            flag: "--artifact-dir",
-            message: format!(
-                "{}: its {} rows do not match the {} test images read now (their labels differ): \
-                 the data changed since the run",
-                dir.join(artifacts::PREDICTIONS).display(),
-                p.y_true.len(),
-                splits.test.len()
-            ),
-        });
-    }
+    check_test_split(dir, &p.y_true, &splits.test)?;
     let mut mistakes = Vec::new();
     if let Some(scores) = &p.scores {
         let shape = splits.test.shape();
@@ -98,7 +82,7 @@ pub fn html_report(args: &HtmlReportArgs) -> Result<PathBuf, CliError> {
     let comparison = match &args.compare {
         Some(other) => {
             let bootstrap = config.evaluation.bootstrap().unwrap_or_default();
-            let this = Side::of_run(dir, &config)?;
+            let this = Side::of_run(dir, names.clone(), p.clone(), &splits.test)?;
             Some(compare_sides(
                 Side::load(other)?,
                 this,

@@ -258,6 +258,16 @@ impl Comparison {
         out
     }
 
+    /// The table's rows, in order: accuracy, macro F1, then each class's recall.
+    pub fn rows(&self) -> Vec<(String, &Paired)> {
+        let mut rows = vec![
+            ("accuracy".to_string(), &self.accuracy),
+            ("macro F1".to_string(), &self.macro_f1),
+        ];
+        rows.extend((self.recall.iter()).map(|(name, p)| (format!("recall {name}"), p)));
+        rows
+    }
+
     /// The comparison as text: both runs' figures, the differences with intervals, the verdict.
     pub fn to_text(&self) -> String {
         let mut out = format!(
@@ -268,7 +278,8 @@ impl Comparison {
             self.bootstrap.resamples,
             self.bootstrap.seed
         );
-        let width = (self.recall.iter().map(|(n, _)| n.chars().count() + 7))
+        let rows = self.rows();
+        let width = (rows.iter().map(|(n, _)| n.chars().count()))
             .chain([14])
             .max()
             .unwrap_or(14);
@@ -286,10 +297,8 @@ impl Comparison {
                 if p.significant() { "  *" } else { "" }
             )
         };
-        out.push_str(&line("accuracy", &self.accuracy));
-        out.push_str(&line("macro F1", &self.macro_f1));
-        for (name, p) in &self.recall {
-            out.push_str(&line(&format!("recall {name}"), p));
+        for (name, p) in rows {
+            out.push_str(&line(&name, p));
         }
         out.push_str(&format!(
             "\nMcNemar's exact test: only A right {}, only B right {}, p = {}\n\n",
@@ -322,10 +331,8 @@ impl Comparison {
                 if p.significant() { " *" } else { "" }
             )
         };
-        out.push_str(&row("accuracy", &self.accuracy));
-        out.push_str(&row("macro F1", &self.macro_f1));
-        for (name, p) in &self.recall {
-            out.push_str(&row(&format!("recall {name}"), p));
+        for (name, p) in self.rows() {
+            out.push_str(&row(&name, p));
         }
         out.push_str(&format!(
             "\nMcNemar's exact test: b = {} (only A right), c = {} (only B right), p = {}\n\n",

@@ -537,10 +537,8 @@ fn comparison_table(c: &Comparison) -> String {
             if p.significant() { " *" } else { "" }
         );
     };
-    row("accuracy", &c.accuracy);
-    row("macro F1", &c.macro_f1);
-    for (name, p) in &c.recall {
-        row(&format!("recall {name}"), p);
+    for (name, p) in c.rows() {
+        row(&name, p);
     }
     let _ = write!(
         t,

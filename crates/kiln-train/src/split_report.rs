@@ -80,18 +80,17 @@ pub(crate) fn report_split<M: ImageClassifier, A>(
     if let Some(t) = threshold {
         predictions = predictions.with_threshold(t)?;
     }
+    let predicted = predictions.predictions();
     let confusion = match threshold {
-        Some(_) => ConfusionMatrix::from_labels(
-            predictions.labels(),
-            &predictions.predictions(),
-            class_names.len(),
-        )?,
+        Some(_) => {
+            ConfusionMatrix::from_labels(predictions.labels(), &predicted, class_names.len())?
+        }
         None => eval.stats.confusion().clone(),
     };
     let scores = predictions.scores_f64();
     let scored = Scored {
         labels: predictions.labels(),
-        predicted: &predictions.predictions(),
+        predicted: &predicted,
         scores: &scores,
     };
     let report = configured_report(config, &confusion, Some(scored), extra_diagnostics)?;
