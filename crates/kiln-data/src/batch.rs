@@ -29,8 +29,10 @@ impl Normalization {
 pub struct Batch {
     /// Normalized images, shape `[batch, channels, height, width]`.
     pub images: Tensor<4>,
-    /// Class labels, shape `[batch]`.
+    /// Class labels, shape `[batch]` (of a mixed batch: each image's dominant label).
     pub targets: Tensor<1, Int>,
+    /// A mixed batch's soft targets ([`crate::mix`]), shape `[batch, classes]`.
+    pub soft_targets: Option<Tensor<2>>,
 }
 
 /// Builds batches of a dataset on one device.
@@ -74,18 +76,23 @@ impl Batcher {
         let plane = shape.height * shape.width;
         let mut scratch = Vec::new();
         for (j, &i) in indices.iter().enumerate() {
+            let mut rng = rng_for(j);
             let image = match augmentation.is_none() {
                 true => data.image(i),
                 false => {
                     scratch.clear();
                     scratch.extend_from_slice(data.image(i));
-                    augmentation.apply(&mut scratch, shape, &mut rng_for(j));
+                    augmentation.apply(&mut scratch, shape, &mut rng);
                     &scratch
                 }
             };
+            let start = pixels.len();
             for (c, channel) in image.chunks(plane.max(1)).enumerate() {
                 let table = &self.tables[c.min(2)];
                 pixels.extend(channel.iter().map(|&b| table[usize::from(b)]));
+            }
+            if augmentation.has_normalized_steps() {
+                augmentation.apply_normalized(&mut pixels[start..], shape, &mut rng);
             }
         }
         HostBatch {
@@ -95,15 +102,21 @@ impl Batcher {
                 .map(|&i| i64::from(data.labels()[i]))
                 .collect(),
             dims: [indices.len(), shape.channels, shape.height, shape.width],
+            soft_targets: None,
         }
     }
 
     /// The device-side half of [`Self::batch`]: one tensor for the images, one for the labels.
     pub fn to_device(&self, host: HostBatch) -> Batch {
         let len = host.labels.len();
+        let soft_targets = host.soft_targets.map(|t| {
+            let classes = t.len() / len.max(1);
+            Tensor::from_data(TensorData::new(t, [len, classes]), &self.device)
+        });
         Batch {
             images: Tensor::from_data(TensorData::new(host.pixels, host.dims), &self.device),
             targets: Tensor::from_data(TensorData::new(host.labels, [len]), &self.device),
+            soft_targets,
         }
     }
 }
@@ -117,6 +130,8 @@ pub struct HostBatch {
     pub labels: Vec<i64>,
     /// `[batch, channels, height, width]`.
     pub dims: [usize; 4],
+    /// A mixed batch's soft targets, `[batch, classes]` in row-major order.
+    pub soft_targets: Option<Vec<f32>>,
 }
 
 /// The order in which an epoch visits a dataset, cut into batches.

@@ -1,6 +1,7 @@
 //! Datasets for kiln.
 //!
-//! - [`augment`]: seeded training-time augmentation (random crop, flip, affine).
+//! - [`augment`]: seeded training-time augmentation pipelines (torchvision's transforms and
+//!   policies); [`mix`]: Mixup and CutMix of a batch, with soft targets.
 //! - [`cifar`]: CIFAR-10/100 binary records, from the extracted directory or the `.tar.gz`.
 //! - [`folder`]: image folders (`root/<class>/<image>`), torchvision's `ImageFolder` layout.
 //! - [`idx`]: the one IDX reader (raw or `.gz`), validating magic, rank, dimensions, length and
@@ -52,6 +53,7 @@ mod inspect;
 pub mod leakage;
 mod load;
 mod loader;
+pub mod mix;
 mod preprocess;
 pub mod resolve;
 mod rng;

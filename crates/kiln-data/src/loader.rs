@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use crate::augment::Augmentation;
 use crate::batch::{Batch, Batcher, HostBatch};
 use crate::images::ImageDataset;
+use crate::mix::Mixing;
 use crate::rng::SplitMix64;
 
 /// Builds batches ahead of the consumer on worker threads.
@@ -21,6 +22,7 @@ pub struct Loader {
     batcher: Batcher,
     workers: usize,
     augmentation: Augmentation,
+    mixing: Option<Mixing>,
     seed: u64,
 }
 
@@ -34,6 +36,7 @@ impl Loader {
             batcher,
             workers,
             augmentation: Augmentation::NONE,
+            mixing: None,
             seed: 0,
         }
     }
@@ -48,16 +51,38 @@ impl Loader {
         }
     }
 
+    /// The same loader mixing every batch ([`crate::mix`]: Mixup, CutMix) after augmenting its
+    /// images, the draws of batch `b` of an epoch from a generator seeded by
+    /// `(seed, epoch, b)`; its batches carry soft targets.
+    pub fn with_mixing(self, mixing: Option<Mixing>) -> Self {
+        Self { mixing, ..self }
+    }
+
     /// The host batch `b` of an epoch.
     fn build(&self, data: &ImageDataset, indices: &[usize], epoch: u64, b: usize) -> HostBatch {
-        if self.augmentation.is_none() {
+        if self.augmentation.is_none() && self.mixing.is_none() {
             return self.batcher.host_batch(data, indices);
         }
         let epoch_seed = SplitMix64::for_stream(self.seed, epoch).next_u64();
-        self.batcher
+        let mut host = self
+            .batcher
             .augmented_batch(data, indices, &self.augmentation, |j| {
                 SplitMix64::for_stream(epoch_seed, ((b as u64) << 32) | j as u64)
-            })
+            });
+        if let Some(mixing) = &self.mixing {
+            // Streams 2^32·b + j are the images'; the batch's own is past every image's.
+            let mut rng = SplitMix64::for_stream(epoch_seed, ((b as u64) << 32) | 0xffff_ffff);
+            let mixed = mixing.apply(
+                &mut host.pixels,
+                host.dims,
+                &host.labels,
+                data.num_classes(),
+                &mut rng,
+            );
+            host.labels = mixed.dominant;
+            host.soft_targets = Some(mixed.targets);
+        }
+        host
     }
 
     /// Runs `f` with an iterator over `batches` of `data` (epoch `epoch`: it seeds the

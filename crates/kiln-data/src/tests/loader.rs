@@ -39,6 +39,7 @@ fn delivered(workers: usize, data: &ImageDataset, batches: &[Vec<usize>]) -> Vec
                     .try_into_vec()
                     .unwrap(),
                 dims: [indices.len(), 3, 5, 4],
+                soft_targets: None,
             }
         })
         .collect()
@@ -79,7 +80,7 @@ fn augmented_epochs_are_a_function_of_seed_and_epoch_not_of_the_workers() {
     let batches = epoch_batches(data.len(), 4, Some((9, 1)));
     let augmented = |workers: usize, seed: u64, epoch: u64| {
         Loader::new(batcher(), workers)
-            .with_augmentation(crate::augment::Augmentation::CROP_FLIP, seed)
+            .with_augmentation(crate::augment::Augmentation::crop_flip(), seed)
             .run(&data, &batches, epoch, |it| {
                 it.map(|(b, _)| b.images.into_data().try_into_vec_as::<f32>().unwrap())
                     .collect::<Vec<_>>()
@@ -102,7 +103,7 @@ fn an_epoch_resumed_at_a_batch_delivers_the_rest_of_the_whole_epoch() {
     let batches = epoch_batches(data.len(), 4, Some((9, 1)));
     let images = |workers: usize, first: usize| {
         Loader::new(batcher(), workers)
-            .with_augmentation(crate::augment::Augmentation::CROP_FLIP, 5)
+            .with_augmentation(crate::augment::Augmentation::crop_flip(), 5)
             .run_from(&data, &batches, first, 1, |it| {
                 assert_eq!(it.len(), batches.len() - first.min(batches.len()));
                 it.map(|(b, _)| b.images.into_data().try_into_vec_as::<f32>().unwrap())
