@@ -43,8 +43,7 @@ pub use predict::{PredictArgs, predict};
 pub use report::{ReportArgs, ReportFormat};
 pub use runs::{RunsArgs, SortKey, runs};
 pub use train::{
-    AugmentChoice, CalibrateChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs,
-    train, train_with,
+    CalibrateChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train, train_with,
 };
 
 use crate::backend::Backend;

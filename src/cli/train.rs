@@ -6,8 +6,11 @@ use std::sync::atomic::AtomicBool;
 
 use kiln_data::augment::Augmentation;
 use kiln_data::folder::Unreadable;
+use kiln_data::mix::Mixing;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::class_index;
+use kiln_train::ema::EmaConfig;
+use kiln_train::plateau::Plateau;
 use kiln_train::{
     BinaryHead, Calibration, ClassWeights, ConfigError, DecisionThreshold, DirPolicy,
     EvaluationConfig, GradClipping, LrSchedule, Mode, MonitorConfig, OptimizerConfig, Pretrained,
@@ -132,6 +135,23 @@ pub struct TrainArgs {
     /// cosine, 0 otherwise]; at most a fifth of the run.
     #[arg(long, value_name = "STEPS")]
     pub warmup_steps: Option<usize>,
+    /// With --schedule plateau: epochs without improvement of --monitor (default valid_loss)
+    /// tolerated before the rate drops [default: 10].
+    #[arg(long, value_name = "EPOCHS")]
+    pub plateau_patience: Option<usize>,
+    /// With --schedule plateau: the rate's multiplier at a plateau [default: 0.1].
+    #[arg(long, value_name = "FACTOR")]
+    pub plateau_factor: Option<f64>,
+    /// With --schedule plateau: epochs of rest after a drop [default: 0].
+    #[arg(long, value_name = "EPOCHS")]
+    pub plateau_cooldown: Option<usize>,
+    /// With --schedule plateau: the least relative change that counts as an improvement
+    /// [default: 1e-4].
+    #[arg(long, value_name = "X")]
+    pub plateau_threshold: Option<f64>,
+    /// With --schedule plateau: the rate never drops below this [default: 0].
+    #[arg(long, value_name = "LR")]
+    pub min_lr: Option<f64>,
     /// With --schedule step: epochs between decays [default: 30].
     #[arg(long, value_name = "EPOCHS")]
     pub lr_step_epochs: Option<usize>,
@@ -141,12 +161,43 @@ pub struct TrainArgs {
     /// With --schedule step or multistep: the decay factor [default: 0.1].
     #[arg(long, value_name = "GAMMA")]
     pub lr_gamma: Option<f64>,
-    /// Training-time augmentation, seeded (validation and test images are never augmented):
-    /// none; crop-flip (4-pixel padded random crop + horizontal flip, the CIFAR recipe);
-    /// affine (±10° rotation, ±10% shift and scale, for digits and clothing); dataset (CIFAR and
-    /// image folders crop-flip, the MNIST family affine).
-    #[arg(long, value_enum, default_value = "none")]
-    pub augment: AugmentChoice,
+    /// Training-time augmentation, seeded (validation and test images are never augmented): a
+    /// comma-separated pipeline of crop[:P], flip, crop-flip (4-pixel padded random crop +
+    /// horizontal flip, the CIFAR recipe), affine[:DEG:SHIFT:SCALE] (±10° rotation, ±10% shift
+    /// and scale, for digits and clothing), random-resized-crop[:MIN[:MAX]],
+    /// color-jitter[:B:C:S:H], trivial-augment, rand-augment[:N:M], auto-augment (CIFAR-10
+    /// policy), random-erasing[:P] (last; on the normalized image) — torchvision's transforms
+    /// — or none, or dataset (CIFAR and image folders crop-flip, the MNIST family affine).
+    #[arg(long, value_name = "PIPELINE", default_value = "none")]
+    pub augment: String,
+    /// Mixup's α: each batch blended with itself reversed by λ ~ Beta(α, α), soft targets
+    /// (timm's Mixup; 0: off). Training accuracy is then counted against each image's dominant
+    /// label.
+    #[arg(long, value_name = "ALPHA")]
+    pub mixup_alpha: Option<f32>,
+    /// CutMix's α: a box of the reversed batch pasted into each image, λ ~ Beta(α, α) corrected
+    /// to the area kept (timm's CutMix; 0: off).
+    #[arg(long, value_name = "ALPHA")]
+    pub cutmix_alpha: Option<f32>,
+    /// With --mixup-alpha/--cutmix-alpha: the probability a batch is mixed.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub mixup_prob: f32,
+    /// With both --mixup-alpha and --cutmix-alpha: the probability a mixed batch uses CutMix.
+    #[arg(long, value_name = "P", default_value_t = 0.5)]
+    pub mixup_switch_prob: f32,
+    /// Keep an exponential moving average of the weights with this decay (e.g. 0.999; timm's
+    /// --model-ema-decay); validation, checkpoints, model.bpk and the test report use it, the
+    /// trained weights go to model-raw.bpk.
+    #[arg(long, value_name = "DECAY")]
+    pub ema_decay: Option<f64>,
+    /// With --ema-decay: timm's warm-up of the decay, 1 − (1 + step)^(−2/3) until it reaches
+    /// DECAY.
+    #[arg(long, requires = "ema_decay")]
+    pub ema_warmup: bool,
+    /// Weight decay of the norm and bias parameters (every parameter of rank ≤ 1) instead of
+    /// --weight-decay (torchvision's --norm-weight-decay; timm's recipes use 0).
+    #[arg(long, value_name = "DECAY")]
+    pub norm_weight_decay: Option<f32>,
     /// Threads assembling batches ahead of the model (0: on the training thread). Results
     /// do not depend on it.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -301,6 +352,8 @@ pub enum ScheduleChoice {
     Multistep,
     /// OneCycleLR.
     Onecycle,
+    /// ReduceLROnPlateau on --monitor (default valid_loss).
+    Plateau,
 }
 
 /// `--optimizer`.
@@ -312,35 +365,6 @@ pub enum OptimizerChoice {
     Adamw,
     /// SGD.
     Sgd,
-}
-
-/// `--augment`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AugmentChoice {
-    /// No augmentation.
-    None,
-    /// The dataset's usual recipe.
-    Dataset,
-    /// Padded random crop and horizontal flip.
-    CropFlip,
-    /// Small random rotation, shift and scale.
-    Affine,
-}
-
-impl AugmentChoice {
-    /// The augmentation for `dataset`.
-    pub fn resolve(self, dataset: &DatasetSource) -> Augmentation {
-        match self {
-            Self::None => Augmentation::NONE,
-            Self::CropFlip => Augmentation::CROP_FLIP,
-            Self::Affine => Augmentation::AFFINE,
-            Self::Dataset => match dataset {
-                DatasetSource::Named(DatasetName::Cifar10 | DatasetName::Cifar100)
-                | DatasetSource::Folder(_) => Augmentation::CROP_FLIP,
-                DatasetSource::Named(_) => Augmentation::AFFINE,
-            },
-        }
-    }
 }
 
 impl TrainArgs {
@@ -472,7 +496,13 @@ impl TrainArgs {
             .with_lr(self.lr)
             .with_seed(self.seed)
             .with_loader_workers(self.loader_workers)
-            .with_augmentation(self.augment.resolve(dataset))
+            .with_augmentation(self.augmentation(dataset)?)
+            .with_mixing(self.mixing())
+            .with_ema(self.ema_decay.map(|decay| EmaConfig {
+                decay,
+                warmup: self.ema_warmup,
+            }))
+            .with_norm_weight_decay(self.norm_weight_decay)
             .with_optimizer(self.optimizer()?)
             .with_grad_clipping(match (self.clip_grad_norm, self.clip_grad_value) {
                 (Some(max), _) => Some(GradClipping::Norm(max)),
@@ -487,6 +517,36 @@ impl TrainArgs {
                 SamplerChoice::Balanced => Sampler::Balanced,
             })
             .with_schedule(self.schedule()?))
+    }
+
+    /// `--augment`: `dataset`, or a pipeline.
+    fn augmentation(&self, dataset: &DatasetSource) -> Result<Augmentation, CliError> {
+        match self.augment.trim() {
+            "dataset" => Ok(match dataset {
+                DatasetSource::Named(DatasetName::Cifar10 | DatasetName::Cifar100)
+                | DatasetSource::Folder(_) => Augmentation::crop_flip(),
+                DatasetSource::Named(_) => Augmentation::affine(),
+            }),
+            pipeline => pipeline
+                .parse()
+                .map_err(|e: kiln_data::augment::AugmentError| {
+                    flag_error("--augment", e.to_string())
+                }),
+        }
+    }
+
+    /// `--mixup-alpha`, `--cutmix-alpha` and their probabilities.
+    fn mixing(&self) -> Option<Mixing> {
+        let (mixup, cutmix) = (
+            self.mixup_alpha.unwrap_or(0.0),
+            self.cutmix_alpha.unwrap_or(0.0),
+        );
+        (self.mixup_alpha.is_some() || self.cutmix_alpha.is_some()).then_some(Mixing {
+            mixup_alpha: mixup,
+            cutmix_alpha: cutmix,
+            prob: self.mixup_prob,
+            switch_prob: self.mixup_switch_prob,
+        })
     }
 
     /// `--optimizer` with its hyper-parameters (PyTorch's defaults where not given).
@@ -558,6 +618,16 @@ impl TrainArgs {
             &[Multistep],
         )?;
         only_with(self.lr_gamma.is_some(), "--lr-gamma", &[Step, Multistep])?;
+        let plateau_flags = [
+            (self.plateau_patience.is_some(), "--plateau-patience"),
+            (self.plateau_factor.is_some(), "--plateau-factor"),
+            (self.plateau_cooldown.is_some(), "--plateau-cooldown"),
+            (self.plateau_threshold.is_some(), "--plateau-threshold"),
+            (self.min_lr.is_some(), "--min-lr"),
+        ];
+        for (given, flag) in plateau_flags {
+            only_with(given, flag, &[ScheduleChoice::Plateau])?;
+        }
         let warmup = self.warmup_steps;
         let gamma = self.lr_gamma.unwrap_or(0.1);
         Ok(match choice {
@@ -586,6 +656,19 @@ impl TrainArgs {
                 ));
             }
             ScheduleChoice::Onecycle => LrSchedule::ONE_CYCLE,
+            ScheduleChoice::Plateau => {
+                let monitor = self.monitor.clone().unwrap_or_else(|| "valid_loss".into());
+                let defaults = Plateau::new(monitor, self.plateau_patience.unwrap_or(10));
+                LrSchedule::Plateau(Plateau {
+                    warmup_steps: warmup.unwrap_or(0),
+                    mode: self.mode,
+                    factor: self.plateau_factor.unwrap_or(defaults.factor),
+                    cooldown: self.plateau_cooldown.unwrap_or(defaults.cooldown),
+                    threshold: self.plateau_threshold.unwrap_or(defaults.threshold),
+                    min_lr: self.min_lr.unwrap_or(defaults.min_lr),
+                    ..defaults
+                })
+            }
         })
     }
 
@@ -629,6 +712,13 @@ fn flag_of(field: &str, clip_by_norm: bool) -> Option<&'static str> {
         "training.schedule.step_epochs" => "--lr-step-epochs",
         "training.schedule.gamma" => "--lr-gamma",
         "training.schedule.milestones" => "--lr-milestones",
+        "training.schedule.monitor" => "--monitor",
+        "training.schedule.factor" => "--plateau-factor",
+        "training.schedule.threshold" => "--plateau-threshold",
+        "training.schedule.min_lr" => "--min-lr",
+        "training.norm_weight_decay" => "--norm-weight-decay",
+        "training.mixing" => "--mixup-alpha",
+        "training.ema.decay" => "--ema-decay",
         "limit" => "--limit",
         "devices" => "--devices",
         "data_dir" => "--data-dir",

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use kiln::backend::Backend;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn kiln(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
@@ -311,9 +311,10 @@ fn cpu_training_is_deterministic() {
             &std::fs::read_to_string(tmp.path().join(format!("{backend}-1/config.json"))).unwrap(),
         )
         .unwrap();
+        let affine = &config["training"]["augmentation"][0];
         assert_eq!(
-            config["training"]["augmentation"]["affine"]["degrees"],
-            10.0
+            (&affine["op"], &affine["degrees"]),
+            (&json!("affine"), &json!(10.0))
         );
         assert_eq!(config["training"]["loader_workers"], 3);
     }

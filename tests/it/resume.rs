@@ -42,10 +42,40 @@ fn limit(backend: &str) -> &'static str {
     }
 }
 
-fn args<'a>(data: &'a str, dir: &'a str, backend: &'a str) -> Vec<&'a str> {
+/// Every ingredient of the training recipe at once: an augmentation policy with random erasing,
+/// Mixup and CutMix, an EMA of the weights (with warm-up), the plateau schedule (its threshold
+/// so high that the rate drops after every epoch, so its state matters) and a separate decay
+/// for norm and bias parameters.
+const RECIPE: [&str; 22] = [
+    "--augment",
+    "trivial-augment,random-erasing:0.5",
+    "--mixup-alpha",
+    "0.2",
+    "--cutmix-alpha",
+    "1.0",
+    "--ema-decay",
+    "0.9",
+    "--ema-warmup",
+    "--schedule",
+    "plateau",
+    "--plateau-patience",
+    "0",
+    "--plateau-threshold",
+    "0.9",
+    "--optimizer",
+    "adamw",
+    "--weight-decay",
+    "0.05",
+    "--norm-weight-decay",
+    "0",
+    "--warmup-steps=10",
+];
+
+fn args<'a>(data: &'a str, dir: &'a str, backend: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = common::mnist_args(data, dir, backend);
     args.extend(["--limit", limit(backend)]);
     args.extend(FLAGS);
+    args.extend(extra);
     args
 }
 
@@ -63,8 +93,9 @@ fn rows(dir: &Path) -> Vec<String> {
 }
 
 /// Everything a resumed run must reproduce: `metrics.csv` (but the seconds), `lr.csv`, the
-/// kept checkpoints' names, the weights of model.bpk and model-best.bpk as bits, and the
-/// TensorBoard values (but the seconds) by tag and step, each once.
+/// kept checkpoints' names, the weights of model.bpk, model-best.bpk and (with an EMA)
+/// model-raw.bpk as bits, and the TensorBoard values (but the seconds) by tag and step, each
+/// once.
 fn outcome(dir: &Path) -> Outcome {
     let mut kept: Vec<String> = std::fs::read_dir(dir.join(artifacts::CHECKPOINTS))
         .unwrap()
@@ -75,10 +106,15 @@ fn outcome(dir: &Path) -> Outcome {
         rows(dir),
         std::fs::read_to_string(dir.join(artifacts::LR)).unwrap(),
         kept,
-        vec![
-            weights(dir, None),
-            weights(dir, Some(artifacts::BEST_MODEL)),
-        ],
+        [
+            None,
+            Some(artifacts::BEST_MODEL),
+            Some(artifacts::MODEL_RAW),
+        ]
+        .into_iter()
+        .filter(|f| f.is_none_or(|f| dir.join(f).exists()))
+        .map(|f| weights(dir, f))
+        .collect(),
         tensorboard_values(dir),
     )
 }
@@ -149,10 +185,15 @@ fn state(dir: &Path) -> Option<TrainingState> {
 }
 
 /// Starts `kiln train` in the background, its output in `dir.log`.
-fn spawn(data: &Path, dir: &Path, backend: &str) -> Child {
+fn spawn(data: &Path, dir: &Path, backend: &str, extra: &[&str]) -> Child {
     let log = std::fs::File::create(dir.with_extension("log")).unwrap();
     Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args(data.to_str().unwrap(), dir.to_str().unwrap(), backend))
+        .args(args(
+            data.to_str().unwrap(),
+            dir.to_str().unwrap(),
+            backend,
+            extra,
+        ))
         .env("KILN_OFFLINE", "1")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -184,34 +225,71 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     common::write_dataset(&data, 1264, 50, false);
-    for backend in Backend::compiled().into_iter().filter(|b| !b.is_gpu()) {
-        let b = backend.to_string();
+    // Each CPU backend with the base flags; the recipe's ingredients on the first of them.
+    let backends: Vec<String> = (Backend::compiled().into_iter())
+        .filter(|b| !b.is_gpu())
+        .map(|b| b.to_string())
+        .collect();
+    let recipe = backends
+        .first()
+        .map(|b| (format!("{b}-recipe"), b.clone(), &RECIPE[..]));
+    let cases = (backends.iter().map(|b| (b.clone(), b.clone(), &[][..]))).chain(recipe);
+    for (case, b, extra) in cases {
         let start = Instant::now();
-        let whole = tmp.path().join(format!("{b}-whole"));
-        let out = common::kiln_bin(&args(data.to_str().unwrap(), whole.to_str().unwrap(), &b));
-        assert!(out.status.success());
+        let whole = tmp.path().join(format!("{case}-whole"));
+        let whole_args = args(data.to_str().unwrap(), whole.to_str().unwrap(), &b, extra);
+        let out = common::kiln_bin(&whole_args);
+        assert!(
+            out.status.success(),
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let expected = outcome(&whole);
+        if !extra.is_empty() {
+            let lr: Vec<f64> = (expected.0.iter().skip(1))
+                .map(|row| row.split(',').nth(5).unwrap().parse().unwrap())
+                .collect();
+            // Epoch 1 sets the best, epoch 2 misses it by 90%: epoch 3 runs at a tenth.
+            assert!(lr[2] > lr[4], "{case}: the plateau drops the rate: {lr:?}");
+            assert!(
+                expected.0[0].ends_with(",accuracy_against"),
+                "{:?}",
+                expected.0[0]
+            );
+            assert!(
+                expected.0[1].ends_with(",dominant_label") && expected.0[2].ends_with(",label")
+            );
+            assert_eq!(
+                expected.3.len(),
+                3,
+                "{case}: model-raw.bpk kept beside the average"
+            );
+            assert!(
+                expected.3[0] != expected.3[2],
+                "{case}: averaged ≠ raw weights"
+            );
+        }
         assert_eq!(expected.0.len(), 7, "header + 3 epochs × 2 phases");
         assert_eq!(expected.2.len(), 2, "{:?}", expected.2);
 
         // SIGKILL as soon as epoch 1's state is saved: in the middle of epoch 2.
-        let killed = tmp.path().join(format!("{b}-killed"));
-        let mut child = spawn(&data, &killed, &b);
+        let killed = tmp.path().join(format!("{case}-killed"));
+        let mut child = spawn(&data, &killed, &b, extra);
         wait_for_epoch_2(&mut child, &killed);
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(rows(&killed).len(), 3, "{b}: killed after epoch 2 ended");
+        assert_eq!(rows(&killed).len(), 3, "{case}: killed after epoch 2 ended");
         assert!(!killed.join(artifacts::MODEL).exists());
         resume(&killed);
         same(
             &outcome(&killed),
             &expected,
-            &format!("{b}: resumed after SIGKILL"),
+            &format!("{case}: resumed after SIGKILL"),
         );
 
         // Ctrl-C: the step in progress finishes, the state is saved, exit code 130.
-        let interrupted = tmp.path().join(format!("{b}-interrupted"));
-        let mut child = spawn(&data, &interrupted, &b);
+        let interrupted = tmp.path().join(format!("{case}-interrupted"));
+        let mut child = spawn(&data, &interrupted, &b, extra);
         wait_for_epoch_2(&mut child, &interrupted);
         let kill = format!("kill -INT {}", child.id());
         assert!(
@@ -235,16 +313,16 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
         same(
             &outcome(&interrupted),
             &expected,
-            &format!("{b}: resumed after Ctrl-C"),
+            &format!("{case}: resumed after Ctrl-C"),
         );
 
         // The comparison can fail: another seed's run ends elsewhere.
-        let other = tmp.path().join(format!("{b}-other"));
-        let mut other_args = args(data.to_str().unwrap(), other.to_str().unwrap(), &b);
+        let other = tmp.path().join(format!("{case}-other"));
+        let mut other_args = args(data.to_str().unwrap(), other.to_str().unwrap(), &b, extra);
         other_args.extend(["--seed", "8"]);
         assert!(common::kiln_bin(&other_args).status.success());
         assert_ne!(rows(&other), expected.0);
-        eprintln!("{b}: {:.1} s", start.elapsed().as_secs_f64());
+        eprintln!("{case}: {:.1} s", start.elapsed().as_secs_f64());
     }
 }
 

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use kiln_data::DatasetSource;
 use kiln_data::augment::Augmentation;
+use kiln_data::mix::Mixing;
 use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::class_weights::ClassWeights;
+use crate::ema::EmaConfig;
 use crate::monitor::Mode;
 use crate::optimizer::{GradClipping, OptimizerConfig};
 use crate::schedule::LrSchedule;
@@ -57,6 +59,16 @@ pub struct TrainingConfig {
     /// How each epoch draws the training images.
     #[config(default = "Sampler::Shuffle")]
     pub sampler: Sampler,
+    /// Weight decay of the norm and bias parameters (every parameter of rank ≤ 1) when it
+    /// should differ from the optimizer's (torchvision's `--norm-weight-decay`); none: the
+    /// optimizer's decay for every parameter.
+    pub norm_weight_decay: Option<f32>,
+    /// Mixup / CutMix of every training batch ([`kiln_data::mix`]), with soft-target
+    /// cross-entropy.
+    pub mixing: Option<Mixing>,
+    /// An exponential moving average of the weights ([`crate::ema`]), used for validation, the
+    /// checkpoints, `model.bpk` and the test report.
+    pub ema: Option<EmaConfig>,
 }
 
 /// How an epoch draws the training images.

@@ -112,6 +112,13 @@ impl<A> RunConfig<A> {
         if self.devices == 0 {
             return Err(ConfigError::new("devices", Problem::Zero));
         }
+        if self.training.mixing.is_some() && (self.devices > 1 || self.binary_head.is_some()) {
+            return Err(ConfigError::rule(
+                "training.mixing",
+                "Mixup and CutMix train a softmax head on one device (not with devices > 1 or \
+                 a binary head)",
+            ));
+        }
         if self.data_dir.is_some() && matches!(self.dataset, kiln_data::DatasetSource::Folder(_)) {
             return Err(ConfigError::rule(
                 "data_dir",
@@ -281,7 +288,30 @@ impl TrainingConfig {
         if let Some(ClassWeights::Values(weights)) = &self.class_weights {
             check_class_weights(weights, classes)?;
         }
-        check_schedule(&self.schedule).map_err(|e| e.within("schedule"))
+        if let Some(decay) = self.norm_weight_decay {
+            non_negative("norm_weight_decay", f64::from(decay))?;
+        }
+        if let Some(mixing) = &self.mixing {
+            mixing.check().map_err(|e| ConfigError::rule("mixing", e))?;
+        }
+        if let Some(ema) = &self.ema
+            && !(0.0..1.0).contains(&ema.decay)
+        {
+            return Err(out_of_range("ema.decay", ema.decay, "[0, 1)"));
+        }
+        check_schedule(&self.schedule, classes).map_err(|e| e.within("schedule"))
+    }
+
+    /// The plateau schedule's monitored quantity, parsed against `classes` classes (named by
+    /// index: `valid_recall:3`).
+    pub(crate) fn plateau_monitor(&self, classes: usize) -> Result<Option<Monitor>, ConfigError> {
+        let LrSchedule::Plateau(p) = &self.schedule else {
+            return Ok(None);
+        };
+        let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+        Monitor::parse(&p.monitor, p.mode, &names)
+            .map(Some)
+            .map_err(|e| ConfigError::new("schedule.monitor", e))
     }
 }
 
@@ -339,8 +369,19 @@ fn check_optimizer(optimizer: &OptimizerConfig) -> Result<(), ConfigError> {
     }
 }
 
-fn check_schedule(schedule: &LrSchedule) -> Result<(), ConfigError> {
+fn check_schedule(schedule: &LrSchedule, classes: usize) -> Result<(), ConfigError> {
     match schedule {
+        LrSchedule::Plateau(p) => {
+            let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+            Monitor::parse(&p.monitor, p.mode, &names)
+                .map_err(|e| ConfigError::new("monitor", e))?;
+            if !(p.factor > 0.0 && p.factor < 1.0) {
+                return Err(out_of_range("factor", p.factor, "(0, 1)"));
+            }
+            non_negative("threshold", p.threshold)?;
+            non_negative("min_lr", p.min_lr)?;
+            non_negative("eps", p.eps)
+        }
         LrSchedule::Constant | LrSchedule::WarmupConstant { .. } => Ok(()),
         LrSchedule::WarmupCosine { min_ratio, .. } => {
             if !(0.0..=1.0).contains(min_ratio) {

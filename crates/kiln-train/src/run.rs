@@ -40,8 +40,10 @@ pub mod artifacts {
     pub const CONFIG: &str = "config.json";
     /// Per-epoch metrics.
     pub const METRICS: &str = "metrics.csv";
-    /// The trained weights (burnpack).
+    /// The trained weights (burnpack): with an EMA, the averaged ones.
     pub const MODEL: &str = "model.bpk";
+    /// With an EMA, the trained weights that were averaged.
+    pub const MODEL_RAW: &str = "model-raw.bpk";
     /// Test-split classification report (scikit-learn `output_dict` layout + extras).
     pub const EVAL: &str = "eval.json";
     /// Test-split per-sample predictions.
@@ -236,6 +238,12 @@ fn run_claimed<A: Architecture>(
             batch: 0,
             saved,
         });
+    }
+    if let Some(raw) = &fitted.raw {
+        let path = dir.join(artifacts::MODEL_RAW);
+        raw.valid()
+            .save_file(&path)
+            .map_err(|e| TrainError::artifact(&path, e))?;
     }
     let model = fitted.model.valid();
     // What is fitted on the validation split — the temperature, then a binary head's threshold
@@ -445,7 +453,8 @@ fn builtin_callbacks<A: serde::Serialize>(
         callbacks.push(Box::new(tensorboard));
     }
     let jsonl = MetricsJsonl::create(&dir.join(artifacts::METRICS_JSONL), extra.clone())?;
-    let csv = MetricsCsv::create(&dir.join(artifacts::METRICS), extra)?;
+    let mixed = resolved.training.mixing.is_some();
+    let csv = MetricsCsv::create(&dir.join(artifacts::METRICS), extra, mixed)?;
     callbacks.insert(0, Box::new(csv));
     callbacks.insert(1, Box::new(jsonl));
     let monitor = plan.monitor.as_ref().map(|(m, _)| m.clone());

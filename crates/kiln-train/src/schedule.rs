@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::plateau::Plateau;
+
 /// How the learning rate moves over the run. Warm-up, where a schedule has it, is linear from
 /// `base / warmup_steps` to `base` over the first `warmup_steps` steps, capped at a fifth of
 /// the run so that short runs still get the rest of the schedule.
@@ -57,6 +59,10 @@ pub enum LrSchedule {
         /// `initial_lr / min_lr`.
         final_div_factor: f64,
     },
+    /// `ReduceLROnPlateau` ([`crate::plateau`]): the rate drops when a monitored quantity
+    /// stops improving; `base` is then the schedule's current rate, after an optional warm-up
+    /// that scales it.
+    Plateau(Plateau),
 }
 
 impl LrSchedule {
@@ -68,7 +74,7 @@ impl LrSchedule {
     };
 
     /// The rate at 0-based `step` of `total_steps`, with `steps_per_epoch` optimizer steps in
-    /// an epoch.
+    /// an epoch (for [`Self::Plateau`], `base` is the plateau state's rate).
     pub fn lr_at(&self, base: f64, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
         let warm = |warmup_steps: usize| {
             let w = warmup_steps.min(total_steps / 5);
@@ -110,6 +116,7 @@ impl LrSchedule {
                 let decays = milestones.iter().filter(|&&m| m <= epoch).count();
                 base * gamma.powi(decays as i32) * warm(*warmup_steps)
             }
+            Self::Plateau(p) => base * warm(p.warmup_steps),
             Self::OneCycle {
                 pct_start,
                 div_factor,

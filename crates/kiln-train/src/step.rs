@@ -10,6 +10,7 @@ use kiln_models::ImageClassifier;
 
 use crate::data_parallel::{BatchGrads, Replicas};
 use crate::error::TrainError;
+use crate::soft_targets::SoftCrossEntropy;
 
 /// Computes a training batch's loss, logits and gradients for the model as it stands.
 pub(crate) trait StepStrategy<M> {
@@ -27,9 +28,11 @@ pub(crate) trait StepStrategy<M> {
 }
 
 /// The whole batch on the model's device: cross-entropy (class-weighted, label-smoothed as
-/// configured) or, with a one-logit head, binary cross-entropy with `pos_weight`.
+/// configured; against a mixed batch's soft targets when it has them) or, with a one-logit
+/// head, binary cross-entropy with `pos_weight`.
 pub(crate) struct OneDevice {
     pub(crate) loss: CrossEntropyLoss,
+    pub(crate) soft: SoftCrossEntropy,
     pub(crate) binary_pos_weight: Option<f64>,
 }
 
@@ -44,9 +47,10 @@ impl<M: ImageClassifier> StepStrategy<M> for OneDevice {
     ) -> Result<BatchGrads, TrainError> {
         let logits = crate::binary::class_logits(model.forward(batch.images));
         let targets = batch.targets;
-        let loss = match self.binary_pos_weight {
-            Some(w) => crate::binary::binary_loss(logits.clone(), targets, w),
-            None => self.loss.forward(logits.clone(), targets),
+        let loss = match (self.binary_pos_weight, batch.soft_targets) {
+            (Some(w), _) => crate::binary::binary_loss(logits.clone(), targets, w),
+            (None, Some(soft)) => self.soft.forward(logits.clone(), soft),
+            (None, None) => self.loss.forward(logits.clone(), targets),
         };
         let value = loss.clone().into_scalar::<f64>();
         let loss = match group_len {

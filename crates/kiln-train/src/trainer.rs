@@ -17,18 +17,27 @@ use kiln_models::ImageClassifier;
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
 use crate::data_parallel::{self, BatchGrads, Replicas};
+use crate::ema::WeightAverage;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
+use crate::monitor::Monitor;
+use crate::optimizer::norm_and_bias_ids;
 use crate::plan::{ConfigError, check_binary_training};
+use crate::plateau::PlateauState;
+use crate::schedule::LrSchedule;
+use crate::soft_targets::SoftCrossEntropy;
 use crate::step::{DataParallel, OneDevice, StepStrategy};
 use crate::training_state::{self, Position, TrainingState, batch_seed, write_atomically};
 
 /// What [`fit`] returns.
 #[derive(Debug, Clone)]
 pub struct Fitted<M> {
-    /// The model after the last epoch run.
+    /// The model after the last epoch run: with an EMA ([`TrainingConfig::ema`]), its
+    /// averaged weights.
     pub model: M,
+    /// With an EMA, the trained (not averaged) weights.
+    pub raw: Option<M>,
     /// Every epoch's metrics.
     pub history: History,
     /// Why training ended before `config.epochs`, if a callback stopped it.
@@ -126,13 +135,14 @@ pub fn fit<M: ImageClassifier + 'static>(
             Batcher::new(data.norm, device.clone().autodiff()),
             config.loader_workers,
         )
-        .with_augmentation(config.augmentation, config.seed),
+        .with_augmentation(config.augmentation.clone(), config.seed)
+        .with_mixing(config.mixing),
         eval: Loader::new(
             Batcher::new(data.norm, device.clone()),
             config.loader_workers,
         ),
     };
-    let mut run = EpochLoop::start(data, settings, callbacks)?;
+    let mut run = EpochLoop::start(&model, data, settings, callbacks)?;
     let mut model = model;
     for epoch in run.epochs() {
         model = run.train_phase(model, epoch, &loaders.train, strategy.as_mut(), callbacks)?;
@@ -144,8 +154,13 @@ pub fn fit<M: ImageClassifier + 'static>(
     for cb in callbacks.iter_mut() {
         cb.on_train_end(&run.history)?;
     }
+    let (model, raw) = match &run.average {
+        Some(average) => (average.applied(model.clone()), Some(model)),
+        None => (model, None),
+    };
     Ok(Fitted {
         model,
+        raw,
         history: run.history,
         stopped_early: run.stopped_early,
     })
@@ -169,11 +184,18 @@ fn step_strategy<M: ImageClassifier + 'static>(
     let loss = CrossEntropyLossConfig::new()
         .with_weights(weights.clone())
         .with_smoothing(config.label_smoothing);
+    let autodiff = settings.device.clone().autodiff();
     match options.devices.len() {
         0 | 1 => Ok(Box::new(OneDevice {
-            loss: loss.init(&settings.device.clone().autodiff()),
+            loss: loss.init(&autodiff),
+            soft: SoftCrossEntropy::new(weights.as_deref(), config.label_smoothing, &autodiff),
             binary_pos_weight: options.binary_pos_weight,
         })),
+        n if config.mixing.is_some() => Err(ConfigError::rule(
+            "mixing",
+            format!("Mixup and CutMix train on one device, not {n}"),
+        )
+        .into()),
         n if data_parallel::has_running_statistics(model) => Err(ConfigError::rule(
             "devices",
             format!(
@@ -198,10 +220,21 @@ fn step_strategy<M: ImageClassifier + 'static>(
     }
 }
 
-/// The optimizer the recipe asks for, with a resumed run's saved state loaded into it.
-fn restored_optimizer(settings: &FitSettings) -> Result<ModuleOptimizer, TrainError> {
+/// The optimizer the recipe asks for (the norm and bias parameters of `model` a group of
+/// their own when their decay differs), with a resumed run's saved state loaded into it.
+fn restored_optimizer<M: ImageClassifier>(
+    settings: &FitSettings,
+    model: &M,
+) -> Result<ModuleOptimizer, TrainError> {
     let config = &settings.training;
-    let optim = config.optimizer.init(config.grad_clipping);
+    let optim = match config.norm_weight_decay {
+        Some(decay) => {
+            config
+                .optimizer
+                .init_grouped(config.grad_clipping, decay, norm_and_bias_ids(model))
+        }
+        None => config.optimizer.init(config.grad_clipping),
+    };
     let Some(state) = &settings.options.resume else {
         return Ok(optim);
     };
@@ -237,11 +270,16 @@ struct EpochLoop<'a> {
     /// The rate of the last step.
     lr: f64,
     sampling_weights: Vec<f64>,
+    /// The moving average of the weights, if the recipe keeps one.
+    average: Option<WeightAverage>,
+    /// The plateau schedule's monitored quantity and state, if the recipe has one.
+    plateau: Option<(Monitor, PlateauState)>,
 }
 
 impl<'a> EpochLoop<'a> {
     /// Restores a saved state if resuming, and tells the callbacks training starts.
-    fn start(
+    fn start<M: ImageClassifier>(
+        model: &M,
         data: FitData<'a>,
         settings: &'a FitSettings,
         callbacks: &mut [Box<dyn Callback>],
@@ -249,10 +287,26 @@ impl<'a> EpochLoop<'a> {
         let config = &settings.training;
         let steps_per_epoch = data.train.len().div_ceil(config.batch_size);
         let accumulate = config.grad_accumulation;
+        let plateau = match config.plateau_monitor(data.train.num_classes())? {
+            Some(monitor)
+                if monitor.phase == Phase::Valid && data.valid.is_none_or(|v| v.is_empty()) =>
+            {
+                return Err(ConfigError::rule(
+                    "schedule.monitor",
+                    format!(
+                        "{} needs a validation split, and the run has none",
+                        monitor.name
+                    ),
+                )
+                .into());
+            }
+            Some(monitor) => Some((monitor, PlateauState::new(config.lr))),
+            None => None,
+        };
         let mut run = Self {
             data,
             settings,
-            optim: restored_optimizer(settings)?,
+            optim: restored_optimizer(settings, model)?,
             history: History::new(),
             step: 0,
             first: (1, 0),
@@ -262,9 +316,11 @@ impl<'a> EpochLoop<'a> {
             total_steps: config.epochs * steps_per_epoch.div_ceil(accumulate),
             lr: config.lr,
             sampling_weights: balanced_class_weights(data.train.labels(), data.train.num_classes()),
+            average: config.ema.map(|ema| WeightAverage::new(ema, model)),
+            plateau,
         };
         if let Some(state) = &settings.options.resume {
-            run.restore(state, callbacks)?;
+            run.restore(model, state, callbacks)?;
         }
         let info = TrainInfo {
             epochs: config.epochs,
@@ -288,11 +344,21 @@ impl<'a> EpochLoop<'a> {
 
     /// Continues from `state`: the history and the position it saved (the optimizer is
     /// [`restored_optimizer`]).
-    fn restore(
+    fn restore<M: ImageClassifier>(
         &mut self,
+        model: &M,
         state: &TrainingState,
         callbacks: &mut [Box<dyn Callback>],
     ) -> Result<(), TrainError> {
+        if let Some(ema) = self.settings.training.ema {
+            let dir = self.checkpoint_dir().ok_or(TrainError::Internal(
+                "resuming needs the checkpoint directory of the state",
+            ))?;
+            self.average = Some(WeightAverage::new(ema, &state.load_average(dir, model)?));
+        }
+        if let (Some((_, plateau)), Some(saved)) = (&mut self.plateau, &state.plateau) {
+            *plateau = saved.clone();
+        }
         self.history = state.history.clone();
         self.step = state.step;
         self.first = (state.epoch, state.batch);
@@ -331,9 +397,18 @@ impl<'a> EpochLoop<'a> {
     fn lr_at(&self, step: usize) -> f64 {
         let config = &self.settings.training;
         let steps_per_epoch = self.steps_per_epoch.div_ceil(config.grad_accumulation);
+        let base = self.plateau.as_ref().map_or(config.lr, |(_, p)| p.lr);
         config
             .schedule
-            .lr_at(config.lr, step, self.total_steps, steps_per_epoch)
+            .lr_at(base, step, self.total_steps, steps_per_epoch)
+    }
+
+    /// The model validation, checkpoints and callbacks see: the averaged weights, if kept.
+    fn shown<M: ImageClassifier>(&self, model: &M) -> M {
+        match &self.average {
+            Some(average) => average.applied(model.clone()),
+            None => model.clone(),
+        }
     }
 
     /// The epoch's batches: a seeded shuffle, or balanced draws with replacement.
@@ -472,6 +547,9 @@ impl<'a> EpochLoop<'a> {
         }
         if ends_group {
             self.step += 1;
+            if let Some(average) = &mut self.average {
+                average.update(&model, self.step);
+            }
             if self.interrupted() {
                 let position = Position {
                     epoch: at.epoch,
@@ -481,10 +559,12 @@ impl<'a> EpochLoop<'a> {
                     running: Some(stats),
                     running_seconds: at.earlier_seconds + at.start.elapsed().as_secs_f64(),
                     stopped_early: None,
+                    plateau: self.plateau.as_ref().map(|(_, p)| p),
                 };
+                let average = self.average.as_ref().map(|_| self.shown(&model));
                 return Err(interrupt(
                     self.checkpoint_dir(),
-                    &model,
+                    (&model, average.as_ref()),
                     &self.optim,
                     position,
                 ));
@@ -505,7 +585,14 @@ impl<'a> EpochLoop<'a> {
             return Ok(());
         };
         let batch_size = self.settings.training.batch_size;
-        let eval = evaluate(&model.valid(), valid, loader, batch_size, false, None)?;
+        let eval = evaluate(
+            &self.shown(model).valid(),
+            valid,
+            loader,
+            batch_size,
+            false,
+            None,
+        )?;
         let metrics = eval
             .stats
             .finish(epoch, Phase::Valid, self.lr, eval.seconds);
@@ -525,8 +612,15 @@ impl<'a> EpochLoop<'a> {
         epoch: usize,
         callbacks: &mut [Box<dyn Callback>],
     ) -> Result<bool, TrainError> {
+        if let Some((monitor, plateau)) = &mut self.plateau
+            && let LrSchedule::Plateau(settings) = &self.settings.training.schedule
+        {
+            let this_epoch = self.history.iter().filter(|m| m.epoch == epoch);
+            plateau.step_epoch(settings, monitor, &this_epoch.cloned().collect::<Vec<_>>());
+        }
+        let shown = self.shown(model);
         for cb in callbacks.iter_mut() {
-            cb.on_epoch_end(&self.history, &Snapshot(model))?;
+            cb.on_epoch_end(&self.history, &Snapshot(&shown))?;
         }
         self.stopped_early = callbacks.iter().find_map(|cb| cb.stop_requested());
         let at = Position {
@@ -537,9 +631,11 @@ impl<'a> EpochLoop<'a> {
             running: None,
             running_seconds: 0.0,
             stopped_early: self.stopped_early.clone(),
+            plateau: self.plateau.as_ref().map(|(_, p)| p),
         };
         if let Some(dir) = self.checkpoint_dir() {
-            training_state::save(dir, model, &self.optim, at.clone())?;
+            let average = self.average.as_ref().map(|_| &shown);
+            training_state::save(dir, (model, average), &self.optim, at.clone())?;
         }
         if self.stopped_early.is_some() {
             return Ok(true);
@@ -577,7 +673,7 @@ struct BatchAt {
 /// Saves the state (when `dir` is given) and returns the error that ends an interrupted run.
 fn interrupt<M: ImageClassifier>(
     dir: Option<&Path>,
-    model: &M,
+    model: (&M, Option<&M>),
     optim: &ModuleOptimizer,
     at: Position<'_>,
 ) -> TrainError {

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 use crate::history::{History, PhaseAccumulator, exact_f64};
+use crate::plateau::PlateauState;
 
 /// The file inside the checkpoint directory saying where training stands.
 pub const STATE_FILE: &str = "state.json";
@@ -50,6 +51,13 @@ pub struct TrainingState {
     pub model: String,
     /// The optimizer state's file, inside the checkpoint directory.
     pub optimizer: String,
+    /// The moving average of the weights' file, inside the checkpoint directory (runs with an
+    /// EMA).
+    #[serde(default)]
+    pub average: Option<String>,
+    /// The plateau schedule's state (runs with one).
+    #[serde(default)]
+    pub plateau: Option<PlateauState>,
 }
 
 impl TrainingState {
@@ -69,6 +77,21 @@ impl TrainingState {
     /// The saved weights' path.
     pub fn model_path(&self, dir: &Path) -> PathBuf {
         dir.join(&self.model)
+    }
+
+    /// The saved moving average of the weights, loaded into a copy of `model`.
+    pub(crate) fn load_average<M: Module>(&self, dir: &Path, model: &M) -> Result<M, TrainError> {
+        let name = self.average.as_deref().ok_or_else(|| {
+            TrainError::artifact(
+                dir.join(STATE_FILE),
+                "the run keeps a moving average of the weights, and this state has none",
+            )
+        })?;
+        let path = dir.join(name);
+        model
+            .valid()
+            .try_load_file(&path)
+            .map_err(|e| TrainError::artifact(&path, e))
     }
 
     /// Restores the optimizer's state (from `dir`) into `optim`.
@@ -93,13 +116,15 @@ pub(crate) struct Position<'a> {
     pub running: Option<&'a PhaseAccumulator>,
     pub running_seconds: f64,
     pub stopped_early: Option<String>,
+    pub plateau: Option<&'a PlateauState>,
 }
 
-/// Saves `model`, `optim` and `at` into checkpoint directory `dir` (see the module docs for
-/// why a crash at any point leaves a complete checkpoint).
+/// Saves `model` (the weights, and their moving average if kept), `optim` and `at` into
+/// checkpoint directory `dir` (see the module docs for why a crash at any point leaves a
+/// complete checkpoint).
 pub(crate) fn save<M: Module>(
     dir: &Path,
-    model: &M,
+    (model, average): (&M, Option<&M>),
     optim: &ModuleOptimizer,
     at: Position<'_>,
 ) -> Result<(), TrainError> {
@@ -114,11 +139,19 @@ pub(crate) fn save<M: Module>(
         stopped_early: at.stopped_early,
         model: format!("model-{:08}-{}.bpk", at.step, at.epoch),
         optimizer: format!("optimizer-{:08}-{}.bpk", at.step, at.epoch),
+        average: average.map(|_| format!("average-{:08}-{}.bpk", at.step, at.epoch)),
+        plateau: at.plateau.cloned(),
     };
     let model_path = dir.join(&state.model);
     write_atomically(&model_path, |tmp| {
         model.valid().save_file(tmp).map_err(|e| e.to_string())
     })?;
+    if let (Some(average), Some(name)) = (average, &state.average) {
+        let path = dir.join(name);
+        write_atomically(&path, |tmp| {
+            average.valid().save_file(tmp).map_err(|e| e.to_string())
+        })?;
+    }
     let optim_path = dir.join(&state.optimizer);
     write_atomically(&optim_path, |tmp| {
         optim.to_record().save(tmp).map_err(|e| e.to_string())
@@ -133,8 +166,15 @@ pub(crate) fn save<M: Module>(
     let entries = std::fs::read_dir(dir).map_err(|e| TrainError::artifact(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with("model-") || name.starts_with("optimizer-");
-        if ours && name != state.model && name != state.optimizer {
+        let ours = ["model-", "optimizer-", "average-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        let current = [
+            Some(&state.model),
+            Some(&state.optimizer),
+            state.average.as_ref(),
+        ];
+        if ours && !current.contains(&Some(&name)) {
             match std::fs::remove_file(entry.path()) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(TrainError::artifact(entry.path(), e));

@@ -176,7 +176,7 @@ fn interrupted_runs_resume_to_the_uninterrupted_metrics_and_weights() {
             .with_lr(3e-3)
             .with_grad_accumulation(2)
             .with_loader_workers(2)
-            .with_augmentation(Augmentation::AFFINE)
+            .with_augmentation(Augmentation::affine())
             .with_optimizer(OptimizerConfig::Adam {
                 beta_1: 0.9,
                 beta_2: 0.999,

@@ -110,3 +110,34 @@ fn gradients_are_clipped_by_norm_or_by_value() {
         &moved_by(|i| f64::from(C[i]).clamp(-0.3, 0.3)),
     );
 }
+
+/// A weight vector and a bias: torchvision's `--norm-weight-decay` puts the bias (rank 1) in a
+/// group of its own decay.
+#[derive(Module, Debug)]
+struct Layer {
+    weight: Param<Tensor<2>>,
+    bias: Param<Tensor<1>>,
+}
+
+#[test]
+fn norm_and_bias_parameters_get_their_own_weight_decay() {
+    let device = Device::flex().autodiff();
+    let mut layer = Layer {
+        weight: Param::from_tensor(Tensor::from_floats([[1.0, -2.0]], &device)),
+        bias: Param::from_tensor(Tensor::from_floats([3.0], &device)),
+    };
+    assert_eq!(norm_and_bias_ids(&layer), vec![layer.bias.id]);
+    let sgd = OptimizerConfig::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.5,
+    };
+    let mut optim = sgd.init_grouped(None, 0.0, norm_and_bias_ids(&layer));
+    // A zero loss: only weight decay moves the parameters, θ ← θ − lr·λ·θ.
+    let loss = layer.weight.val().sum().mul_scalar(0.0) + layer.bias.val().sum().mul_scalar(0.0);
+    let grads = GradientsParams::from_grads(loss.backward(), &layer);
+    layer = optim.step(LR, layer, grads);
+    let read = |t: Tensor<1>| t.into_data().try_into_vec_as::<f32>().unwrap();
+    close(&read(layer.weight.val().flatten(0, 1)), &[0.95, -1.9]);
+    assert_eq!(read(layer.bias.val()), vec![3.0], "the bias is not decayed");
+}
