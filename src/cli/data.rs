@@ -10,6 +10,7 @@ use kiln_data::{
     class_balance_table, load, load_source,
 };
 
+use super::data_augment::{AugmentGridArgs, augment_grid};
 use super::error::CliError;
 
 /// Flags of `kiln data`.
@@ -33,6 +34,9 @@ pub enum DataAction {
     /// Duplicate images between the training and test files and inside each (exact by
     /// content, near by perceptual hash + pixel difference); never downloads.
     Leakage(LeakageArgs),
+    /// A grid of augmented samples (each image, then draws of --augment) as a PNG: what a
+    /// training pipeline does to the data.
+    Augment(AugmentGridArgs),
 }
 
 /// Flags of `kiln data leakage`.
@@ -150,7 +154,7 @@ pub struct DataSelect {
 impl DataSelect {
     /// The dataset these flags name: `--dataset`, or `--image-folder` scanned with
     /// `--image-size`/`--channels` (unreadable files to be skipped).
-    fn source(&self) -> Result<DatasetSource, CliError> {
+    pub(super) fn source(&self) -> Result<DatasetSource, CliError> {
         match (self.dataset, &self.image_folder) {
             (Some(name), _) => Ok(DatasetSource::Named(name)),
             (None, Some(root)) => {
@@ -172,6 +176,7 @@ pub fn data(args: &DataArgs) -> Result<(), CliError> {
         DataAction::Info(s) | DataAction::Verify(s) => (s, true),
         DataAction::Fetch(s) => (s, false),
         DataAction::Leakage(l) => return leakage(l).map(drop),
+        DataAction::Augment(a) => return augment_grid(a),
     };
     let train_error = |e: DataError| CliError::Train(e.into());
     let resolver = Resolver::from_env(select.data_dir.clone(), offline);

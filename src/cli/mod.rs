@@ -5,12 +5,14 @@ mod bench;
 mod compare;
 mod config_file;
 mod data;
+mod data_augment;
 mod diagnostic_args;
 mod error;
 mod eval;
 mod evaluation_args;
 mod export;
 mod html_report;
+mod lr_find;
 mod metrics;
 mod model_args;
 mod models;
@@ -29,12 +31,14 @@ pub use bench::{BenchArgs, bench};
 pub use compare::{CompareArgs, CompareFormat, compare_runs};
 pub use config_file::{Expanded, FlagOrigin, expand_config};
 pub use data::{DataAction, DataArgs, DataSelect, LeakageArgs, data, leakage};
+pub use data_augment::{AugmentGridArgs, augment_grid};
 pub use diagnostic_args::DiagnosticArgs;
 pub use error::{CliError, Origin};
 pub use eval::{EvalArgs, eval};
 pub use evaluation_args::EvaluationArgs;
 pub use export::{ExportArgs, FormatChoice, export};
 pub use html_report::{HtmlReportArgs, html_report};
+pub use lr_find::{LrFindArgs, lr_find};
 pub use metrics::{MetricsArgs, metrics};
 pub use model_args::ModelArgs;
 pub use models::{ModelsArgs, models};
@@ -72,6 +76,10 @@ enum Command {
     Compare(CompareArgs),
     /// Training and evaluation images per second of an architecture on this backend.
     Bench(BenchArgs),
+    /// The learning-rate range test: the loss as the rate grows exponentially, with a
+    /// suggested rate (takes `kiln train`'s flags; changes no run).
+    #[command(args_override_self = true)]
+    LrFind(Box<LrFindArgs>),
     /// Classify image files with a trained run or imported (e.g. torchvision) weights.
     Predict(PredictArgs),
     /// Write a trained run's model (or imported weights) as ONNX or PyTorch-named
@@ -97,7 +105,7 @@ where
 {
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let mut origins = Vec::new();
-    if args.get(1).is_some_and(|a| a == "train") {
+    if args.get(1).is_some_and(|a| a == "train" || a == "lr-find") {
         (args, origins) = match expand_config(args, 2) {
             Ok(expanded) => (expanded.args, expanded.origins),
             Err(e) => {
@@ -133,6 +141,7 @@ where
         Command::Runs(args) => exit_code(runs(&args)),
         Command::Data(args) => exit_code(data(&args)),
         Command::Bench(args) => exit_code(bench(registry, &args)),
+        Command::LrFind(args) => exit_code(lr_find(registry, &args)),
         Command::Report(args) => match html_report(&args) {
             Ok(path) => {
                 println!("{}", path.display());

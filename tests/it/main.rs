@@ -22,6 +22,7 @@ mod image_folder;
 mod imbalanced;
 mod leakage;
 mod pretrained;
+mod recipe;
 mod resume;
 mod runs;
 mod settings;

@@ -76,6 +76,7 @@ mod export;
 mod fitting;
 mod history;
 mod last_checkpoint;
+mod lr_find;
 mod lr_monitor;
 mod metrics_csv;
 mod metrics_jsonl;
@@ -119,6 +120,7 @@ pub use export::{ExportFormat, ExportInfo, ExportRequest, Exported, export_model
 pub use fitting::{CurvePoint, curve_of, read_curve, run_diagnostics};
 pub use history::{EpochMetrics, History, Phase, PhaseAccumulator};
 pub use last_checkpoint::{LastCheckpoint, Latest};
+pub use lr_find::{LrFind, LrFindPoint, LrFindSettings, lr_find, suggest};
 pub use lr_monitor::{LR_CSV_HEADER, LrMonitor};
 pub use metrics_csv::{ACCURACY_AGAINST, METRICS_CSV_HEADER, MetricsCsv};
 pub use metrics_jsonl::MetricsJsonl;

@@ -14,9 +14,10 @@ use kiln_models::{
 
 use crate::bench::{BenchSettings, Throughput};
 use crate::callback::Callback;
-use crate::config::RunConfig;
+use crate::config::{RunConfig, TrainingConfig};
 use crate::error::TrainError;
 use crate::export::{ExportInfo, ExportRequest, Exported};
+use crate::lr_find::{LrFind, LrFindSettings};
 use crate::plan::ConfigError;
 use crate::predict::{LoadedModel, ModelSource};
 use crate::recorded_run::{ArtifactEval, evaluate_artifacts};
@@ -64,6 +65,14 @@ trait Erased: Send + Sync {
         device: &Device,
         settings: &BenchSettings,
     ) -> Result<Throughput, TrainError>;
+    fn lr_find(
+        &self,
+        spec: &ModelSpec,
+        data: (&ImageDataset, Normalization),
+        device: &Device,
+        training: &TrainingConfig,
+        settings: LrFindSettings,
+    ) -> Result<LrFind, TrainError>;
 }
 
 struct Typed<A, F>(F, std::marker::PhantomData<fn() -> A>);
@@ -121,6 +130,19 @@ where
         device.seed(0);
         let model = (self.0)(spec).init(&device.clone().autodiff());
         crate::throughput(model, data, norm, device, settings)
+    }
+
+    fn lr_find(
+        &self,
+        spec: &ModelSpec,
+        (data, norm): (&ImageDataset, Normalization),
+        device: &Device,
+        training: &TrainingConfig,
+        settings: LrFindSettings,
+    ) -> Result<LrFind, TrainError> {
+        device.seed(training.seed);
+        let model = (self.0)(spec).init(&device.clone().autodiff());
+        crate::lr_find(model, data, norm, device, training, settings)
     }
 
     fn export(
@@ -379,6 +401,22 @@ impl Registry {
         self.entry(name)?
             .arch
             .bench(spec, data, norm, device, settings)
+    }
+
+    /// The LR range test ([`crate::lr_find`]) of architecture `name` built for `spec`, freshly
+    /// initialized (seeded by the recipe's seed), on `data` with `training`'s recipe.
+    pub fn lr_find(
+        &self,
+        name: &str,
+        spec: &ModelSpec,
+        data: (&ImageDataset, Normalization),
+        device: &Device,
+        training: &TrainingConfig,
+        settings: LrFindSettings,
+    ) -> Result<LrFind, TrainError> {
+        self.entry(name)?
+            .arch
+            .lr_find(spec, data, device, training, settings)
     }
 
     /// Re-evaluates the run in `dir` with the architecture its `config.json` names.

@@ -30,6 +30,7 @@
 mod color;
 mod erasing;
 mod geometry;
+mod grid;
 mod policy;
 
 use std::fmt;
@@ -41,6 +42,7 @@ use crate::images::ImageShape;
 use crate::rng::SplitMix64;
 
 pub use erasing::ErasingValue;
+pub use grid::{Rgb, augmentation_grid};
 pub use policy::AutoAugmentPolicy;
 
 /// A small random affine transform's ranges.

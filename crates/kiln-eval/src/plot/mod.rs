@@ -14,6 +14,7 @@
 mod bars;
 mod curves;
 mod heatmap;
+mod lr_find;
 mod reliability;
 mod threshold;
 mod training;
@@ -28,6 +29,7 @@ use plotters::style::register_font;
 pub use bars::PerClassBars;
 pub use curves::{CurveKind, CurvePlot};
 pub use heatmap::ConfusionHeatmap;
+pub use lr_find::LrFindPlot;
 pub use reliability::ReliabilityDiagram;
 pub use threshold::ThresholdPlot;
 pub use training::{CurvePanel, Series, TrainingCurves};
