@@ -69,7 +69,7 @@ fn looped(data: &ImageDataset) -> f64 {
     let dir = tmp.path();
     let mut callbacks: Vec<Box<dyn Callback>> = vec![
         Box::new(Progress::default()),
-        Box::new(MetricsCsv::create(&dir.join("metrics.csv"), vec![]).unwrap()),
+        Box::new(MetricsCsv::create(&dir.join("metrics.csv"), vec![], false).unwrap()),
         Box::new(MetricsJsonl::create(&dir.join("metrics.jsonl"), vec![]).unwrap()),
         Box::new(LrMonitor::new(&dir.join("lr.csv"))),
         Box::new(CurvesPlot::new(&dir.join("training_curves"), None)),
