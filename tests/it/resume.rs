@@ -268,6 +268,11 @@ fn killed_or_interrupted_runs_resume_to_the_uninterrupted_result() {
                 expected.3[0] != expected.3[2],
                 "{case}: averaged ≠ raw weights"
             );
+            let eval = std::fs::read_to_string(whole.join(artifacts::EVAL)).unwrap();
+            assert!(
+                eval.contains("\"weights\"") && eval.contains("moving average"),
+                "{case}: the report says it shows the average"
+            );
         }
         assert_eq!(expected.0.len(), 7, "header + 3 epochs × 2 phases");
         assert_eq!(expected.2.len(), 2, "{:?}", expected.2);

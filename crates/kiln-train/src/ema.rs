@@ -12,8 +12,11 @@
 //! Nothing but the averaged tensors is state: the decay of step `t` is a function of `t`, so a
 //! resumed run (which saves the average beside the weights) continues exactly.
 
+use std::path::Path;
+
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::Tensor;
+use kiln_eval::diagnostics::{Diagnostic, Severity};
 use serde::{Deserialize, Serialize};
 
 /// The settings of the average.
@@ -44,6 +47,32 @@ impl EmaConfig {
             false => self.decay,
         }
     }
+}
+
+/// The report's note of which weights it evaluates, for a run that kept an average: the
+/// average (`model.bpk`, `weights` none) or the file given.
+pub fn weights_note(config: Option<&EmaConfig>, weights: Option<&Path>) -> Option<Diagnostic> {
+    let ema = config?;
+    let warmup = if ema.warmup { ", with warm-up" } else { "" };
+    let message = match weights {
+        None => format!(
+            "these figures are of the exponential moving average of the weights (decay {}{warmup}); \
+             the trained weights are in {}",
+            ema.decay,
+            crate::run::artifacts::MODEL_RAW
+        ),
+        Some(path) => format!(
+            "these figures are of the weights in {}, not of the run's moving average (model.bpk)",
+            path.display()
+        ),
+    };
+    Some(Diagnostic {
+        kind: "weights",
+        severity: Severity::Info,
+        class: None,
+        message,
+        numbers: [("ema_decay", ema.decay)].into_iter().collect(),
+    })
 }
 
 /// The averaged tensors of a model, flattened, in the order [`Module::visit`] visits the

@@ -70,12 +70,14 @@ pub fn evaluate_artifacts<A: Architecture>(
         true => read_curve(&metrics)?,
         false => Vec::new(),
     };
-    let extra = run_diagnostics(
+    let mut extra = run_diagnostics(
         &splits.train.class_counts(),
         &curve,
         &splits.class_names,
         &config.diagnostics,
     );
+    let ema = config.training.ema.as_ref();
+    extra.extend(crate::ema::weights_note(ema, request.weights.as_deref()));
     let model = load_trained(dir, &config, request.weights.as_deref(), device)?;
     let out = request.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out).map_err(|e| TrainError::artifact(out, e))?;

@@ -331,12 +331,16 @@ fn evaluate_and_write<M: ImageClassifier, A>(
         .clone()
         .save_file(&model_path)
         .map_err(|e| TrainError::artifact(&model_path, e))?;
-    let diagnostics = run_diagnostics(
+    let mut diagnostics = run_diagnostics(
         &splits.train.class_counts(),
         &curve_of(history),
         &splits.class_names,
         &resolved.diagnostics,
     );
+    diagnostics.extend(crate::ema::weights_note(
+        resolved.training.ema.as_ref(),
+        None,
+    ));
     let outputs = SplitOutputs::named(dir, EvalSplit::Test);
     let (test, norm) = (&splits.test, splits.normalization);
     report_split(model, test, norm, device, resolved, outputs, diagnostics)

@@ -126,3 +126,22 @@ fn after_the_copy_the_average_is_the_closed_form() {
     assert_eq!(config.decay_at(1), 0.0);
     assert_eq!(config.decay_at(2), 0.5);
 }
+
+#[test]
+fn the_report_says_which_weights_it_shows() {
+    let ema = EmaConfig {
+        decay: 0.999,
+        warmup: true,
+    };
+    assert_eq!(weights_note(None, None), None, "no average, nothing to say");
+    let average = weights_note(Some(&ema), None).unwrap();
+    assert_eq!(
+        (average.kind, average.severity),
+        ("weights", Severity::Info)
+    );
+    assert!(
+        average.message.contains("moving average") && average.message.contains("model-raw.bpk")
+    );
+    let raw = weights_note(Some(&ema), Some(Path::new("run/model-raw.bpk"))).unwrap();
+    assert!(raw.message.contains("run/model-raw.bpk") && raw.message.contains("not of"));
+}
