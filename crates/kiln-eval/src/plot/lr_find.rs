@@ -37,8 +37,11 @@ impl Figure for LrFindPlot {
             true => (x0, x1),
             false => (1e-6, 1.0),
         };
-        // The smoothed curve sets the range: a diverging raw loss would flatten everything.
-        let ys = self.smoothed.iter().map(|p| p.1).filter(|y| y.is_finite());
+        // Both curves set the range, up to twice the first smoothed loss (below): a diverging
+        // loss would flatten everything.
+        let ys = (self.loss.iter().chain(&self.smoothed))
+            .map(|p| p.1)
+            .filter(|y| y.is_finite());
         let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
             (lo.min(y), hi.max(y))
         });
