@@ -71,6 +71,24 @@ pub struct TrainingConfig {
     pub ema: Option<EmaConfig>,
 }
 
+impl TrainingConfig {
+    /// The recipe's optimizer for `model`: with `norm_weight_decay`, its norm and bias
+    /// parameters a group of their own decay.
+    pub(crate) fn optimizer_for<M: burn::module::Module>(
+        &self,
+        model: &M,
+    ) -> burn::optim::ModuleOptimizer {
+        match self.norm_weight_decay {
+            Some(decay) => self.optimizer.init_grouped(
+                self.grad_clipping,
+                decay,
+                crate::optimizer::norm_and_bias_ids(model),
+            ),
+            None => self.optimizer.init(self.grad_clipping),
+        }
+    }
+}
+
 /// How an epoch draws the training images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

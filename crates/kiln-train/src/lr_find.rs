@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::config::TrainingConfig;
 use crate::data_parallel::BatchGrads;
 use crate::error::TrainError;
-use crate::optimizer::norm_and_bias_ids;
 use crate::plan::ConfigError;
 use crate::soft_targets::SoftCrossEntropy;
 use crate::step::{OneDevice, StepStrategy};
@@ -156,14 +155,7 @@ pub fn lr_find<M: ImageClassifier + 'static>(
         soft: SoftCrossEntropy::new(weights.as_deref(), training.label_smoothing, &autodiff),
         binary_pos_weight: None,
     };
-    let mut optim = match training.norm_weight_decay {
-        Some(decay) => (training.optimizer).init_grouped(
-            training.grad_clipping,
-            decay,
-            norm_and_bias_ids(&model),
-        ),
-        None => training.optimizer.init(training.grad_clipping),
-    };
+    let mut optim = training.optimizer_for(&model);
     let loader = Loader::new(Batcher::new(norm, autodiff), training.loader_workers)
         .with_augmentation(training.augmentation.clone(), training.seed)
         .with_mixing(training.mixing);

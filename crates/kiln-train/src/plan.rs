@@ -299,7 +299,8 @@ impl TrainingConfig {
         {
             return Err(out_of_range("ema.decay", ema.decay, "[0, 1)"));
         }
-        check_schedule(&self.schedule, classes).map_err(|e| e.within("schedule"))
+        self.plateau_monitor(classes)?;
+        check_schedule(&self.schedule).map_err(|e| e.within("schedule"))
     }
 
     /// The plateau schedule's monitored quantity, parsed against `classes` classes (named by
@@ -369,12 +370,9 @@ fn check_optimizer(optimizer: &OptimizerConfig) -> Result<(), ConfigError> {
     }
 }
 
-fn check_schedule(schedule: &LrSchedule, classes: usize) -> Result<(), ConfigError> {
+fn check_schedule(schedule: &LrSchedule) -> Result<(), ConfigError> {
     match schedule {
         LrSchedule::Plateau(p) => {
-            let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
-            Monitor::parse(&p.monitor, p.mode, &names)
-                .map_err(|e| ConfigError::new("monitor", e))?;
             if !(p.factor > 0.0 && p.factor < 1.0) {
                 return Err(out_of_range("factor", p.factor, "(0, 1)"));
             }

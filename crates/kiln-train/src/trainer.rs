@@ -22,7 +22,6 @@ use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::history::{History, Phase, PhaseAccumulator};
 use crate::monitor::Monitor;
-use crate::optimizer::norm_and_bias_ids;
 use crate::plan::{ConfigError, check_binary_training};
 use crate::plateau::PlateauState;
 use crate::schedule::LrSchedule;
@@ -227,14 +226,7 @@ fn restored_optimizer<M: ImageClassifier>(
     model: &M,
 ) -> Result<ModuleOptimizer, TrainError> {
     let config = &settings.training;
-    let optim = match config.norm_weight_decay {
-        Some(decay) => {
-            config
-                .optimizer
-                .init_grouped(config.grad_clipping, decay, norm_and_bias_ids(model))
-        }
-        None => config.optimizer.init(config.grad_clipping),
-    };
+    let optim = config.optimizer_for(model);
     let Some(state) = &settings.options.resume else {
         return Ok(optim);
     };
