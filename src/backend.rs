@@ -8,6 +8,9 @@
 //!
 //! A GPU backend is usable when it enumerates at least one device; a compiled GPU backend with
 //! no device is skipped with the reason recorded, so the same binary still runs on the CPU.
+//! The default also passes over a GPU backend whose device is a *software* rasterizer (Mesa's
+//! llvmpipe, what `wgpu` finds on a machine without a GPU): it runs on the CPU many times slower
+//! than `flex`. Asking for it (`--backend wgpu`) still uses it — the tests do, on lavapipe.
 
 use std::fmt;
 
@@ -109,6 +112,20 @@ impl Backend {
         }
     }
 
+    /// The backend's device if the default choice may take it: as [`Backend::device`], but a
+    /// GPU backend whose device is a software rasterizer is refused
+    /// ([`BackendError::SoftwareOnly`]).
+    pub fn default_device(self) -> Result<Device, BackendError> {
+        let device = self.device()?;
+        match self.is_gpu().then(|| software_adapter(&device)).flatten() {
+            Some(adapter) => Err(BackendError::SoftwareOnly {
+                backend: self,
+                adapter,
+            }),
+            None => Ok(device),
+        }
+    }
+
     #[allow(deprecated)] // `Device::ndarray` is deprecated upstream; kiln still offers it.
     fn make_device(self) -> Result<Device, BackendError> {
         match self {
@@ -142,6 +159,23 @@ fn first_device(backend: Backend, kind: DeviceType) -> Result<Device, BackendErr
         .ok_or(BackendError::NoDevice(backend))
 }
 
+/// The name of `device` if it is no card but a software rasterizer (wgpu's `DeviceType::Cpu`
+/// adapters: llvmpipe, lavapipe, WARP), which cubecl reports as an identity without a physical
+/// device.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn software_adapter(device: &Device) -> Option<String> {
+    device
+        .identity()
+        .filter(|identity| identity.physical.is_none())
+        .map(|identity| identity.name)
+}
+
+/// Without a GPU backend compiled in, no device is a software rasterizer.
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn software_adapter(_device: &Device) -> Option<String> {
+    None
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -165,6 +199,17 @@ pub enum BackendError {
     /// The backend is compiled in but finds no device on this machine.
     #[error("backend `{0}` finds no device on this machine (no adapter/driver)")]
     NoDevice(Backend),
+    /// The backend's only device is a software rasterizer on the CPU (skipped by the default
+    /// choice only).
+    #[error(
+        "backend `{backend}` finds only a software rasterizer ({adapter}), slower than the CPU backends (ask for it with --backend {backend})"
+    )]
+    SoftwareOnly {
+        /// The backend.
+        backend: Backend,
+        /// The adapter's name.
+        adapter: String,
+    },
     /// Fewer devices than asked for (`--devices`).
     #[error("--devices {wanted}: backend `{backend}` finds {found} device(s) on this machine")]
     TooFewDevices {
@@ -213,7 +258,7 @@ pub fn select(requested: Option<Backend>) -> Result<Selected, BackendError> {
     }
     let mut skipped = Vec::new();
     for backend in Backend::compiled() {
-        match backend.device() {
+        match backend.default_device() {
             Ok(device) => {
                 return Ok(Selected {
                     backend,
