@@ -115,13 +115,7 @@ impl Figure for PerClassBars {
                 ))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
 
         let rotate = self.label_h() > 40;
         for (i, name) in self.names.iter().enumerate() {

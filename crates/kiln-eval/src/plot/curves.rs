@@ -143,16 +143,14 @@ impl Figure for CurvePlot {
             }
         }
         if self.series.len() <= MAX_LEGEND {
-            chart
-                .configure_series_labels()
-                .position(match self.kind {
+            super::draw_legend(
+                &mut chart,
+                match self.kind {
                     CurveKind::PrecisionRecall => SeriesLabelPosition::LowerLeft,
                     CurveKind::Roc => SeriesLabelPosition::LowerRight,
-                })
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT, 12))
-                .draw()?;
+                },
+                12,
+            )?;
         }
         Ok(())
     }

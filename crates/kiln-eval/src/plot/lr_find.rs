@@ -100,13 +100,7 @@ impl Figure for LrFindPlot {
                 .label(format!("suggested {lr:.2e}"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 12)?;
         Ok(())
     }
 }

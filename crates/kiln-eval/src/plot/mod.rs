@@ -96,6 +96,22 @@ pub fn svg_string(figure: &impl Figure) -> Result<String, String> {
     Ok(text)
 }
 
+/// Draws the series legend every kiln plot uses: a boxed, translucent white legend at
+/// `position`, labels in the plot font at `font_size`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, font_size))
+        .draw()
+}
+
 fn draw_on<DB: DrawingBackend>(
     figure: &impl Figure,
     root: &DrawingArea<DB, Shift>,

@@ -133,13 +133,7 @@ impl Figure for ReliabilityDiagram {
                     .map(|p| Circle::new(p, 3, color.filled())),
             )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 11))
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 11)?;
 
         let most = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
         let mut hist = ChartBuilder::on(&bottom)

@@ -120,13 +120,7 @@ impl Figure for ThresholdPlot {
                 ))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, 12)?;
         Ok(())
     }
 }

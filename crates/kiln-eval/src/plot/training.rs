@@ -136,13 +136,7 @@ fn draw_panel<DB: DrawingBackend>(
             .label(label)
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 11))
-        .draw()?;
+    super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
     Ok(())
 }
 
