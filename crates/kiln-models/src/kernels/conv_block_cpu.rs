@@ -3,10 +3,11 @@
 //! Why fused: Burn composes a training batch norm from generic reductions over a swapped-axes
 //! copy of the activation, then ReLU and max-pool each take another pass with a fresh
 //! allocation; for small CNNs those passes, not the convolution's arithmetic, dominate a CPU
-//! step. Here each image's convolution is one im2col + `gemm`, statistics accumulate while the
-//! image is still in cache, and normalize + ReLU + pool is one pass. The backward recomputes
-//! what it needs (the pool's argmax, the ReLU mask, the patches) from the saved convolution
-//! output instead of keeping more activations.
+//! step. Here each image's convolution is a direct 3×3 kernel ([`super::direct3x3`]) or one
+//! im2col + `gemm`, statistics accumulate while the image is still in cache, and normalize +
+//! ReLU + pool is one pass. The backward recomputes what it needs (the pool's argmax, the ReLU
+//! mask, the patches or padded planes) from the saved convolution output instead of keeping
+//! more activations.
 //!
 //! Work is split over rayon threads in contiguous runs of images with fixed boundaries, and
 //! partial sums are reduced in run order, so results do not depend on scheduling.
@@ -14,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::buffers;
+use super::direct3x3::{self, Grid, Isa};
 use super::geometry::BlockGeometry;
 use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
@@ -79,21 +81,49 @@ fn sum_runs(runs: &[Vec<(f64, f64)>], channels: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// `y = weight · patches(image)` for one image (no bias: callers fold it into the batch norm);
-/// `y` is `[out_channels, positions]`.
+/// Scratch values [`convolve`] needs for one image.
+fn forward_scratch_len(g: &BlockGeometry) -> usize {
+    if g.is_direct_3x3() {
+        let grid = Grid::new(g.height, g.width);
+        grid.padded_len(g.in_channels) + grid.output_len(g.out_channels)
+    } else if g.is_pointwise() {
+        0
+    } else {
+        g.patch_len() * g.conv_positions()
+    }
+}
+
+/// `y = weight ⊛ image` for one image (no bias: callers fold it into the batch norm); `y` is
+/// `[out_channels, positions]`. A direct convolution for 3×3 stride 1 padding 1, otherwise
+/// im2col (none for a pointwise convolution) + GEMM.
 fn convolve(
     g: &BlockGeometry,
     p: &BlockParams<'_>,
     image: &[f32],
     y: &mut [f32],
-    cols: &mut [f32],
+    scratch: &mut [f32],
 ) {
+    if g.is_direct_3x3() {
+        let grid = Grid::new(g.height, g.width);
+        let (padded, out) = scratch.split_at_mut(grid.padded_len(g.in_channels));
+        grid.pad(image, padded);
+        let forward = direct3x3::Forward {
+            grid,
+            padded,
+            in_channels: g.in_channels,
+            weight: p.weight,
+            out_channels: g.out_channels,
+        };
+        direct3x3::forward(Isa::best(), &forward, out);
+        grid.unpad(out, y);
+        return;
+    }
     let positions = g.conv_positions();
     let patches = if g.is_pointwise() {
         image
     } else {
-        im2col(g, image, cols);
-        &*cols
+        im2col(g, image, scratch);
+        &*scratch
     };
     matmul(
         y,
@@ -101,6 +131,119 @@ fn convolve(
         MatRef::row_major(p.weight, g.out_channels, g.patch_len()),
         MatRef::row_major(patches, g.patch_len(), positions),
     );
+}
+
+/// Scratch values [`convolve_backward`] needs for one image.
+fn backward_scratch_len(g: &BlockGeometry) -> usize {
+    if g.is_direct_3x3() {
+        let grid = Grid::new(g.height, g.width);
+        grid.padded_len(g.in_channels)
+            + grid.padded_len(g.out_channels)
+            + grid.output_len(g.in_channels)
+            + grid.transposed_len(g.out_channels)
+    } else {
+        2 * g.patch_len() * g.conv_positions()
+    }
+}
+
+/// The weights the backward needs besides the forward's: for the direct kernels' input
+/// gradient, the weights flipped and transposed.
+fn backward_weights(g: &BlockGeometry, p: &BlockParams<'_>, input_grad: bool) -> Vec<f32> {
+    if g.is_direct_3x3() && input_grad {
+        direct3x3::flip_transpose(p.weight, g.out_channels, g.in_channels)
+    } else {
+        Vec::new()
+    }
+}
+
+/// Values of the weight gradient [`convolve_backward`] accumulates a run of images into.
+fn weight_accumulator_len(g: &BlockGeometry) -> usize {
+    if g.is_direct_3x3() {
+        direct3x3::accumulator_len(g.out_channels, g.in_channels)
+    } else {
+        g.out_channels * g.patch_len()
+    }
+}
+
+/// Adds a run's accumulated weight gradient to `weight` (`[out_channels, patch_len]`).
+fn add_weight_accumulator(g: &BlockGeometry, acc: &[f32], weight: &mut [f32]) {
+    if g.is_direct_3x3() {
+        direct3x3::add_accumulated(acc, g.out_channels, g.in_channels, weight);
+    } else {
+        weight.iter_mut().zip(acc).for_each(|(w, a)| *w += a);
+    }
+}
+
+/// The convolution's backward for one image: adds `dy ⊛ image` to the weight accumulator
+/// (`[out_channels, patch_len]`, or the direct kernels' transposed one: see
+/// [`weight_accumulator_len`]) and, with `input`, writes the input gradient there. `flipped`
+/// is [`backward_weights`].
+// One argument per buffer of the pass; grouping them would only rename them.
+#[allow(clippy::too_many_arguments)]
+fn convolve_backward(
+    g: &BlockGeometry,
+    p: &BlockParams<'_>,
+    flipped: &[f32],
+    image: &[f32],
+    dy: &[f32],
+    weight: &mut [f32],
+    input: Option<&mut [f32]>,
+    scratch: &mut [f32],
+) {
+    let (channels, positions) = (g.out_channels, g.conv_positions());
+    if g.is_direct_3x3() {
+        let grid = Grid::new(g.height, g.width);
+        let (padded, rest) = scratch.split_at_mut(grid.padded_len(g.in_channels));
+        let (grad, rest) = rest.split_at_mut(grid.padded_len(channels));
+        let (transposed, out) = rest.split_at_mut(grid.transposed_len(channels));
+        grid.pad(image, padded);
+        grid.transpose(dy, channels, transposed);
+        let gradient = direct3x3::WeightGradient {
+            grid,
+            grad: transposed,
+            out_channels: channels,
+            padded,
+            in_channels: g.in_channels,
+        };
+        direct3x3::weight_gradient(Isa::best(), &gradient, weight);
+        if let Some(input) = input {
+            grid.pad(dy, grad);
+            let adjoint = direct3x3::Forward {
+                grid,
+                padded: grad,
+                in_channels: channels,
+                weight: flipped,
+                out_channels: g.in_channels,
+            };
+            direct3x3::forward(Isa::best(), &adjoint, out);
+            grid.unpad(out, input);
+        }
+        return;
+    }
+    let (cols, grad_cols) = scratch.split_at_mut(g.patch_len() * positions);
+    let patches = if g.is_pointwise() {
+        image
+    } else {
+        im2col(g, image, cols);
+        &cols[..]
+    };
+    let dy = MatRef::row_major(dy, channels, positions);
+    matmul(
+        weight,
+        true,
+        dy,
+        MatRef::row_major(patches, g.patch_len(), positions).t(),
+    );
+    if let Some(input) = input {
+        let w = MatRef::row_major(p.weight, channels, g.patch_len()).t();
+        if g.is_pointwise() {
+            matmul(input, false, w, dy);
+        } else {
+            matmul(grad_cols, false, w, dy);
+            input.fill(0.0);
+            col2im(g, grad_cols, input);
+        }
+    }
 }
 
 /// Count, mean and sum of squared deviations of a set of values, merged across images and runs
@@ -245,7 +388,7 @@ pub fn forward_train(
         .par_chunks_mut(per_task * channels * positions)
         .zip(x.par_chunks(per_task * g.image_len()))
         .map(|(y, images)| {
-            let mut cols = buffers::take(g.patch_len() * positions);
+            let mut cols = buffers::take(forward_scratch_len(g));
             let mut moments = vec![Moments::default(); channels];
             for (y, image) in y
                 .chunks_exact_mut(channels * positions)
@@ -325,7 +468,7 @@ pub fn forward_infer(
         .par_chunks_mut(per_task * channels * g.output_positions())
         .zip(x.par_chunks(per_task * g.image_len()))
         .for_each(|(out, images)| {
-            let mut cols = buffers::take(g.patch_len() * positions);
+            let mut cols = buffers::take(forward_scratch_len(g));
             let mut y = buffers::take(channels * positions);
             for (out, image) in out
                 .chunks_exact_mut(channels * g.output_positions())
@@ -536,16 +679,16 @@ pub fn backward(
     // The input gradient is written in place, run by run (allocated, small, even when not
     // asked for: the first layer's input has few channels).
     let mut input = vec![0.0; g.batch * g.image_len()];
+    let flipped = backward_weights(g, p, input_grad);
     let parts: Vec<(Vec<f32>, Vec<f64>)> = dz
         .par_chunks_mut(per_task * channels * positions)
         .zip(saved.conv.par_chunks(per_task * channels * positions))
         .zip(saved.x.par_chunks(per_task * g.image_len()))
         .zip(input.par_chunks_mut(per_task * g.image_len()))
         .map(|(((dz, conv), images), input)| {
-            let mut weight = vec![0.0; weight_len];
+            let mut weight = vec![0.0; weight_accumulator_len(g)];
             let mut bias = vec![0.0f64; channels];
-            let mut cols = buffers::take(g.patch_len() * positions);
-            let mut grad_cols = buffers::take(g.patch_len() * positions);
+            let mut scratch = buffers::take(backward_scratch_len(g));
             for (((dy, y), image), input) in dz
                 .chunks_exact_mut(channels * positions)
                 .zip(conv.chunks_exact(channels * positions))
@@ -553,31 +696,10 @@ pub fn backward(
                 .zip(input.chunks_exact_mut(g.image_len()))
             {
                 normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
-                let patches = if g.is_pointwise() {
-                    image
-                } else {
-                    im2col(g, image, &mut cols);
-                    &cols[..]
-                };
-                let dy = MatRef::row_major(dy, channels, positions);
-                matmul(
-                    &mut weight,
-                    true,
-                    dy,
-                    MatRef::row_major(patches, g.patch_len(), positions).t(),
-                );
-                if input_grad {
-                    let w = MatRef::row_major(p.weight, channels, g.patch_len()).t();
-                    if g.is_pointwise() {
-                        matmul(input, false, w, dy);
-                    } else {
-                        matmul(&mut grad_cols, false, w, dy);
-                        col2im(g, &grad_cols, input);
-                    }
-                }
+                let input = input_grad.then_some(input);
+                convolve_backward(g, p, &flipped, image, dy, &mut weight, input, &mut scratch);
             }
-            buffers::give(cols);
-            buffers::give(grad_cols);
+            buffers::give(scratch);
             (weight, bias)
         })
         .collect();
@@ -586,7 +708,7 @@ pub fn backward(
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];
     for (w, b) in parts {
-        weight.iter_mut().zip(&w).for_each(|(acc, v)| *acc += v);
+        add_weight_accumulator(g, &w, &mut weight);
         bias.iter_mut().zip(&b).for_each(|(acc, v)| *acc += v);
     }
     BlockGradients {

@@ -74,4 +74,10 @@ impl BlockGeometry {
     pub(crate) fn is_pointwise(&self) -> bool {
         self.kernel == [1, 1] && self.stride == 1 && self.padding == 0
     }
+
+    /// Whether the convolution is 3×3, stride 1, padding 1: the direct kernels' case
+    /// ([`super::direct3x3`]).
+    pub(crate) fn is_direct_3x3(&self) -> bool {
+        self.kernel == [3, 3] && self.stride == 1 && self.padding == 1
+    }
 }

@@ -10,6 +10,7 @@
 mod buffers;
 mod conv_block_cpu;
 mod conv_block_op;
+mod direct3x3;
 mod geometry;
 mod matmul;
 mod patches;

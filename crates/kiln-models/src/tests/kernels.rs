@@ -72,7 +72,7 @@ const fn case(
 
 // case(batch, in, out, [h, w], [kh, kw], stride, padding, relu, pool), one per line.
 #[rustfmt::skip]
-const CASES: [Case; 8] = [
+const CASES: [Case; 10] = [
     // mnist-cnn's first block, smaller.
     case(4, 1, 8, [12, 12], [3, 3], 1, 0, true, true),
     // Odd sizes: the pool drops the last row and column.
@@ -89,6 +89,10 @@ const CASES: [Case; 8] = [
     case(2, 3, 4, [8, 10], [3, 5], 1, 2, true, true),
     // 5×5 stride 3, padding larger than some offsets.
     case(3, 2, 3, [13, 11], [5, 5], 3, 2, true, false),
+    // 3×3 stride 1 padding 1, the direct kernels: odd batch and sizes, 16 → 24 channels, pool.
+    case(3, 16, 24, [9, 10], [3, 3], 1, 1, true, true),
+    // The direct kernels at a channel count no tile divides, no ReLU (a block's second conv).
+    case(1, 24, 100, [7, 7], [3, 3], 1, 1, false, false),
 ];
 
 /// The case's conv and batch norm, with random weights, bias, γ, β and running statistics.
@@ -191,8 +195,9 @@ fn training_forward_statistics_and_gradients_match_burn() {
 #[test]
 fn batch_statistics_hold_for_a_large_mean() {
     let device = Device::flex().autodiff();
-    // 1×1 and 3×3 convolutions: the output's mean is ~1000 × Σ weights, its spread ~1.
-    for (i, case) in [CASES[0], CASES[5]].iter().enumerate() {
+    // 1×1 and 3×3 convolutions (im2col and direct): the output's mean is ~1000 × Σ weights,
+    // its spread ~1.
+    for (i, case) in [CASES[0], CASES[5], CASES[8]].iter().enumerate() {
         let shape = [case.batch, case.in_channels, case.size[0], case.size[1]];
         let run = |fused: bool| {
             let (conv, norm) = layers(case, &device);

@@ -1,0 +1,613 @@
+//! Direct 3×3, stride 1, padding 1 convolution — forward, backward-data and backward-weights —
+//! without im2col, on one image at a time.
+//!
+//! Why: with 16–64 channels and 8×8–32×32 maps (the CIFAR ResNets, and most of a ResNet's 3×3
+//! layers) im2col + GEMM is memory-bound: the patch matrix is nine times the input, `gemm` packs
+//! it again, and the backward's col2im adds it back; those passes took a third of a resnet20
+//! step. Here the input is copied once into a zero-padded *flat grid* and the nine taps are nine
+//! shifted reads of it.
+//!
+//! # The flat grid
+//! A plane of `height × width` values is stored zero-padded, row by row, with rows `wp = width +
+//! 2` long, in a slot of `s` values ([`Grid::plane`]). Output position `q = h · wp + w` then
+//! reads tap `(i, j)` at `q + i · wp + j` of the padded plane: every tap is a contiguous run, so
+//! a tile of positions is a few vector loads per tap whatever the width. Positions with `w ≥
+//! width` (two a row) and the rounding up to [`Grid::positions`] are computed and discarded
+//! (they cost `wp / width`: 6% at 32 wide, 25% at 8). The same padded plane, read from offset
+//! `wp + 1`, is the grid with zeros at the discarded positions, which is what the weight
+//! gradient sums over.
+//!
+//! # Register blocking
+//! A tile is `O` output channels × `P` positions, accumulated in registers over every input
+//! channel and tap: per tap `P / lanes` loads of the input feed `O · P / lanes` FMAs. The tile
+//! sizes are per instruction set ([`Isa`]): AVX-512 has 32 vector registers, AVX2 16; the scalar
+//! build (other CPUs) uses small tiles and no fused multiply-add.
+
+use super::simd::multiversion;
+
+/// The instruction sets the kernels are compiled for, widest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512F (+VL), 16 floats a vector, 32 registers.
+    Avx512,
+    /// AVX2 + FMA, 8 floats a vector, 16 registers.
+    Avx2,
+    /// The baseline build: whatever LLVM makes of the loops, no FMA.
+    Scalar,
+}
+
+impl Isa {
+    /// Every instruction set this CPU can run, widest first (the tests run each).
+    pub(crate) fn available() -> Vec<Self> {
+        [Self::Avx512, Self::Avx2, Self::Scalar]
+            .into_iter()
+            .filter(|isa| isa.supported())
+            .collect()
+    }
+
+    /// Whether this CPU runs code compiled for `self`.
+    fn supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && Self::Avx2.supported()
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            Self::Scalar => true,
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The widest instruction set this CPU runs (detected once).
+    pub(crate) fn best() -> Self {
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Self::available()[0])
+    }
+}
+
+/// The flat-grid layout of one image's planes (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Grid {
+    height: usize,
+    width: usize,
+    /// Padded row length, `width + 2`.
+    wp: usize,
+    /// Output positions computed per plane: `height · wp` rounded up to a multiple of 16.
+    positions: usize,
+    /// Values per padded plane: room for the padded image and for the reads of the last
+    /// positions' taps (`positions + 2 · wp + 2`), rounded up to a multiple of 16.
+    plane: usize,
+}
+
+impl Grid {
+    pub(crate) fn new(height: usize, width: usize) -> Self {
+        let wp = width + 2;
+        let positions = (height * wp).next_multiple_of(16);
+        Self {
+            height,
+            width,
+            wp,
+            positions,
+            plane: (positions + 2 * wp + 2).next_multiple_of(16),
+        }
+    }
+
+    /// Values of a padded input of `channels` planes ([`Grid::pad`]).
+    pub(crate) fn padded_len(&self, channels: usize) -> usize {
+        channels * self.plane
+    }
+
+    /// Values of a convolution output of `channels` planes on the grid.
+    pub(crate) fn output_len(&self, channels: usize) -> usize {
+        channels * self.positions
+    }
+
+    /// Offset of tap `t = 3i + j` from an output position, in a padded plane.
+    fn tap_offsets(&self) -> [usize; 9] {
+        std::array::from_fn(|t| (t / 3) * self.wp + t % 3)
+    }
+
+    /// Writes `dense` (`[channels, height, width]`) into `padded` as zero-padded planes; every
+    /// value of `padded` is written (zeros around and after the image).
+    pub(crate) fn pad(&self, dense: &[f32], padded: &mut [f32]) {
+        pad(self, dense, padded);
+    }
+
+    /// Copies the valid positions of `grid` (`[channels, positions]`) into `dense`
+    /// (`[channels, height, width]`).
+    pub(crate) fn unpad(&self, grid: &[f32], dense: &mut [f32]) {
+        unpad(self, grid, dense);
+    }
+}
+
+#[inline(always)]
+fn pad_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
+    let area = g.height * g.width;
+    for (plane, image) in padded
+        .chunks_exact_mut(g.plane)
+        .zip(dense.chunks_exact(area))
+    {
+        let (rows, tail) = plane.split_at_mut((g.height + 2) * g.wp);
+        let (top, rest) = rows.split_at_mut(g.wp);
+        top.fill(0.0);
+        for (row, source) in rest.chunks_exact_mut(g.wp).zip(image.chunks_exact(g.width)) {
+            row[0] = 0.0;
+            copy_short(&mut row[1..=g.width], source);
+            row[g.width + 1] = 0.0;
+        }
+        rest[g.height * g.wp..].fill(0.0);
+        tail.fill(0.0);
+    }
+}
+
+multiversion!(fn pad(g: &Grid, dense: &[f32], padded: &mut [f32]) => pad_body);
+
+#[inline(always)]
+fn unpad_body(g: &Grid, grid: &[f32], dense: &mut [f32]) {
+    let area = g.height * g.width;
+    for (plane, image) in grid
+        .chunks_exact(g.positions)
+        .zip(dense.chunks_exact_mut(area))
+    {
+        for (row, target) in plane
+            .chunks_exact(g.wp)
+            .zip(image.chunks_exact_mut(g.width))
+        {
+            copy_short(target, &row[..g.width]);
+        }
+    }
+}
+
+multiversion!(fn unpad(g: &Grid, grid: &[f32], dense: &mut [f32]) => unpad_body);
+
+/// `dst = src + 0.0` for rows of a few dozen values, inline. `copy_from_slice` (and any plain
+/// copy loop, which LLVM turns back into one) calls `memcpy`, whose call and dispatch cost as
+/// much as such a row: 9% of a resnet20 step. Adding +0.0 changes no value but the sign of a
+/// zero, which no convolution sees, and keeps the loop arithmetic, so it stays a vector loop.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s + 0.0;
+    }
+}
+
+/// `weight` (`[out, in, 3, 3]`) transposed and flipped, `[in, out, 3, 3]`: the weights whose
+/// forward convolution of the output gradient is the input gradient.
+pub(crate) fn flip_transpose(weight: &[f32], out_channels: usize, in_channels: usize) -> Vec<f32> {
+    let mut flipped = vec![0.0; weight.len()];
+    for k in 0..out_channels {
+        for c in 0..in_channels {
+            for t in 0..9 {
+                flipped[(c * out_channels + k) * 9 + 8 - t] = weight[(k * in_channels + c) * 9 + t];
+            }
+        }
+    }
+    flipped
+}
+
+/// The buffers of one forward convolution, as slices checked against each other.
+pub(crate) struct Forward<'a> {
+    pub grid: Grid,
+    /// `[in_channels, plane]`, from [`Grid::pad`].
+    pub padded: &'a [f32],
+    pub in_channels: usize,
+    /// `[out_channels, in_channels, 3, 3]`.
+    pub weight: &'a [f32],
+    pub out_channels: usize,
+}
+
+/// `out[k][q] = Σ_c Σ_t weight[k][c][t] · padded[c][q + tap t]`: the convolution on the grid,
+/// `out` `[out_channels, positions]`.
+pub(crate) fn forward(isa: Isa, f: &Forward<'_>, out: &mut [f32]) {
+    let g = &f.grid;
+    assert!(
+        f.padded.len() >= g.padded_len(f.in_channels)
+            && f.weight.len() == f.out_channels * f.in_channels * 9
+            && out.len() >= g.output_len(f.out_channels)
+            && g.positions.is_multiple_of(16)
+            && g.plane >= g.positions + 2 * g.wp + 2,
+        "kiln kernels: direct convolution buffers do not match the grid"
+    );
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the guard detected the features `forward_avx512` is compiled for.
+        Isa::Avx512 if isa.supported() => unsafe { forward_avx512(f, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, for AVX2 and FMA.
+        Isa::Avx2 if isa.supported() => unsafe { forward_avx2(f, out) },
+        _ => forward_body::<4, 8, false>(f, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+fn forward_avx512(f: &Forward<'_>, out: &mut [f32]) {
+    forward_body::<8, 32, true>(f, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_avx2(f: &Forward<'_>, out: &mut [f32]) {
+    forward_body::<4, 16, true>(f, out);
+}
+
+/// Tiles of `O` channels × `P` positions (then `O` × 8 for the positions left, then single
+/// channels for the channels left).
+#[inline(always)]
+fn forward_body<const O: usize, const P: usize, const FMA: bool>(f: &Forward<'_>, out: &mut [f32]) {
+    let g = &f.grid;
+    let full = f.out_channels / O * O;
+    for k in (0..full).step_by(O) {
+        forward_channels::<O, P, FMA>(f, k, out);
+    }
+    for k in full..f.out_channels {
+        forward_channels::<1, P, FMA>(f, k, out);
+    }
+    debug_assert!(g.positions.is_multiple_of(8));
+}
+
+/// Output channels `k..k + O`, every position.
+#[inline(always)]
+fn forward_channels<const O: usize, const P: usize, const FMA: bool>(
+    f: &Forward<'_>,
+    k: usize,
+    out: &mut [f32],
+) {
+    let positions = f.grid.positions;
+    let full = positions / P * P;
+    for q in (0..full).step_by(P) {
+        forward_tile::<O, P, FMA>(f, k, q, out);
+    }
+    for q in (full..positions).step_by(8) {
+        forward_tile::<O, 8, FMA>(f, k, q, out);
+    }
+}
+
+/// `a · b + c`, fused where the build has FMA (a libm call otherwise, so not used there).
+#[inline(always)]
+fn multiply_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// One tile: channels `k..k + O`, positions `q..q + P`.
+#[inline(always)]
+fn forward_tile<const O: usize, const P: usize, const FMA: bool>(
+    f: &Forward<'_>,
+    k: usize,
+    q: usize,
+    out: &mut [f32],
+) {
+    let (g, channels) = (&f.grid, f.in_channels);
+    let taps = g.tap_offsets();
+    let mut acc = [[0f32; P]; O];
+    let input = f.padded.as_ptr();
+    let weight = f.weight.as_ptr();
+    for c in 0..channels {
+        for (t, &offset) in taps.iter().enumerate() {
+            // SAFETY: `forward` asserted `padded` holds `in_channels` planes of `plane ≥
+            // positions + 2·wp + 2` values; `q + P ≤ positions` and `offset ≤ 2·wp + 2`, so
+            // the P values read lie in plane `c`. Unaligned reads of f32s are allowed.
+            let x: [f32; P] = unsafe {
+                input
+                    .add(c * g.plane + q + offset)
+                    .cast::<[f32; P]>()
+                    .read_unaligned()
+            };
+            for (o, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `forward` asserted `weight` is `[out_channels, in_channels, 9]` and
+                // `k + o < out_channels`.
+                let w = unsafe { *weight.add(((k + o) * channels + c) * 9 + t) };
+                for (a, &x) in acc.iter_mut().zip(&x) {
+                    *a = multiply_add::<FMA>(w, x, *a);
+                }
+            }
+        }
+    }
+    for (o, acc) in acc.iter().enumerate() {
+        let start = (k + o) * g.positions + q;
+        out[start..start + P].copy_from_slice(acc);
+    }
+}
+
+/// Output channels rounded up to a whole number of vectors: the lanes of a transposed gradient
+/// ([`Grid::transpose`]) and of a weight-gradient accumulator.
+pub(crate) fn channel_lanes(channels: usize) -> usize {
+    channels.next_multiple_of(16)
+}
+
+impl Grid {
+    /// Values of a transposed gradient of `channels` planes ([`Grid::transpose`]).
+    pub(crate) fn transposed_len(&self, channels: usize) -> usize {
+        self.height * self.width * channel_lanes(channels)
+    }
+
+    /// Writes `dense` (`[channels, height · width]`) into `transposed` as `[height · width,
+    /// lanes]`, zero in the lanes past `channels`.
+    pub(crate) fn transpose(&self, dense: &[f32], channels: usize, transposed: &mut [f32]) {
+        let (area, lanes) = (self.height * self.width, channel_lanes(channels));
+        for (p, row) in transposed[..area * lanes]
+            .chunks_exact_mut(lanes)
+            .enumerate()
+        {
+            let (values, zeros) = row.split_at_mut(channels);
+            for (k, value) in values.iter_mut().enumerate() {
+                *value = dense[k * area + p];
+            }
+            zeros.fill(0.0);
+        }
+    }
+}
+
+/// The buffers of one weight-gradient accumulation.
+pub(crate) struct WeightGradient<'a> {
+    pub grid: Grid,
+    /// The output gradient, transposed ([`Grid::transpose`]): `[height · width, lanes]`.
+    pub grad: &'a [f32],
+    pub out_channels: usize,
+    /// The input, `[in_channels, plane]` padded ([`Grid::pad`]).
+    pub padded: &'a [f32],
+    pub in_channels: usize,
+}
+
+/// Values of a weight-gradient accumulator: `[in_channels, 9, lanes]`.
+pub(crate) fn accumulator_len(out_channels: usize, in_channels: usize) -> usize {
+    in_channels * 9 * channel_lanes(out_channels)
+}
+
+/// `acc[c][t][k] += Σ_{h,w} grad[h, w][k] · padded[c][(h, w) + tap t]`: one image's weight
+/// gradient, transposed, with output channels in the vector lanes (so no horizontal sums: an
+/// accumulator gathers a run of images, then [`add_accumulated`] turns it around once).
+pub(crate) fn weight_gradient(isa: Isa, w: &WeightGradient<'_>, acc: &mut [f32]) {
+    let g = &w.grid;
+    assert!(
+        w.grad.len() >= g.transposed_len(w.out_channels)
+            && w.padded.len() >= g.padded_len(w.in_channels)
+            && acc.len() == accumulator_len(w.out_channels, w.in_channels)
+            && g.plane >= (g.height + 2) * g.wp,
+        "kiln kernels: weight-gradient buffers do not match the grid"
+    );
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the guard detected the features `weight_gradient_avx512` is compiled for.
+        Isa::Avx512 if isa.supported() => unsafe { weight_gradient_avx512(w, acc) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, for AVX2 and FMA.
+        Isa::Avx2 if isa.supported() => unsafe { weight_gradient_avx2(w, acc) },
+        _ => weight_gradient_body::<4, 1, false>(w, acc),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+fn weight_gradient_avx512(w: &WeightGradient<'_>, acc: &mut [f32]) {
+    weight_gradient_body::<16, 2, true>(w, acc);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_gradient_avx2(w: &WeightGradient<'_>, acc: &mut [f32]) {
+    weight_gradient_body::<8, 1, true>(w, acc);
+}
+
+/// Tiles of `V` output channels (one vector) × `C` input channels × the nine taps.
+#[inline(always)]
+fn weight_gradient_body<const V: usize, const C: usize, const FMA: bool>(
+    w: &WeightGradient<'_>,
+    acc: &mut [f32],
+) {
+    let full = w.in_channels / C * C;
+    for k in (0..channel_lanes(w.out_channels)).step_by(V) {
+        for c in (0..full).step_by(C) {
+            weight_gradient_tile::<V, C, FMA>(w, k, c, acc);
+        }
+        for c in full..w.in_channels {
+            weight_gradient_tile::<V, 1, FMA>(w, k, c, acc);
+        }
+    }
+}
+
+/// Lanes `k..k + V` of the gradient of the weights from input channels `c..c + C`.
+#[inline(always)]
+fn weight_gradient_tile<const V: usize, const C: usize, const FMA: bool>(
+    w: &WeightGradient<'_>,
+    k: usize,
+    c: usize,
+    acc: &mut [f32],
+) {
+    let g = &w.grid;
+    let lanes = channel_lanes(w.out_channels);
+    let taps = g.tap_offsets();
+    let mut sums = [[[0f32; V]; 9]; C];
+    let (grad, input) = (w.grad.as_ptr(), w.padded.as_ptr());
+    for h in 0..g.height {
+        for x in 0..g.width {
+            // SAFETY: `weight_gradient` asserted `grad` holds `height · width` rows of `lanes`
+            // values, and `k + V ≤ lanes` (lanes is a multiple of 16, V divides 16).
+            let d: [f32; V] = unsafe {
+                grad.add((h * g.width + x) * lanes + k)
+                    .cast::<[f32; V]>()
+                    .read_unaligned()
+            };
+            for (i, sums) in sums.iter_mut().enumerate() {
+                let pixel = (c + i) * g.plane + h * g.wp + x;
+                for (sum, &offset) in sums.iter_mut().zip(&taps) {
+                    // SAFETY: `c + i < in_channels` planes were asserted present; within the
+                    // plane `h·wp + x + offset ≤ (height − 1)·wp + width − 1 + 2·wp + 2 <
+                    // (height + 2)·wp ≤ plane`.
+                    let value = unsafe { *input.add(pixel + offset) };
+                    for (s, &d) in sum.iter_mut().zip(&d) {
+                        *s = multiply_add::<FMA>(value, d, *s);
+                    }
+                }
+            }
+        }
+    }
+    for (i, sums) in sums.iter().enumerate() {
+        for (t, sum) in sums.iter().enumerate() {
+            let start = ((c + i) * 9 + t) * lanes + k;
+            for (a, &s) in acc[start..start + V].iter_mut().zip(sum) {
+                *a += s;
+            }
+        }
+    }
+}
+
+/// Adds an accumulator ([`weight_gradient`]) to `weight` (`[out_channels, in_channels, 3,
+/// 3]`).
+pub(crate) fn add_accumulated(
+    acc: &[f32],
+    out_channels: usize,
+    in_channels: usize,
+    weight: &mut [f32],
+) {
+    let lanes = channel_lanes(out_channels);
+    for (ct, row) in acc.chunks_exact(lanes).take(in_channels * 9).enumerate() {
+        for (k, &value) in row[..out_channels].iter().enumerate() {
+            weight[k * in_channels * 9 + ct] += value;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `[-1, 1)`.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                let h = (i ^ seed.wrapping_mul(0x9e37_79b9)).wrapping_mul(0x85eb_ca6b);
+                ((h >> 8) as f32 / (1u32 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Calls `visit(weight index, output index, input index)` for every product of the
+    /// textbook convolution (`[c, h, w]` in, `[k, h, w]` out, zero padding 1).
+    fn for_each_product([c, k, h, w]: [usize; 4], mut visit: impl FnMut(usize, usize, usize)) {
+        for (o, ci, t) in
+            (0..k).flat_map(|o| (0..c).flat_map(move |ci| (0..9).map(move |t| (o, ci, t))))
+        {
+            for (i, j) in (0..h).flat_map(|i| (0..w).map(move |j| (i, j))) {
+                let si = (i + t / 3).checked_sub(1).filter(|&v| v < h);
+                let sj = (j + t % 3).checked_sub(1).filter(|&v| v < w);
+                if let (Some(si), Some(sj)) = (si, sj) {
+                    visit(
+                        (o * c + ci) * 9 + t,
+                        (o * h + i) * w + j,
+                        (ci * h + si) * w + sj,
+                    );
+                }
+            }
+        }
+    }
+
+    fn assert_close(what: &str, got: &[f32], want: &[f64]) {
+        let scale = want.iter().fold(1e-6f64, |m, v| m.max(v.abs()));
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (f64::from(g) - w).abs() <= 1e-5 * scale,
+                "{what}: value {i}: {g} vs {w}"
+            );
+        }
+    }
+
+    const SHAPES: [[usize; 4]; 7] = [
+        // [in, out, h, w]: the first layer, odd sizes, channel counts not a multiple of a
+        // tile, 1×1 and 1-row images, the CIFAR ResNets' stages.
+        [3, 16, 32, 32],
+        [5, 7, 9, 11],
+        [24, 100, 7, 7],
+        [16, 16, 1, 1],
+        [2, 3, 1, 13],
+        [64, 64, 8, 8],
+        [1, 9, 28, 28],
+    ];
+
+    #[test]
+    fn every_instruction_set_convolves_as_the_definition() {
+        for isa in Isa::available() {
+            for (n, &shape) in SHAPES.iter().enumerate() {
+                let [c, k, h, w] = shape;
+                let what = format!("{isa:?} [{c}→{k}, {h}×{w}]");
+                let grid = Grid::new(h, w);
+                let x = values(c * h * w, 2 * n as u32);
+                let weight = values(k * c * 9, 2 * n as u32 + 1);
+                // Leftovers of an earlier use: the kernels must not depend on the contents.
+                let mut padded = vec![f32::NAN; grid.padded_len(c)];
+                grid.pad(&x, &mut padded);
+                let mut out = vec![f32::NAN; grid.output_len(k)];
+                let f = Forward {
+                    grid,
+                    padded: &padded,
+                    in_channels: c,
+                    weight: &weight,
+                    out_channels: k,
+                };
+                forward(isa, &f, &mut out);
+                let mut y = vec![0.0; k * h * w];
+                grid.unpad(&out, &mut y);
+                let mut want_y = vec![0.0f64; k * h * w];
+                for_each_product(shape, |wi, yi, xi| {
+                    want_y[yi] += f64::from(weight[wi]) * f64::from(x[xi]);
+                });
+                assert_close(&format!("{what} forward"), &y, &want_y);
+
+                // The input gradient: the flipped, transposed weights convolving the output
+                // gradient give the forward's adjoint, every product of it sent back.
+                let dy = values(k * h * w, 100 + n as u32);
+                let mut dy_padded = vec![f32::NAN; grid.padded_len(k)];
+                grid.pad(&dy, &mut dy_padded);
+                let flipped = flip_transpose(&weight, k, c);
+                let b = Forward {
+                    grid,
+                    padded: &dy_padded,
+                    in_channels: k,
+                    weight: &flipped,
+                    out_channels: c,
+                };
+                forward(isa, &b, &mut out[..grid.output_len(c)]);
+                let mut dx = vec![0.0; c * h * w];
+                grid.unpad(&out, &mut dx);
+                let mut want_dx = vec![0.0f64; c * h * w];
+                for_each_product(shape, |wi, yi, xi| {
+                    want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
+                });
+                assert_close(&format!("{what} input gradient"), &dx, &want_dx);
+
+                // The weight gradient, accumulated onto what is there.
+                let mut transposed = vec![f32::NAN; grid.transposed_len(k)];
+                grid.transpose(&dy, k, &mut transposed);
+                let wg = WeightGradient {
+                    grid,
+                    grad: &transposed,
+                    out_channels: k,
+                    padded: &padded,
+                    in_channels: c,
+                };
+                let mut acc = vec![0.5; accumulator_len(k, c)];
+                weight_gradient(isa, &wg, &mut acc);
+                let mut dw = vec![0.5; k * c * 9];
+                add_accumulated(&acc, k, c, &mut dw);
+                let mut want_dw = vec![1.0f64; k * c * 9];
+                for_each_product(shape, |wi, yi, xi| {
+                    want_dw[wi] += f64::from(dy[yi]) * f64::from(x[xi]);
+                });
+                assert_close(&format!("{what} weight gradient"), &dw, &want_dw);
+            }
+        }
+    }
+
+    #[test]
+    fn the_best_instruction_set_is_one_this_cpu_runs() {
+        assert!(Isa::available().contains(&Isa::best()));
+        assert_eq!(Isa::available().last(), Some(&Isa::Scalar));
+    }
+}
