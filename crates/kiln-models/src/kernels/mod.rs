@@ -5,7 +5,8 @@
 //! evaluation) when the tensors live on Flex and are f32; on every other backend, dtype or
 //! configuration it answers `None` and the caller runs Burn's own ops. Set
 //! `KILN_FAST_KERNELS=0` to turn the fused path off for a whole process (to compare), or wrap
-//! code in [`with_reference_ops`] for one thread (tests).
+//! code in [`with_reference_ops`] for one thread (tests); `KILN_DIRECT_CONV=0` keeps the fused
+//! path but convolves 3×3 stride-1 layers with im2col + GEMM instead of [`direct3x3`].
 
 mod buffers;
 mod conv_block_cpu;
@@ -31,6 +32,18 @@ pub use geometry::BlockGeometry;
 
 /// The environment variable that disables the fused kernels when set to `0`.
 pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";
+
+/// The environment variable that, set to `0`, makes the fused kernels run 3×3 stride-1
+/// convolutions through im2col + GEMM instead of the direct kernels (to compare the two).
+pub const DIRECT_CONV_ENV: &str = "KILN_DIRECT_CONV";
+
+/// Whether 3×3 stride-1 convolutions take the direct kernels: not disabled by
+/// [`DIRECT_CONV_ENV`] (read once per process).
+pub(crate) fn direct_conv_enabled() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    *FROM_ENV
+        .get_or_init(|| std::env::var(DIRECT_CONV_ENV).map_or(true, |value| value.trim() != "0"))
+}
 
 thread_local! {
     static REFERENCE_ONLY: Cell<bool> = const { Cell::new(false) };
