@@ -1,5 +1,5 @@
-//! Your own architecture in kiln, outside its crates: TinyVGG (the CNN Explainer network)
-//! defined here, registered under `tiny-vgg`, and trained, evaluated, listed and used for
+//! Your own architecture in kiln, outside its crates: TinyVGG (the CNN Explainer network, with
+//! a batch norm after each convolution) built from kiln's `ConvNormBlock` and defined here, registered under `tiny-vgg`, and trained, evaluated, listed and used for
 //! prediction by kiln's unchanged command line. `docs/extending.md` walks through this file.
 //!
 //! ```text
@@ -10,12 +10,10 @@
 //! cargo run --release --example custom_model -- export --artifact-dir artifacts/fashion-mnist
 //! ```
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use kiln::models::onnx::{ExportError, OnnxGraph};
-use kiln::models::{Architecture, ImageClassifier, ModelSpec};
+use kiln::models::{Architecture, ConvNormBlock, ConvNormBlockConfig, ImageClassifier, ModelSpec};
 use kiln::train::Registry;
 
 /// Configuration of [`TinyVgg`]: everything needed to rebuild the model, saved with every run.
@@ -35,34 +33,31 @@ pub struct TinyVggConfig {
 impl TinyVggConfig {
     /// Builds the model on `device`.
     pub fn init(&self, device: &Device) -> TinyVgg {
-        let conv = |input: usize| {
-            Conv2dConfig::new([input, self.hidden], [3, 3])
-                .with_padding(PaddingConfig2d::Same)
+        // 3×3 conv (padding 1) → batch norm → ReLU, then a 2×2 max-pool where `pool` is set.
+        let block = |input: usize, pool: bool| {
+            ConvNormBlockConfig::new(input, self.hidden)
+                .with_pool(pool)
                 .init(device)
         };
         let features = self.hidden * (self.image_size / 4).pow(2);
         TinyVgg {
-            conv1: conv(self.in_channels),
-            conv2: conv(self.hidden),
-            conv3: conv(self.hidden),
-            conv4: conv(self.hidden),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            relu: Relu::new(),
+            block1: block(self.in_channels, false),
+            block2: block(self.hidden, true),
+            block3: block(self.hidden, false),
+            block4: block(self.hidden, true),
             head: LinearConfig::new(features, self.num_classes).init(device),
         }
     }
 }
 
-/// TinyVGG: two blocks of (3×3 conv → ReLU → 3×3 conv → ReLU → 2×2 max-pool), then a linear
-/// head.
+/// TinyVGG: two stages of (3×3 conv → BN → ReLU → 3×3 conv → BN → ReLU → 2×2 max-pool), then
+/// a linear head.
 #[derive(Module, Debug)]
 pub struct TinyVgg {
-    conv1: Conv2d,
-    conv2: Conv2d,
-    conv3: Conv2d,
-    conv4: Conv2d,
-    pool: MaxPool2d,
-    relu: Relu,
+    block1: ConvNormBlock,
+    block2: ConvNormBlock,
+    block3: ConvNormBlock,
+    block4: ConvNormBlock,
     head: Linear,
 }
 
@@ -71,27 +66,19 @@ impl ImageClassifier for TinyVgg {
     /// - images: `[batch, in_channels, image_size, image_size]`
     /// - output: `[batch, num_classes]` logits
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.relu.forward(self.conv1.forward(images));
-        let x = self.relu.forward(self.conv2.forward(x));
-        let x = self.pool.forward(x); // [batch, hidden, size / 2, size / 2]
-        let x = self.relu.forward(self.conv3.forward(x));
-        let x = self.relu.forward(self.conv4.forward(x));
-        let x = self.pool.forward(x); // [batch, hidden, size / 4, size / 4]
+        let x = self.block1.forward(images); // [batch, hidden, size, size]
+        let x = self.block2.forward(x); // [batch, hidden, size / 2, size / 2]
+        let x = self.block3.forward(x);
+        let x = self.block4.forward(x); // [batch, hidden, size / 4, size / 4]
         self.head.forward(x.flatten(1, 3))
     }
 
     /// `forward`'s layers in the same order, as ONNX operators (for `kiln export`).
     fn to_onnx(&self, graph: &mut OnnxGraph, images: &str) -> Result<String, ExportError> {
-        let x = graph.layer("conv1", &self.conv1, images)?;
-        let x = graph.layer("relu", &self.relu, &x)?;
-        let x = graph.layer("conv2", &self.conv2, &x)?;
-        let x = graph.layer("relu", &self.relu, &x)?;
-        let x = graph.layer("pool", &self.pool, &x)?;
-        let x = graph.layer("conv3", &self.conv3, &x)?;
-        let x = graph.layer("relu", &self.relu, &x)?;
-        let x = graph.layer("conv4", &self.conv4, &x)?;
-        let x = graph.layer("relu", &self.relu, &x)?;
-        let x = graph.layer("pool", &self.pool, &x)?;
+        let x = graph.layer("block1", &self.block1, images)?;
+        let x = graph.layer("block2", &self.block2, &x)?;
+        let x = graph.layer("block3", &self.block3, &x)?;
+        let x = graph.layer("block4", &self.block4, &x)?;
         let x = graph.flatten(&x, 1);
         graph.layer("head", &self.head, &x)
     }
@@ -109,7 +96,7 @@ impl Architecture for TinyVggConfig {
 pub fn registry() -> Registry {
     Registry::builtin().with(
         "tiny-vgg",
-        "TinyVGG: 2 × (conv-ReLU-conv-ReLU-pool), linear head",
+        "TinyVGG: 2 × (conv-BN-ReLU, conv-BN-ReLU-pool), linear head",
         |s: &ModelSpec| TinyVggConfig::new(s.num_classes, s.in_channels, s.image_size),
     )
 }

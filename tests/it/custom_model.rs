@@ -33,8 +33,9 @@ fn the_registered_architecture_is_listed_with_its_parameter_count() {
         Cli::<ModelsArgs>::parse_from(["models", "--num-classes", "10", "--in-channels", "1"]);
     let listing = models(&example::registry(), &args.args).unwrap();
     let tiny = listing.iter().find(|m| m.name == "tiny-vgg").unwrap();
-    // conv1 16·1·9 + 16; conv2..4 3 × (16·16·9 + 16); head (16·7·7)·10 + 10 for 28×28.
-    assert_eq!(tiny.parameters, 160 + 3 * 2_320 + 7_850);
+    // Bias-free convolutions, each with a batch norm's γ and β: block1 16·1·9 + 2·16;
+    // block2..4 3 × (16·16·9 + 2·16); head (16·7·7)·10 + 10 for 28×28.
+    assert_eq!(tiny.parameters, 176 + 3 * 2_336 + 7_850);
     assert!(
         listing.iter().any(|m| m.name == "resnet18"),
         "built-ins stay"
@@ -93,13 +94,18 @@ fn the_example_trains_evaluates_and_predicts_with_its_own_architecture() {
         .iter()
         .filter_map(|t| t.name.clone())
         .collect();
-    assert!(weights.contains(&"conv4.weight".to_string()), "{weights:?}");
+    assert!(
+        weights.contains(&"block4.conv.weight".to_string()),
+        "{weights:?}"
+    );
     let ops: Vec<_> = graph
         .node
         .iter()
         .filter_map(|n| n.op_type.clone())
         .collect();
     assert_eq!(ops.iter().filter(|op| *op == "Conv").count(), 4, "{ops:?}");
+    let norms = ops.iter().filter(|op| *op == "BatchNormalization");
+    assert_eq!(norms.count(), 4, "{ops:?}");
 
     // `kiln predict` on test images exported as PNG gives predictions.csv's class and scores.
     let (pixels, _) = common::separable(200, 2);

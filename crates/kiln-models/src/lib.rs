@@ -51,7 +51,7 @@ pub use architecture::{Architecture, ModelSpec, trainable_params};
 pub use blocks::{BasicBlock, BlockKind, Bottleneck, ResidualBlock, ResidualBlockConfig};
 pub use cifar_resnet::{CifarResNet, CifarResNetConfig};
 pub use classifier::ImageClassifier;
-pub use conv_block::{ConvBlock, ConvBlockConfig};
+pub use conv_block::{ConvBlock, ConvBlockConfig, ConvNormBlock, ConvNormBlockConfig};
 pub use lenet::{LeNet5, LeNet5Config};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
 pub use pretrained::{ImportError, ImportReport, WeightsFormat, freeze_backbone, import_weights};

@@ -222,40 +222,43 @@ pub(crate) fn forward(isa: Isa, f: &Forward<'_>, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, for AVX2 and FMA.
         Isa::Avx2 if isa.supported() => unsafe { forward_avx2(f, out) },
-        _ => forward_body::<4, 8, false>(f, out),
+        _ => forward_body::<4, 8, 8, false>(f, out),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 fn forward_avx512(f: &Forward<'_>, out: &mut [f32]) {
-    forward_body::<8, 32, true>(f, out);
+    forward_body::<8, 32, 16, true>(f, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn forward_avx2(f: &Forward<'_>, out: &mut [f32]) {
-    forward_body::<4, 16, true>(f, out);
+    forward_body::<4, 16, 8, true>(f, out);
 }
 
-/// Tiles of `O` channels × `P` positions (then `O` × 8 for the positions left, then single
-/// channels for the channels left).
+/// Tiles of `O` channels × `P` positions (then `O` × `T` for the positions left, then single
+/// channels for the channels left). `T` divides 16, so it divides the grid's positions.
 #[inline(always)]
-fn forward_body<const O: usize, const P: usize, const FMA: bool>(f: &Forward<'_>, out: &mut [f32]) {
+fn forward_body<const O: usize, const P: usize, const T: usize, const FMA: bool>(
+    f: &Forward<'_>,
+    out: &mut [f32],
+) {
     let g = &f.grid;
     let full = f.out_channels / O * O;
     for k in (0..full).step_by(O) {
-        forward_channels::<O, P, FMA>(f, k, out);
+        forward_channels::<O, P, T, FMA>(f, k, out);
     }
     for k in full..f.out_channels {
-        forward_channels::<1, P, FMA>(f, k, out);
+        forward_channels::<1, P, T, FMA>(f, k, out);
     }
-    debug_assert!(g.positions.is_multiple_of(8));
+    debug_assert!(g.positions.is_multiple_of(T));
 }
 
 /// Output channels `k..k + O`, every position.
 #[inline(always)]
-fn forward_channels<const O: usize, const P: usize, const FMA: bool>(
+fn forward_channels<const O: usize, const P: usize, const T: usize, const FMA: bool>(
     f: &Forward<'_>,
     k: usize,
     out: &mut [f32],
@@ -265,8 +268,8 @@ fn forward_channels<const O: usize, const P: usize, const FMA: bool>(
     for q in (0..full).step_by(P) {
         forward_tile::<O, P, FMA>(f, k, q, out);
     }
-    for q in (full..positions).step_by(8) {
-        forward_tile::<O, 8, FMA>(f, k, q, out);
+    for q in (full..positions).step_by(T) {
+        forward_tile::<O, T, FMA>(f, k, q, out);
     }
 }
 

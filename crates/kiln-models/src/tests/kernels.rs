@@ -9,7 +9,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
 use crate::kernels::{self, with_reference_ops};
-use crate::{CifarResNetConfig, MnistCnnConfig, ShortcutKind};
+use crate::{CifarResNetConfig, ConvNormBlockConfig, MnistCnnConfig, ShortcutKind};
 
 /// Deterministic pseudo-random values in `[-1, 1)`.
 fn random(len: usize, seed: u64) -> Vec<f32> {
@@ -274,6 +274,26 @@ fn mnist_cnn_training_step_matches_reference_ops() {
         "mnist-cnn",
         || model.forward(images.clone()),
         || model.block1.conv.weight.val(),
+    );
+}
+
+#[test]
+fn conv_norm_blocks_training_step_matches_reference_ops() {
+    let device = Device::flex().autodiff();
+    let images = tensor([3, 3, 11, 10], 13, &device);
+    // A 3×3 block on the direct kernels with a pool, then a strided one (im2col). (The last one
+    // keeps its ReLU: Σ of a batch norm's output squared is the same for any input, so without
+    // it the loss below would have no gradient but rounding.)
+    let first = ConvNormBlockConfig::new(3, 16)
+        .with_pool(true)
+        .init(&device);
+    let second = ConvNormBlockConfig::new(16, 24)
+        .with_stride(2)
+        .init(&device);
+    assert_step_matches(
+        "two ConvNormBlocks",
+        || second.forward(first.forward(images.clone())).flatten(1, 3),
+        || first.conv.weight.val(),
     );
 }
 
