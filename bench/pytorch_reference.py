@@ -60,17 +60,22 @@ class BasicBlock(nn.Module):
         return torch.relu(out + short)
 
 
-def resnet20(num_classes=10):
+def cifar_resnet(blocks, num_classes=10):
+    """He et al.'s CIFAR ResNet-(6n+2): `blocks` = n basic blocks a stage, option-A shortcuts."""
     layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
     for i, width in enumerate([16, 32, 64]):
-        for j in range(3):
+        for j in range(blocks):
             layers.append(BasicBlock(cin, width, 2 if i > 0 and j == 0 else 1))
             cin = width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
     return nn.Sequential(*layers)
 
 
-MODELS = {"mnist-cnn": (mnist_cnn, (1, 28, 28)), "resnet20": (resnet20, (3, 32, 32))}
+MODELS = {
+    "mnist-cnn": (mnist_cnn, (1, 28, 28)),
+    "resnet20": (lambda: cifar_resnet(3), (3, 32, 32)),
+    "resnet56": (lambda: cifar_resnet(9), (3, 32, 32)),
+}
 
 
 def read_idx(path):
