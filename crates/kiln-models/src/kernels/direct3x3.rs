@@ -3,9 +3,9 @@
 //!
 //! Why: with 16–64 channels and 8×8–32×32 maps (the CIFAR ResNets, and most of a ResNet's 3×3
 //! layers) im2col + GEMM is memory-bound: the patch matrix is nine times the input, `gemm` packs
-//! it again, and the backward's col2im adds it back; those passes took a third of a resnet20
-//! step. Here the input is copied once into a zero-padded *flat grid* and the nine taps are nine
-//! shifted reads of it.
+//! it again, and the backward's col2im adds it back (in a resnet20 step those passes took over a
+//! third of the time). Here the input is copied once into a zero-padded *flat grid* and the nine
+//! taps are nine shifted reads of it.
 //!
 //! # The flat grid
 //! A plane of `height × width` values is stored zero-padded, row by row, with rows `wp = width +
@@ -21,7 +21,11 @@
 //! A tile is `O` output channels × `P` positions, accumulated in registers over every input
 //! channel and tap: per tap `P / lanes` loads of the input feed `O · P / lanes` FMAs. The tile
 //! sizes are per instruction set ([`Isa`]): AVX-512 has 32 vector registers, AVX2 16; the scalar
-//! build (other CPUs) uses small tiles and no fused multiply-add.
+//! build (other CPUs) uses small tiles and no fused multiply-add. The input gradient is the same
+//! forward, with the weights flipped and transposed ([`flip_transpose`]) over the padded output
+//! gradient. The weight gradient puts output channels in the lanes instead (the output gradient
+//! transposed to `[position, channel]`, input pixels broadcast): vectorized over positions it
+//! would need a horizontal sum per weight per image, which cost more than its arithmetic.
 
 use super::simd::multiversion;
 

@@ -6,7 +6,7 @@
 //! configuration it answers `None` and the caller runs Burn's own ops. Set
 //! `KILN_FAST_KERNELS=0` to turn the fused path off for a whole process (to compare), or wrap
 //! code in [`with_reference_ops`] for one thread (tests); `KILN_DIRECT_CONV=0` keeps the fused
-//! path but convolves 3×3 stride-1 layers with im2col + GEMM instead of [`direct3x3`].
+//! path but convolves 3×3 stride-1 layers with im2col + GEMM instead of the direct kernels.
 
 mod buffers;
 mod conv_block_cpu;
