@@ -81,151 +81,185 @@ fn sum_runs(runs: &[Vec<(f64, f64)>], channels: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Scratch values [`convolve`] needs for one image.
-fn forward_scratch_len(g: &BlockGeometry) -> usize {
-    if g.is_direct_3x3() {
-        let grid = Grid::new(g.height, g.width);
-        grid.padded_len(g.in_channels) + grid.output_len(g.out_channels)
-    } else if g.is_pointwise() {
-        0
-    } else {
-        g.patch_len() * g.conv_positions()
+/// How a block's convolution is computed, chosen once per call from its geometry.
+#[derive(Clone, Copy)]
+enum Method {
+    /// 3×3, stride 1, padding 1: the direct kernels on this grid (unless
+    /// [`super::DIRECT_CONV_ENV`] turned them off).
+    Direct(Grid),
+    /// 1×1, stride 1, no padding: the image is its own patch matrix.
+    Pointwise,
+    /// Anything else: im2col + GEMM.
+    Patches,
+}
+
+impl Method {
+    fn of(g: &BlockGeometry) -> Self {
+        if g.is_direct_3x3() && super::direct_conv_enabled() {
+            Self::Direct(Grid::new(g.height, g.width))
+        } else if g.is_pointwise() {
+            Self::Pointwise
+        } else {
+            Self::Patches
+        }
+    }
+
+    /// Scratch values [`convolve`] needs for one image.
+    fn forward_scratch_len(self, g: &BlockGeometry) -> usize {
+        match self {
+            Self::Direct(grid) => grid.padded_len(g.in_channels) + grid.output_len(g.out_channels),
+            Self::Pointwise => 0,
+            Self::Patches => g.patch_len() * g.conv_positions(),
+        }
+    }
+
+    /// Scratch values [`convolve_backward`] needs for one image.
+    fn backward_scratch_len(self, g: &BlockGeometry) -> usize {
+        match self {
+            Self::Direct(grid) => {
+                grid.padded_len(g.in_channels)
+                    + grid.padded_len(g.out_channels)
+                    + grid.output_len(g.in_channels)
+                    + grid.transposed_len(g.out_channels)
+            }
+            Self::Pointwise | Self::Patches => 2 * g.patch_len() * g.conv_positions(),
+        }
+    }
+
+    /// The weights the backward needs besides the forward's: for the direct kernels' input
+    /// gradient, the weights flipped and transposed.
+    fn backward_weights(
+        self,
+        g: &BlockGeometry,
+        p: &BlockParams<'_>,
+        input_grad: bool,
+    ) -> Vec<f32> {
+        match self {
+            Self::Direct(_) if input_grad => {
+                direct3x3::flip_transpose(p.weight, g.out_channels, g.in_channels)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Values of the weight gradient [`convolve_backward`] accumulates a run of images into.
+    fn weight_accumulator_len(self, g: &BlockGeometry) -> usize {
+        match self {
+            Self::Direct(_) => direct3x3::accumulator_len(g.out_channels, g.in_channels),
+            Self::Pointwise | Self::Patches => g.out_channels * g.patch_len(),
+        }
+    }
+
+    /// Adds a run's accumulated weight gradient to `weight` (`[out_channels, patch_len]`).
+    fn add_weight_accumulator(self, g: &BlockGeometry, acc: &[f32], weight: &mut [f32]) {
+        match self {
+            Self::Direct(_) => {
+                direct3x3::add_accumulated(acc, g.out_channels, g.in_channels, weight);
+            }
+            Self::Pointwise | Self::Patches => {
+                weight.iter_mut().zip(acc).for_each(|(w, a)| *w += a);
+            }
+        }
     }
 }
 
 /// `y = weight ⊛ image` for one image (no bias: callers fold it into the batch norm); `y` is
-/// `[out_channels, positions]`. A direct convolution for 3×3 stride 1 padding 1, otherwise
-/// im2col (none for a pointwise convolution) + GEMM.
+/// `[out_channels, positions]`.
 fn convolve(
     g: &BlockGeometry,
+    method: Method,
     p: &BlockParams<'_>,
     image: &[f32],
     y: &mut [f32],
     scratch: &mut [f32],
 ) {
-    if g.is_direct_3x3() {
-        let grid = Grid::new(g.height, g.width);
-        let (padded, out) = scratch.split_at_mut(grid.padded_len(g.in_channels));
-        grid.pad(image, padded);
-        let forward = direct3x3::Forward {
-            grid,
-            padded,
-            in_channels: g.in_channels,
-            weight: p.weight,
-            out_channels: g.out_channels,
-        };
-        direct3x3::forward(Isa::best(), &forward, out);
-        grid.unpad(out, y);
-        return;
-    }
-    let positions = g.conv_positions();
-    let patches = if g.is_pointwise() {
-        image
-    } else {
-        im2col(g, image, scratch);
-        &*scratch
+    let patches = match method {
+        Method::Direct(grid) => {
+            let (padded, out) = scratch.split_at_mut(grid.padded_len(g.in_channels));
+            grid.pad(image, padded);
+            let forward = direct3x3::Forward {
+                grid,
+                padded,
+                in_channels: g.in_channels,
+                weight: p.weight,
+                out_channels: g.out_channels,
+            };
+            direct3x3::forward(Isa::best(), &forward, out);
+            grid.unpad(out, y);
+            return;
+        }
+        Method::Pointwise => image,
+        Method::Patches => {
+            im2col(g, image, scratch);
+            &*scratch
+        }
     };
     matmul(
         y,
         false,
         MatRef::row_major(p.weight, g.out_channels, g.patch_len()),
-        MatRef::row_major(patches, g.patch_len(), positions),
+        MatRef::row_major(patches, g.patch_len(), g.conv_positions()),
     );
 }
 
-/// Scratch values [`convolve_backward`] needs for one image.
-fn backward_scratch_len(g: &BlockGeometry) -> usize {
-    if g.is_direct_3x3() {
-        let grid = Grid::new(g.height, g.width);
-        grid.padded_len(g.in_channels)
-            + grid.padded_len(g.out_channels)
-            + grid.output_len(g.in_channels)
-            + grid.transposed_len(g.out_channels)
-    } else {
-        2 * g.patch_len() * g.conv_positions()
-    }
-}
-
-/// The weights the backward needs besides the forward's: for the direct kernels' input
-/// gradient, the weights flipped and transposed.
-fn backward_weights(g: &BlockGeometry, p: &BlockParams<'_>, input_grad: bool) -> Vec<f32> {
-    if g.is_direct_3x3() && input_grad {
-        direct3x3::flip_transpose(p.weight, g.out_channels, g.in_channels)
-    } else {
-        Vec::new()
-    }
-}
-
-/// Values of the weight gradient [`convolve_backward`] accumulates a run of images into.
-fn weight_accumulator_len(g: &BlockGeometry) -> usize {
-    if g.is_direct_3x3() {
-        direct3x3::accumulator_len(g.out_channels, g.in_channels)
-    } else {
-        g.out_channels * g.patch_len()
-    }
-}
-
-/// Adds a run's accumulated weight gradient to `weight` (`[out_channels, patch_len]`).
-fn add_weight_accumulator(g: &BlockGeometry, acc: &[f32], weight: &mut [f32]) {
-    if g.is_direct_3x3() {
-        direct3x3::add_accumulated(acc, g.out_channels, g.in_channels, weight);
-    } else {
-        weight.iter_mut().zip(acc).for_each(|(w, a)| *w += a);
-    }
+/// What [`convolve_backward`] reads for one image besides its buffers.
+struct BackwardInputs<'a> {
+    params: &'a BlockParams<'a>,
+    /// [`Method::backward_weights`].
+    flipped: &'a [f32],
+    /// The block's input image.
+    image: &'a [f32],
+    /// The convolution output's gradient, `[out_channels, positions]`.
+    dy: &'a [f32],
 }
 
 /// The convolution's backward for one image: adds `dy ⊛ image` to the weight accumulator
-/// (`[out_channels, patch_len]`, or the direct kernels' transposed one: see
-/// [`weight_accumulator_len`]) and, with `input`, writes the input gradient there. `flipped`
-/// is [`backward_weights`].
-// One argument per buffer of the pass; grouping them would only rename them.
-#[allow(clippy::too_many_arguments)]
+/// ([`Method::weight_accumulator_len`]) and, with `input` (which arrives zeroed), writes the
+/// input gradient there.
 fn convolve_backward(
     g: &BlockGeometry,
-    p: &BlockParams<'_>,
-    flipped: &[f32],
-    image: &[f32],
-    dy: &[f32],
+    method: Method,
+    b: &BackwardInputs<'_>,
     weight: &mut [f32],
     input: Option<&mut [f32]>,
     scratch: &mut [f32],
 ) {
     let (channels, positions) = (g.out_channels, g.conv_positions());
-    if g.is_direct_3x3() {
-        let grid = Grid::new(g.height, g.width);
-        let (padded, rest) = scratch.split_at_mut(grid.padded_len(g.in_channels));
-        let (grad, rest) = rest.split_at_mut(grid.padded_len(channels));
-        let (transposed, out) = rest.split_at_mut(grid.transposed_len(channels));
-        grid.pad(image, padded);
-        grid.transpose(dy, channels, transposed);
-        let gradient = direct3x3::WeightGradient {
-            grid,
-            grad: transposed,
-            out_channels: channels,
-            padded,
-            in_channels: g.in_channels,
-        };
-        direct3x3::weight_gradient(Isa::best(), &gradient, weight);
-        if let Some(input) = input {
-            grid.pad(dy, grad);
-            let adjoint = direct3x3::Forward {
+    let (image, dy) = (b.image, b.dy);
+    let patches = match method {
+        Method::Direct(grid) => {
+            let (padded, rest) = scratch.split_at_mut(grid.padded_len(g.in_channels));
+            let (grad, rest) = rest.split_at_mut(grid.padded_len(channels));
+            let (transposed, out) = rest.split_at_mut(grid.transposed_len(channels));
+            grid.pad(image, padded);
+            grid.transpose(dy, channels, transposed);
+            let gradient = direct3x3::WeightGradient {
                 grid,
-                padded: grad,
-                in_channels: channels,
-                weight: flipped,
-                out_channels: g.in_channels,
+                grad: transposed,
+                out_channels: channels,
+                padded,
+                in_channels: g.in_channels,
             };
-            direct3x3::forward(Isa::best(), &adjoint, out);
-            grid.unpad(out, input);
+            direct3x3::weight_gradient(Isa::best(), &gradient, weight);
+            if let Some(input) = input {
+                grid.pad(dy, grad);
+                let adjoint = direct3x3::Forward {
+                    grid,
+                    padded: grad,
+                    in_channels: channels,
+                    weight: b.flipped,
+                    out_channels: g.in_channels,
+                };
+                direct3x3::forward(Isa::best(), &adjoint, out);
+                grid.unpad(out, input);
+            }
+            return;
         }
-        return;
-    }
-    let (cols, grad_cols) = scratch.split_at_mut(g.patch_len() * positions);
-    let patches = if g.is_pointwise() {
-        image
-    } else {
-        im2col(g, image, cols);
-        &cols[..]
+        Method::Pointwise => image,
+        Method::Patches => {
+            im2col(g, image, &mut scratch[..g.patch_len() * positions]);
+            &scratch[..g.patch_len() * positions]
+        }
     };
     let dy = MatRef::row_major(dy, channels, positions);
     matmul(
@@ -234,13 +268,13 @@ fn convolve_backward(
         dy,
         MatRef::row_major(patches, g.patch_len(), positions).t(),
     );
-    if let Some(input) = input {
-        let w = MatRef::row_major(p.weight, channels, g.patch_len()).t();
-        if g.is_pointwise() {
-            matmul(input, false, w, dy);
-        } else {
+    let Some(input) = input else { return };
+    let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
+    match method {
+        Method::Pointwise => matmul(input, false, w, dy),
+        _ => {
+            let grad_cols = &mut scratch[g.patch_len() * positions..];
             matmul(grad_cols, false, w, dy);
-            input.fill(0.0);
             col2im(g, grad_cols, input);
         }
     }
@@ -383,18 +417,19 @@ pub fn forward_train(
 ) -> TrainForward {
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
+    let method = Method::of(g);
     let mut conv = buffers::take(g.batch * channels * positions);
     let partials: Vec<Vec<Moments>> = conv
         .par_chunks_mut(per_task * channels * positions)
         .zip(x.par_chunks(per_task * g.image_len()))
         .map(|(y, images)| {
-            let mut cols = buffers::take(forward_scratch_len(g));
+            let mut cols = buffers::take(method.forward_scratch_len(g));
             let mut moments = vec![Moments::default(); channels];
             for (y, image) in y
                 .chunks_exact_mut(channels * positions)
                 .zip(images.chunks_exact(g.image_len()))
             {
-                convolve(g, p, image, y, &mut cols);
+                convolve(g, method, p, image, y, &mut cols);
                 image_statistics(y, positions, &mut moments);
             }
             buffers::give(cols);
@@ -456,6 +491,7 @@ pub fn forward_infer(
 ) -> Vec<f32> {
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
+    let method = Method::of(g);
     // The convolution runs without its bias, so the bias moves into the mean it is compared to.
     let mean: Vec<f32> = running_mean
         .iter()
@@ -468,13 +504,13 @@ pub fn forward_infer(
         .par_chunks_mut(per_task * channels * g.output_positions())
         .zip(x.par_chunks(per_task * g.image_len()))
         .for_each(|(out, images)| {
-            let mut cols = buffers::take(forward_scratch_len(g));
+            let mut cols = buffers::take(method.forward_scratch_len(g));
             let mut y = buffers::take(channels * positions);
             for (out, image) in out
                 .chunks_exact_mut(channels * g.output_positions())
                 .zip(images.chunks_exact(g.image_len()))
             {
-                convolve(g, p, image, &mut y, &mut cols);
+                convolve(g, method, p, image, &mut y, &mut cols);
                 activate(g, &affine, &y, out);
             }
             buffers::give(cols);
@@ -679,16 +715,17 @@ pub fn backward(
     // The input gradient is written in place, run by run (allocated, small, even when not
     // asked for: the first layer's input has few channels).
     let mut input = vec![0.0; g.batch * g.image_len()];
-    let flipped = backward_weights(g, p, input_grad);
+    let method = Method::of(g);
+    let flipped = method.backward_weights(g, p, input_grad);
     let parts: Vec<(Vec<f32>, Vec<f64>)> = dz
         .par_chunks_mut(per_task * channels * positions)
         .zip(saved.conv.par_chunks(per_task * channels * positions))
         .zip(saved.x.par_chunks(per_task * g.image_len()))
         .zip(input.par_chunks_mut(per_task * g.image_len()))
         .map(|(((dz, conv), images), input)| {
-            let mut weight = vec![0.0; weight_accumulator_len(g)];
+            let mut weight = vec![0.0; method.weight_accumulator_len(g)];
             let mut bias = vec![0.0f64; channels];
-            let mut scratch = buffers::take(backward_scratch_len(g));
+            let mut scratch = buffers::take(method.backward_scratch_len(g));
             for (((dy, y), image), input) in dz
                 .chunks_exact_mut(channels * positions)
                 .zip(conv.chunks_exact(channels * positions))
@@ -696,8 +733,14 @@ pub fn backward(
                 .zip(input.chunks_exact_mut(g.image_len()))
             {
                 normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
+                let inputs = BackwardInputs {
+                    params: p,
+                    flipped: &flipped,
+                    image,
+                    dy,
+                };
                 let input = input_grad.then_some(input);
-                convolve_backward(g, p, &flipped, image, dy, &mut weight, input, &mut scratch);
+                convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
             }
             buffers::give(scratch);
             (weight, bias)
@@ -708,7 +751,7 @@ pub fn backward(
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];
     for (w, b) in parts {
-        add_weight_accumulator(g, &w, &mut weight);
+        method.add_weight_accumulator(g, &w, &mut weight);
         bias.iter_mut().zip(&b).for_each(|(acc, v)| *acc += v);
     }
     BlockGradients {

@@ -75,12 +75,9 @@ impl BlockGeometry {
         self.kernel == [1, 1] && self.stride == 1 && self.padding == 0
     }
 
-    /// Whether the convolution runs on the direct kernels ([`super::direct3x3`]): 3×3, stride
-    /// 1, padding 1, unless [`super::DIRECT_CONV_ENV`] turned them off.
+    /// Whether the convolution is 3×3, stride 1, padding 1: the shape the direct kernels take
+    /// ([`super::direct3x3`]).
     pub(crate) fn is_direct_3x3(&self) -> bool {
-        self.kernel == [3, 3]
-            && self.stride == 1
-            && self.padding == 1
-            && super::direct_conv_enabled()
+        self.kernel == [3, 3] && self.stride == 1 && self.padding == 1
     }
 }
