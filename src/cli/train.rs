@@ -9,6 +9,7 @@ use kiln_data::folder::Unreadable;
 use kiln_data::mix::Mixing;
 use kiln_data::{DatasetName, DatasetSource, FolderSource};
 use kiln_eval::class_index;
+use kiln_models::replicas::ReplicaNorm;
 use kiln_train::ema::EmaConfig;
 use kiln_train::plateau::Plateau;
 use kiln_train::{
@@ -264,10 +265,15 @@ pub struct TrainArgs {
     pub keep_checkpoints: usize,
     /// Train data-parallel on N devices of the backend (each batch split over them, gradients
     /// summed on the first; Burn's multi-device strategy): N GPUs with wgpu/cuda; on the CPU
-    /// backends N replicas of the one CPU device, taking turns. Models with batch norm are
-    /// refused (Burn 0.22 would update their running statistics once per replica).
+    /// backends N replicas of the one CPU device. Batch norm: see --replica-norm.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub devices: usize,
+    /// With --devices: how batch norms normalize a batch split over the devices. `synchronized`:
+    /// with the whole batch's statistics (PyTorch's SyncBatchNorm), the same step as one device;
+    /// `per-replica`: each shard with its own (plain DDP). The running statistics move once per
+    /// step either way.
+    #[arg(long, value_name = "MODE", default_value = "synchronized")]
+    pub replica_norm: ReplicaNorm,
     /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in
     /// the training, validation and test splits.
     #[arg(long, value_name = "CLASS")]
@@ -466,6 +472,7 @@ impl TrainArgs {
             }),
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
+            replica_norm: self.replica_norm,
             positive_class,
             binary_head: match self.binary_head {
                 true => Some(BinaryHead {
@@ -721,6 +728,7 @@ fn flag_of(field: &str, clip_by_norm: bool) -> Option<&'static str> {
         "training.ema.decay" => "--ema-decay",
         "limit" => "--limit",
         "devices" => "--devices",
+        "replica_norm" => "--replica-norm",
         "data_dir" => "--data-dir",
         "architecture" => "--model",
         "metrics" => "--metric",

@@ -68,7 +68,7 @@ impl ConvBlock {
     /// As [`ConvBlock::forward`].
     pub fn forward_reference(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.conv.forward(x);
-        let x = self.norm.forward(x);
+        let x = crate::batch_norm(&self.norm, x);
         let x = self.activation.forward(x);
         self.pool.forward(x)
     }
@@ -121,7 +121,7 @@ impl ConvNormBlockConfig {
 #[derive(Module, Debug)]
 pub struct ConvNormBlock {
     pub(crate) conv: Conv2d,
-    norm: BatchNorm,
+    pub(crate) norm: BatchNorm,
     activation: Option<Relu>,
     pool: Option<MaxPool2d>,
 }
@@ -150,7 +150,7 @@ impl ConvNormBlock {
     /// # Shapes
     /// As [`ConvNormBlock::forward`].
     pub fn forward_reference(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.norm.forward(self.conv.forward(x));
+        let x = crate::batch_norm(&self.norm, self.conv.forward(x));
         let x = match &self.activation {
             Some(relu) => relu.forward(x),
             None => x,
@@ -190,7 +190,7 @@ pub(crate) fn conv_bn(conv: &Conv2d, norm: &BatchNorm, with_relu: bool, x: Tenso
     if let Some(output) = crate::kernels::conv_block(conv, norm, with_relu, false, &x) {
         return output;
     }
-    let y = norm.forward(conv.forward(x));
+    let y = crate::batch_norm(norm, conv.forward(x));
     if with_relu { relu(y) } else { y }
 }
 

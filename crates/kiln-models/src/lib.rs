@@ -10,6 +10,8 @@
 //!   checkpoints, with the head replaced for another class count; [`freeze_backbone`].
 //! - [`onnx`]: export to ONNX ([`onnx::export_onnx`], every built-in architecture and
 //!   kiln's blocks); [`torch_safetensors`]: the weights with PyTorch's (torchvision's) names.
+//! - [`replicas`]: batch norm across the replicas of a data-parallel step ([`batch_norm`]:
+//!   synchronized like PyTorch's `SyncBatchNorm`, or per replica).
 //! - `kernels` (feature `flex`): conv → batch norm → ReLU → max-pool as one fused Flex operation
 //!   with a handwritten backward, which [`ConvBlock`] and the ResNet blocks use on Flex.
 //!
@@ -41,6 +43,7 @@ mod mnist_cnn;
 pub mod onnx;
 mod pretrained;
 mod registry;
+pub mod replicas;
 mod resnet;
 mod shortcut;
 mod stage;
@@ -55,6 +58,7 @@ pub use conv_block::{ConvBlock, ConvBlockConfig, ConvNormBlock, ConvNormBlockCon
 pub use lenet::{LeNet5, LeNet5Config};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
 pub use pretrained::{ImportError, ImportReport, WeightsFormat, freeze_backbone, import_weights};
+pub use replicas::batch_norm;
 pub use registry::{
     ARCHITECTURES, ArchitectureInfo, Model, ModelConfig, UnknownModel, architecture,
 };
@@ -63,6 +67,26 @@ pub use shortcut::{Downsample, Projection, ShortcutKind, ZeroPad};
 pub use stage::{StageConfig, forward_stage};
 pub use torch_export::{TorchTensor, torch_safetensors, torch_state_dict};
 
+/// Whether kiln's fused kernels can run on `device` (a Flex device, with the `flex` feature).
+pub fn has_fused_kernels(device: &burn::tensor::Device) -> bool {
+    #[cfg(feature = "flex")]
+    return device.clone().inner() == burn::tensor::Device::flex();
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// Runs `f` with kiln's fused Flex kernels off on this thread: every layer takes Burn's ops
+/// (without the `flex` feature there are none to turn off).
+pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "flex")]
+    return kernels::with_reference_ops(f);
+    #[cfg(not(feature = "flex"))]
+    f()
+}
+
 #[cfg(test)]
 #[path = "tests/mnist_cnn.rs"]
 mod tests;
@@ -70,6 +94,10 @@ mod tests;
 #[cfg(all(test, feature = "flex"))]
 #[path = "tests/kernels.rs"]
 mod kernel_tests;
+
+#[cfg(all(test, feature = "flex"))]
+#[path = "tests/replicas.rs"]
+mod replica_tests;
 
 #[cfg(test)]
 #[path = "tests/architectures.rs"]

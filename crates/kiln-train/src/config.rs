@@ -8,6 +8,7 @@ use kiln_data::augment::Augmentation;
 use kiln_data::mix::Mixing;
 use kiln_eval::diagnostics::DiagnosticThresholds;
 use kiln_models::ModelConfig;
+use kiln_models::replicas::ReplicaNorm;
 use serde::{Deserialize, Serialize};
 
 use crate::class_weights::ClassWeights;
@@ -166,6 +167,11 @@ pub struct RunConfig<A = ModelConfig> {
     /// (`TrainingConfig`, a Burn `Config`, cannot default a field missing from an older file).
     #[serde(default = "one")]
     pub devices: usize,
+    /// How batch norms normalize when a batch is split over `devices`
+    /// ([`kiln_models::replicas`]): with the whole batch's statistics (the default, the same step
+    /// as one device) or each shard's own.
+    #[serde(default)]
+    pub replica_norm: ReplicaNorm,
     /// Turn the dataset into class `positive_class` against the rest (labels 1 and 0, class
     /// names `not <name>` and `<name>`), in every split.
     #[serde(default)]
@@ -364,6 +370,7 @@ impl RunConfig<()> {
             pretrained: None,
             keep_checkpoints: 0,
             devices: 1,
+            replica_norm: ReplicaNorm::default(),
             positive_class: None,
             binary_head: None,
             tensorboard: true,
@@ -396,6 +403,7 @@ impl<A> RunConfig<A> {
             pretrained: self.pretrained,
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
+            replica_norm: self.replica_norm,
             positive_class: self.positive_class,
             binary_head: self.binary_head,
             tensorboard: self.tensorboard,

@@ -9,28 +9,45 @@
 //! when the loss is class-weighted), so the summed gradient is the gradient of the batch's mean
 //! loss: the same step as on one device, up to float summation order.
 //!
-//! Models with running statistics (batch normalization) are refused: Burn 0.22's
-//! `RunningState`, shared by the replicas, compounds their updates — measured on resnet20 with a
-//! learning rate of 0, four batches moved the stem's running mean 1.66× as far with two
-//! replicas taking turns, 2.09× with three and 2.37× with Flex and ndarray in threads, instead
-//! of as far as one device does ([`has_running_statistics`]).
+//! Batch norm: every replica's forward and backward run inside
+//! [`kiln_models::replicas::with_replica`], so each batch norm meets the same layer of the other
+//! replicas. Synchronized ([`ReplicaNorm::Synchronized`], the default, PyTorch's
+//! `SyncBatchNorm`) every shard normalizes with the whole batch's statistics and the step equals
+//! one device's; per replica (plain DDP) each shard normalizes with its own. Either way the
+//! running statistics are updated once per step, by replica 0. (Burn 0.22's own `BatchNorm`,
+//! its `RunningState` shared by the replicas, would compound their updates — measured on
+//! resnet20 with a learning rate of 0: 1.66× as far with two replicas taking turns, 2.37× with
+//! Flex and ndarray in threads — so a model whose batch norms do not all go through
+//! [`kiln_models::batch_norm`] is refused after its first step.)
 //!
-//! Replicas run concurrently only on distinct devices. When a device appears twice (the CPU
-//! backends have one device), the workers take turns: a CPU backend already spreads each
-//! operation over every core, and its random stream (dropout) is one per process. Each worker
-//! reseeds its device before its shard, so dropout's draws are a function of the batch and
-//! the shard either way.
+//! Replicas run concurrently on distinct devices, and always for models with batch norm (the
+//! replicas meet inside their forward and backward). Replicas of one device without batch norm
+//! take turns: a CPU backend already spreads each operation over every core, and its random
+//! stream (dropout) is one per process. Each worker reseeds its device before its shard, so
+//! dropout's draws are a function of the batch and the shard when replicas take turns or run on
+//! distinct devices; batch-norm models with dropout on one shared device draw in whatever order
+//! the threads reach the stream. A device list mixing Flex with other backends runs every
+//! replica on Burn's ops (the fused Flex blocks would meet the others at different points).
+//!
+//! A replica that fails (a panic in its thread, a device gone) abandons its group, so the others
+//! stop waiting, and the step ends with an error naming its device.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Int, Tensor};
 use kiln_models::ImageClassifier;
+use kiln_models::replicas::{
+    Abandoned, Replica, ReplicaGroup, ReplicaNorm, training_batch_norms, with_replica,
+};
 
 use crate::error::TrainError;
+use crate::plan::ConfigError;
 
 /// One batch's loss, logits and gradients.
 pub(crate) struct BatchGrads {
@@ -42,33 +59,6 @@ pub(crate) struct BatchGrads {
     pub grads: GradientsParams,
 }
 
-/// Whether `model` holds running statistics (a batch norm's `running_mean` / `running_var`),
-/// which data-parallel training cannot keep right (see the module docs).
-pub fn has_running_statistics<M: Module>(model: &M) -> bool {
-    #[derive(Default)]
-    struct Find {
-        inside: Vec<String>,
-        found: bool,
-    }
-    impl ModuleVisitor for Find {
-        fn enter_module(&mut self, name: &str, _container: &str) {
-            self.inside.push(name.to_string());
-        }
-        fn exit_module(&mut self, _name: &str, _container: &str) {
-            self.inside.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
-            self.found |= self
-                .inside
-                .last()
-                .is_some_and(|n| n == "running_mean" || n == "running_var");
-        }
-    }
-    let mut find = Find::default();
-    model.visit(&mut find);
-    find.found
-}
-
 /// Shard sizes of a batch of `n` over `k` devices: as equal as possible, the first ones larger.
 pub(crate) fn shard_sizes(n: usize, k: usize) -> Vec<usize> {
     let k = k.min(n).max(1);
@@ -76,24 +66,47 @@ pub(crate) fn shard_sizes(n: usize, k: usize) -> Vec<usize> {
 }
 
 /// A shard's work: the replica, its images `[n, c, h, w]` and targets `[n]` on its device, its
-/// share of the batch's loss, the accumulation group's size and the seed of its random stream.
+/// share of the batch's loss, the accumulation group's size, the seed of its random stream, and
+/// its place among the batch's replicas.
 struct Job<M> {
-    replica: M,
+    model: M,
     images: Tensor<4>,
     targets: Tensor<1, Int>,
     share: f64,
     group: usize,
     seed: u64,
+    replica: Replica,
+    replicas: Arc<ReplicaGroup>,
 }
 
-/// A shard's result: its share-weighted loss, detached logits, gradients, and the replica.
-type Done<M> = (f64, Tensor<2>, GradientsParams, M);
+/// A shard's result: its share-weighted loss, detached logits, gradients, the replica's model
+/// and how many batch norms its forward ran through kiln's batch norm.
+struct Shard<M> {
+    loss: f64,
+    logits: Tensor<2>,
+    grads: GradientsParams,
+    model: M,
+    batch_norms: usize,
+}
+
+/// Why a shard has no result.
+enum Failure {
+    /// The replica failed: its panic's message.
+    Failed(String),
+    /// Another replica of the batch failed, or the replicas disagreed; why.
+    Abandoned(String),
+}
+
+type Done<M> = Result<Shard<M>, Failure>;
 
 /// One worker thread per device, kept for the whole run.
 pub(crate) struct Replicas<M> {
     workers: Vec<Worker<M>>,
-    /// Whether every device is a different one (then the shards run concurrently).
+    /// Whether the shards run concurrently (distinct devices, or batch norms to meet at).
     concurrent: bool,
+    norm: ReplicaNorm,
+    /// The model's batch norms that train, each of which a replica must meet the others at.
+    batch_norms: usize,
 }
 
 struct Worker<M> {
@@ -104,45 +117,41 @@ struct Worker<M> {
 }
 
 impl<M: ImageClassifier + 'static> Replicas<M> {
-    /// Workers on `devices` (autodiff devices), each with the loss `loss` built on its device.
-    pub(crate) fn new(devices: &[Device], loss: &CrossEntropyLossConfig) -> Self {
+    /// Workers on `devices` (autodiff devices) for `model`, each with the loss `loss` built on
+    /// its device, batch norms normalizing as `norm` says.
+    pub(crate) fn new(
+        model: &M,
+        devices: &[Device],
+        loss: &CrossEntropyLossConfig,
+        norm: ReplicaNorm,
+    ) -> Result<Self, ConfigError> {
+        let batch_norms = training_batch_norms(model);
+        if batch_norms > 0
+            && norm == ReplicaNorm::Synchronized
+            && !kiln_models::replicas::SYNCHRONIZED_AVAILABLE
+        {
+            return Err(ConfigError::rule(
+                "replica_norm",
+                "synchronized batch norm needs kiln's `flex` feature; build with it, or pass \
+                 --replica-norm per-replica",
+            ));
+        }
+        let fused = kiln_models::has_fused_kernels;
+        let mixed = devices.iter().any(fused) && !devices.iter().all(fused);
         let workers = devices
             .iter()
-            .map(|device| {
-                let (jobs, inbox) = channel::<Job<M>>();
-                let (outbox, done) = channel::<Done<M>>();
-                let loss_fn: CrossEntropyLoss = loss.init(device);
-                let on = device.clone();
-                let thread = std::thread::spawn(move || {
-                    for job in inbox {
-                        on.seed(job.seed);
-                        let logits = job.replica.forward(job.images);
-                        let loss = loss_fn.forward(logits.clone(), job.targets);
-                        let value = loss.clone().into_scalar::<f64>();
-                        let scaled = loss.mul_scalar(job.share).div_scalar(job.group as f64);
-                        let grads = GradientsParams::from_grads(scaled.backward(), &job.replica);
-                        let result = (value * job.share, logits.detach(), grads, job.replica);
-                        if outbox.send(result).is_err() {
-                            break;
-                        }
-                    }
-                });
-                Worker {
-                    device: device.clone(),
-                    jobs: Some(jobs),
-                    done,
-                    thread: Some(thread),
-                }
-            })
+            .map(|device| Worker::spawn(device, loss, mixed))
             .collect();
-        let concurrent = devices
+        let distinct = devices
             .iter()
             .enumerate()
             .all(|(i, d)| devices[..i].iter().all(|e| e != d));
-        Self {
+        Ok(Self {
             workers,
-            concurrent,
-        }
+            concurrent: distinct || batch_norms > 0,
+            norm,
+            batch_norms,
+        })
     }
 
     /// Forward and backward of one batch (`images` `[batch, c, h, w]` and `targets`
@@ -161,33 +170,45 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
     ) -> Result<BatchGrads, TrainError> {
         let main = images.device();
         let total: f64 = weights.iter().sum();
+        let sizes = shard_sizes(weights.len(), self.workers.len());
+        let replicas = Arc::new(ReplicaGroup::new(sizes.len()));
         let mut start = 0;
         let mut jobs = Vec::new();
-        for (i, len) in shard_sizes(weights.len(), self.workers.len())
-            .into_iter()
-            .enumerate()
-        {
+        for (i, len) in sizes.into_iter().enumerate() {
             let range = start..start + len;
             start += len;
             let device = &self.workers[i].device;
             jobs.push(Job {
-                replica: model.clone().fork(device),
+                model: model.clone().fork(device),
                 images: images.clone().slice(range.clone()).to_device(device),
                 targets: targets.clone().slice(range.clone()).to_device(device),
                 share: weights[range].iter().sum::<f64>() / total,
                 group,
                 seed: seed.wrapping_add(i as u64),
+                replica: Replica::new(replicas.clone(), i, self.norm),
+                replicas: replicas.clone(),
             });
         }
         let n = jobs.len();
         let mut results = Vec::with_capacity(n);
         match self.concurrent {
             true => {
+                let mut sent = 0;
+                let mut unsent = None;
                 for (worker, job) in self.workers.iter().zip(jobs) {
-                    worker.send(job)?;
+                    if let Err(error) = worker.send(job) {
+                        // The replicas already started would wait for this one forever.
+                        replicas.abandon(error.to_string());
+                        unsent = Some(error);
+                        break;
+                    }
+                    sent += 1;
                 }
-                for worker in &mut self.workers[..n] {
+                for worker in &mut self.workers[..sent] {
                     results.push(worker.receive()?);
+                }
+                if let Some(error) = unsent {
+                    return Err(error);
                 }
             }
             false => {
@@ -197,13 +218,14 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
                 }
             }
         }
+        let shards = self.check(results)?;
         let mut loss = 0.0;
         let mut logits = Vec::with_capacity(n);
         let mut summed = GradientsAccumulator::new();
-        for (value, shard_logits, grads, replica) in results {
-            loss += value;
-            logits.push(shard_logits.to_device(&main));
-            summed.accumulate(model, grads.to_device(&main, &replica));
+        for shard in shards {
+            loss += shard.loss;
+            logits.push(shard.logits.to_device(&main));
+            summed.accumulate(model, shard.grads.to_device(&main, &shard.model));
         }
         Ok(BatchGrads {
             loss,
@@ -211,6 +233,127 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
             grads: summed.grads(),
         })
     }
+
+    /// The shards, if every replica finished and met the others at every batch norm: the
+    /// first failure (a replica's own before the others' abandoning) otherwise.
+    fn check(&self, results: Vec<Done<M>>) -> Result<Vec<Shard<M>>, TrainError> {
+        let failure = |i: usize, why: String| TrainError::Worker {
+            device: format!("{:?}", self.workers[i].device),
+            why,
+        };
+        let mut abandoned = None;
+        let mut shards = Vec::with_capacity(results.len());
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(shard) => shards.push(shard),
+                Err(Failure::Failed(why)) => return Err(failure(i, why)),
+                Err(Failure::Abandoned(why)) => {
+                    abandoned.get_or_insert_with(|| failure(i, why));
+                }
+            }
+        }
+        if let Some(error) = abandoned {
+            return Err(error);
+        }
+        if let Some(shard) = shards.iter().find(|s| s.batch_norms != self.batch_norms) {
+            return Err(ConfigError::rule(
+                "devices",
+                format!(
+                    "the model has {} batch norms that train, but only {} ran through \
+                     kiln_models::batch_norm: the others (Burn's BatchNorm::forward called \
+                     directly) would normalize each shard alone and update their running \
+                     statistics once per replica; normalize with kiln_models::batch_norm or \
+                     ConvNormBlock, or train on one device",
+                    self.batch_norms, shard.batch_norms
+                ),
+            )
+            .into());
+        }
+        Ok(shards)
+    }
+}
+
+impl<M: ImageClassifier + 'static> Worker<M> {
+    /// A worker thread on `device` (with Burn's ops only when `reference_ops`).
+    fn spawn(device: &Device, loss: &CrossEntropyLossConfig, reference_ops: bool) -> Self {
+        let (jobs, inbox) = channel::<Job<M>>();
+        let (outbox, done) = channel::<Done<M>>();
+        let loss_fn: CrossEntropyLoss = loss.init(device);
+        let on = device.clone();
+        let thread = std::thread::spawn(move || {
+            for job in inbox {
+                let replicas = job.replicas.clone();
+                let run = || run_shard(&on, &loss_fn, job);
+                let result = catch_unwind(AssertUnwindSafe(|| match reference_ops {
+                    true => kiln_models::with_reference_ops(run),
+                    false => run(),
+                }));
+                let result = result.map_err(|payload| {
+                    let failure = Failure::of(payload);
+                    if let Failure::Failed(why) = &failure {
+                        replicas.abandon(format!("a replica on {on:?} failed: {why}"));
+                    }
+                    failure
+                });
+                if outbox.send(result).is_err() {
+                    break;
+                }
+            }
+        });
+        Worker {
+            device: device.clone(),
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// One shard's forward and backward, as its replica.
+fn run_shard<M: ImageClassifier>(device: &Device, loss_fn: &CrossEntropyLoss, job: Job<M>) -> Shard<M> {
+    device.seed(job.seed);
+    let Job {
+        model,
+        images,
+        targets,
+        share,
+        group,
+        replica,
+        ..
+    } = job;
+    with_replica(&replica, || {
+        let logits = model.forward(images);
+        let loss = loss_fn.forward(logits.clone(), targets);
+        let value = loss.clone().into_scalar::<f64>();
+        let scaled = loss.mul_scalar(share).div_scalar(group as f64);
+        let grads = GradientsParams::from_grads(scaled.backward(), &model);
+        Shard {
+            loss: value * share,
+            logits: logits.detach(),
+            grads,
+            model,
+            batch_norms: replica.layers(),
+        }
+    })
+}
+
+impl Failure {
+    /// What a replica's unwinding carried: an abandoned group's reason, or a panic's message.
+    fn of(payload: Box<dyn Any + Send>) -> Self {
+        if let Some(Abandoned(why)) = payload.downcast_ref::<Abandoned>() {
+            return Self::Abandoned(why.clone());
+        }
+        Self::Failed(panic_message(payload.as_ref()))
+    }
+}
+
+/// A panic's message.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+    message.unwrap_or_else(|| "a panic".into())
 }
 
 impl<M> Worker<M> {
@@ -242,11 +385,7 @@ impl<M> Worker<M> {
     /// The worker's panic, once it has ended.
     fn failure_joined(&mut self) -> TrainError {
         let why = match self.thread.take().map(JoinHandle::join) {
-            Some(Err(payload)) => payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into()),
+            Some(Err(payload)) => panic_message(payload.as_ref()),
             _ => "it stopped".into(),
         };
         TrainError::Worker {

@@ -13,10 +13,11 @@ use kiln_data::{
     weighted_epoch_batches,
 };
 use kiln_models::ImageClassifier;
+use kiln_models::replicas::ReplicaNorm;
 
 use crate::callback::{BatchEnd, Callback, ModelSnapshot, Resumed, TrainInfo};
 use crate::config::{Sampler, TrainingConfig};
-use crate::data_parallel::{self, BatchGrads, Replicas};
+use crate::data_parallel::{BatchGrads, Replicas};
 use crate::ema::WeightAverage;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
@@ -58,6 +59,8 @@ pub struct FitOptions {
     /// Train data-parallel over these devices (plain devices, the first the model's; two or
     /// more): each batch is split over them ([`crate::data_parallel`]). Empty: one device.
     pub devices: Vec<Device>,
+    /// How batch norms normalize when the batch is split over `devices`.
+    pub replica_norm: ReplicaNorm,
     /// The model has one output (a binary head, [`crate::binary`]): train it with binary
     /// cross-entropy and this `pos_weight`.
     pub binary_pos_weight: Option<f64>,
@@ -195,15 +198,6 @@ fn step_strategy<M: ImageClassifier + 'static>(
             format!("Mixup and CutMix train on one device, not {n}"),
         )
         .into()),
-        n if data_parallel::has_running_statistics(model) => Err(ConfigError::rule(
-            "devices",
-            format!(
-                "training on {n} devices: the model has batch-norm running statistics, which \
-                 Burn 0.22 would update once per replica instead of once per batch; \
-                 data-parallel training takes models without batch norm (e.g. lenet5)"
-            ),
-        )
-        .into()),
         _ => {
             let devices: Vec<Device> = options
                 .devices
@@ -211,7 +205,7 @@ fn step_strategy<M: ImageClassifier + 'static>(
                 .map(|d| d.clone().autodiff())
                 .collect();
             Ok(Box::new(DataParallel {
-                replicas: Replicas::<M>::new(&devices, &loss),
+                replicas: Replicas::new(model, &devices, &loss, options.replica_norm)?,
                 labels: train.labels().to_vec(),
                 class_weights: weights,
             }))

@@ -21,6 +21,8 @@ use super::matmul::{MatRef, matmul};
 use super::patches::{col2im, im2col};
 use super::pool_route::{Affine, RowPair, route_row_pair};
 use super::simd::{lane_shifted_sums, lane_sum, lane_sum_and_centered_dot, multiversion};
+use crate::replicas::moments::Moments;
+use crate::replicas::{LayerLink, ReplicaNorm};
 
 /// The block's forward in training mode.
 pub struct TrainForward {
@@ -36,6 +38,8 @@ pub struct TrainForward {
     pub mean: Vec<f32>,
     /// Biased batch variance per channel (Burn's `batch_norm_train` convention).
     pub variance: Vec<f32>,
+    /// How many values per channel the statistics are over (every replica's, synchronized).
+    pub count: f64,
 }
 
 /// Gradients of the block's inputs.
@@ -280,54 +284,19 @@ fn convolve_backward(
     }
 }
 
-/// Count, mean and sum of squared deviations of a set of values, merged across images and runs
-/// with Chan et al.'s parallel formula: the variance never goes through `E[y²] − E[y]²`, which
-/// cancels catastrophically when the mean is large against the spread.
-#[derive(Clone, Copy, Debug, Default)]
-struct Moments {
-    count: f64,
-    mean: f64,
-    m2: f64,
-}
-
-impl Moments {
-    /// The moments of `row`, from sums shifted by its first value.
-    #[inline(always)]
-    fn of(row: &[f32]) -> Self {
-        let Some(&shift) = row.first() else {
-            return Self::default();
-        };
-        let (s, q) = lane_shifted_sums(row, shift);
-        let count = row.len() as f64;
-        let offset = s / count;
-        Self {
-            count,
-            mean: f64::from(shift) + offset,
-            m2: (q - s * offset).max(0.0),
-        }
-    }
-
-    /// The moments of both sets together.
-    #[inline(always)]
-    fn merge(self, other: Self) -> Self {
-        if other.count == 0.0 {
-            return self;
-        }
-        if self.count == 0.0 {
-            return other;
-        }
-        let count = self.count + other.count;
-        let delta = other.mean - self.mean;
-        Self {
-            count,
-            mean: self.mean + delta * other.count / count,
-            m2: self.m2 + other.m2 + delta * delta * self.count * other.count / count,
-        }
-    }
-
-    /// The biased variance (Burn's and PyTorch's batch-norm convention).
-    fn biased_variance(&self) -> f64 {
-        self.m2 / self.count
+/// The moments of `row`, from sums shifted by its first value.
+#[inline(always)]
+fn moments_of(row: &[f32]) -> Moments {
+    let Some(&shift) = row.first() else {
+        return Moments::default();
+    };
+    let (s, q) = lane_shifted_sums(row, shift);
+    let count = row.len() as f64;
+    let offset = s / count;
+    Moments {
+        count,
+        mean: f64::from(shift) + offset,
+        m2: (q - s * offset).max(0.0),
     }
 }
 
@@ -336,7 +305,7 @@ impl Moments {
 #[inline(always)]
 fn image_statistics_body(y: &[f32], positions: usize, moments: &mut [Moments]) {
     for (m, row) in moments.iter_mut().zip(y.chunks_exact(positions)) {
-        *m = m.merge(Moments::of(row));
+        *m = m.merge(moments_of(row));
     }
 }
 
@@ -406,7 +375,9 @@ fn activate_body(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f
 
 multiversion!(fn activate(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) => activate_body);
 
-/// Training forward: batch statistics, then normalize + ReLU + pool with them.
+/// Training forward: batch statistics, then normalize + ReLU + pool with them. Inside a
+/// replica whose batch norm is synchronized (`link`), the statistics are the whole batch's,
+/// merged with the other replicas'.
 ///
 /// `x` is `[batch, in_channels, height, width]`; the geometry must match every slice.
 pub fn forward_train(
@@ -414,6 +385,7 @@ pub fn forward_train(
     x: &[f32],
     p: &BlockParams<'_>,
     epsilon: f64,
+    link: Option<&LayerLink>,
 ) -> TrainForward {
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
@@ -437,13 +409,21 @@ pub fn forward_train(
         })
         .collect();
     // Runs merged in run order, so the result does not depend on which thread finished first.
-    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = (0..channels)
+    let local: Vec<Moments> = (0..channels)
         .map(|c| {
-            let m = partials
+            partials
                 .iter()
-                .fold(Moments::default(), |acc, run| acc.merge(run[c]));
-            (m.mean as f32, m.biased_variance() as f32)
+                .fold(Moments::default(), |acc, run| acc.merge(run[c]))
         })
+        .collect();
+    let moments = match link {
+        Some(link) if link.norm() == ReplicaNorm::Synchronized => link.merge_moments(&local),
+        _ => local,
+    };
+    let count = moments.first().map_or(0.0, |m| m.count);
+    let (conv_mean, variance): (Vec<f32>, Vec<f32>) = moments
+        .iter()
+        .map(|m| (m.mean as f32, m.biased_variance() as f32))
         .unzip();
     let affine = fold(p.gamma, p.beta, &conv_mean, &variance, epsilon);
     let output = activate_batch(g, &affine, &conv);
@@ -458,6 +438,7 @@ pub fn forward_train(
         conv_mean,
         mean,
         variance,
+        count,
     }
 }
 
@@ -530,6 +511,10 @@ pub struct Saved<'a> {
     pub mean: &'a [f32],
     /// [`TrainForward::variance`].
     pub variance: &'a [f32],
+    /// [`TrainForward::count`].
+    pub count: f64,
+    /// The replica's link the forward merged its statistics through, if any.
+    pub link: Option<&'a LayerLink>,
 }
 
 /// Per-channel values [`route`] needs.
@@ -698,9 +683,15 @@ pub fn backward(
     let totals = sum_runs(&partials, channels);
     let beta = totals.iter().map(|t| t.0 as f32).collect();
     let gamma = totals.iter().map(|t| t.1 as f32).collect();
+    // Synchronized, the input gradient needs the sums over every replica's shard (γ's and β's
+    // gradients stay this shard's: the trainer sums the replicas' parameter gradients).
+    let totals = match saved.link {
+        Some(link) if link.norm() == ReplicaNorm::Synchronized => link.sum_pairs(&totals),
+        _ => totals,
+    };
 
     // 2. Batch-norm backward into dy (in place over dz), then the convolution's gradients.
-    let count = (g.batch * positions) as f32;
+    let count = saved.count as f32;
     let coefficients: Vec<[f32; 4]> = (0..channels)
         .map(|c| {
             [
@@ -798,7 +789,7 @@ mod tests {
             gamma: &ones,
             beta: &zeros,
         };
-        let out = forward_train(&g, &x, &p, 1e-5);
+        let out = forward_train(&g, &x, &p, 1e-5, None);
         let positions = g.conv_positions();
         for c in 0..g.out_channels {
             let values: Vec<f64> = (0..g.batch)

@@ -18,6 +18,7 @@ use burn::tensor::TensorData;
 use super::buffers::{self, Pooled};
 use super::conv_block_cpu::{self, BlockParams, Saved};
 use super::geometry::BlockGeometry;
+use crate::replicas::{LayerLink, current};
 
 /// The hyper-parameters of a block that its tensors do not carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +66,9 @@ pub struct BlockOutput<B: Backend> {
 }
 
 /// Conv → batch norm with batch statistics → ReLU → max-pool, differentiable on `Autodiff<Flex>`.
+/// With `replica_layer`, the block is batch norm number `replica_layer` of the thread's
+/// replica ([`crate::replicas::with_replica`]): its statistics are exchanged with the other
+/// replicas' as [`crate::replicas::ReplicaNorm`] says.
 #[backend_extension(Flex, Autodiff)]
 pub trait ConvBlockTrain: Backend {
     /// Shapes: `x` `[N, C, H, W]`, `weight` `[out, C, kh, kw]`, `bias`/`gamma`/`beta` `[out]`.
@@ -76,6 +80,7 @@ pub trait ConvBlockTrain: Backend {
         beta: FloatTensor<Self>,
         spec: BlockSpec,
         epsilon: f64,
+        replica_layer: Option<usize>,
     ) -> BlockOutput<Self>;
 }
 
@@ -98,7 +103,7 @@ pub trait ConvBlockInfer: Backend {
 }
 
 /// A Flex tensor's elements as f32, borrowed when it is already a contiguous f32 buffer.
-fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
+pub(super) fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
     match tensor.as_slice::<f32>() {
         Some(slice) => Cow::Borrowed(slice),
         // Any element type, converted element by element.
@@ -107,7 +112,7 @@ fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
 }
 
 /// A contiguous f32 Flex tensor of `shape` owning `data`.
-fn flex(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+pub(super) fn flex(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
 }
 
@@ -131,16 +136,22 @@ fn with_params<R>(
     })
 }
 
+/// The link of batch norm number `layer` of the thread's replica.
+fn replica_link(layer: Option<usize>) -> Option<LayerLink> {
+    Some(current()?.layer(layer?))
+}
+
 /// The Flex training forward, returning the saved convolution output too.
 fn train_forward(
     x: &FlexTensor,
     [weight, bias, gamma, beta]: [&FlexTensor; 4],
     spec: BlockSpec,
     epsilon: f64,
+    link: Option<&LayerLink>,
 ) -> (BlockGeometry, conv_block_cpu::TrainForward) {
     let g = spec.geometry(x.layout().shape(), weight.layout().shape());
     let forward = with_params([weight, bias, gamma, beta], |params| {
-        conv_block_cpu::forward_train(&g, &values(x), params, epsilon)
+        conv_block_cpu::forward_train(&g, &values(x), params, epsilon, link)
     });
     (g, forward)
 }
@@ -154,8 +165,11 @@ impl ConvBlockTrain for Flex {
         beta: FlexTensor,
         spec: BlockSpec,
         epsilon: f64,
+        replica_layer: Option<usize>,
     ) -> BlockOutput<Self> {
-        let (g, forward) = train_forward(&x, [&weight, &bias, &gamma, &beta], spec, epsilon);
+        let link = replica_link(replica_layer);
+        let weights = [&weight, &bias, &gamma, &beta];
+        let (g, forward) = train_forward(&x, weights, spec, epsilon, link.as_ref());
         buffers::give(forward.conv); // no backward on plain Flex
         BlockOutput {
             output: flex(forward.output, output_shape(&g)),
@@ -211,6 +225,10 @@ pub struct SavedBlock {
     conv: Arc<Pooled>,
     conv_mean: FlexTensor,
     variance: FlexTensor,
+    /// The number of values the statistics are over (every replica's, synchronized).
+    count: f64,
+    /// Where the block meets the other replicas, inside one.
+    link: Option<LayerLink>,
 }
 
 impl Backward<Flex, 5> for ConvBlockBackward {
@@ -232,6 +250,8 @@ impl Backward<Flex, 5> for ConvBlockBackward {
             conv: &conv,
             mean: &mean,
             variance: &variance,
+            count: s.count,
+            link: s.link.as_ref(),
         };
         let result = with_params([&s.weight, &s.bias, &s.gamma, &s.beta], |params| {
             let grad = values(&grad);
@@ -265,7 +285,9 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
         beta: FloatTensor<Self>,
         spec: BlockSpec,
         epsilon: f64,
+        replica_layer: Option<usize>,
     ) -> BlockOutput<Self> {
+        let link = replica_link(replica_layer);
         let nodes = [
             x.node(),
             weight.node(),
@@ -276,7 +298,7 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
         let inner = [&weight, &bias, &gamma, &beta].map(|t| t.primitive().clone());
         let x = x.into_primitive();
         let [w, b, gm, bt] = &inner;
-        let (g, forward) = train_forward(&x, [w, b, gm, bt], spec, epsilon);
+        let (g, forward) = train_forward(&x, [w, b, gm, bt], spec, epsilon, link.as_ref());
         let mean = flex(forward.mean, [g.out_channels]);
         let variance = flex(forward.variance, [g.out_channels]);
         let output = flex(forward.output, output_shape(&g));
@@ -298,6 +320,8 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
                     conv: Arc::new(Pooled(forward.conv)),
                     conv_mean: flex(forward.conv_mean, [g.out_channels]),
                     variance: variance.clone(),
+                    count: forward.count,
+                    link,
                 };
                 prep.finish(saved, output)
             }

@@ -14,6 +14,7 @@ mod conv_block_op;
 mod direct3x3;
 mod geometry;
 mod matmul;
+mod merge_moments_op;
 mod patches;
 pub(crate) mod pool_route;
 mod simd;
@@ -29,6 +30,8 @@ use burn::tensor::DType;
 
 pub use conv_block_op::{BlockOutput, BlockSpec, ConvBlockInfer, ConvBlockTrain};
 pub use geometry::BlockGeometry;
+pub(crate) use merge_moments_op::merge_moments;
+pub use merge_moments_op::MergeMoments;
 
 /// The environment variable that disables the fused kernels when set to `0`.
 pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";
@@ -87,7 +90,8 @@ fn symmetric_padding(conv: &Conv2d) -> Option<usize> {
 }
 
 /// `conv` → `norm` → (ReLU) → (max-pool 2×2, stride 2) as one fused Flex operation, with the
-/// batch norm's running statistics updated as [`BatchNorm::forward`] does. `None` when the
+/// batch norm's running statistics updated as [`BatchNorm::forward`] does (inside a replica,
+/// as [`crate::replicas`] describes). `None` when the
 /// fused path does not apply (another backend, not f32, grouped/dilated/asymmetric conv, a
 /// frozen batch norm on an autodiff device, or disabled); the caller then runs the layers.
 ///
@@ -148,6 +152,8 @@ pub fn conv_block(
         return None;
     }
     if training {
+        // Inside a replica, this block is its next batch norm.
+        let link = crate::replicas::current().map(|replica| replica.next_layer());
         let result = <Dispatch as ConvBlockTrain>::conv_block_train(
             x.clone().into_dispatch(),
             weight.into_dispatch(),
@@ -156,17 +162,16 @@ pub fn conv_block(
             beta.into_dispatch(),
             spec,
             norm.epsilon,
+            link.as_ref().map(|link| link.layer()),
         );
-        let momentum = norm.momentum;
-        let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
-            let running = state.value_sync().to_device(&device);
-            let value = running
-                .mul_scalar(1.0 - momentum)
-                .add(batch.detach().mul_scalar(momentum));
-            state.update(value.detach());
-        };
-        update(&norm.running_mean, Tensor::from_dispatch(result.mean));
-        update(&norm.running_var, Tensor::from_dispatch(result.variance));
+        let count = geometry.batch * geometry.conv_positions();
+        crate::replicas::update_running(
+            norm,
+            link.as_ref(),
+            count,
+            Tensor::from_dispatch(result.mean),
+            Tensor::from_dispatch(result.variance),
+        );
         Some(Tensor::from_dispatch(result.output))
     } else {
         let output = <Dispatch as ConvBlockInfer>::conv_block_infer(

@@ -42,6 +42,7 @@ fn valid() -> RunConfig<()> {
         pretrained: None::<Pretrained>,
         keep_checkpoints: 0,
         devices: 1,
+        replica_norm: Default::default(),
         positive_class: None,
         binary_head: None,
         tensorboard: true,

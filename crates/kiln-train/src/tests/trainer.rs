@@ -1,7 +1,8 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use kiln_data::{ImageShape, Normalization};
-use kiln_models::{LeNet5, LeNet5Config};
+use kiln_models::replicas::ReplicaNorm;
+use kiln_models::{ImageClassifier, LeNet5, LeNet5Config};
 
 use super::*;
 use crate::optimizer::OptimizerConfig;
@@ -146,16 +147,18 @@ fn the_balanced_sampler_feeds_classes_equally_often() {
     assert!((balanced - 0.5).abs() < 0.09, "{balanced}");
 }
 
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
 #[test]
 #[allow(deprecated)] // Device::ndarray
 fn data_parallel_replicas_take_the_single_device_step() {
     let model = LeNet5Config::new(4).init(&Device::flex().autodiff());
-    let max_diff = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max)
-    };
     // Replicas of Flex take turns; Flex with ndarray are two devices, run in threads, the
     // gradients crossing between them. Batch 10 over 64 images: the last batch (4) splits
     // unevenly over 3 replicas.
@@ -188,23 +191,93 @@ fn shards_are_as_equal_as_possible() {
     assert_eq!(shard_sizes(64, 2), [32, 32]);
 }
 
-#[test]
-fn data_parallel_refuses_models_with_batch_norm() {
-    use kiln_models::{Architecture, ModelConfig, ModelSpec};
-    let device = Device::flex();
-    let arch = ModelConfig::from_name("resnet20", &ModelSpec::new(4, 1, 28)).unwrap();
-    let model = arch.init(&device.clone().autodiff());
-    assert!(crate::data_parallel::has_running_statistics(&model));
-    let lenet = LeNet5Config::new(4).init(&device.clone().autodiff());
-    assert!(!crate::data_parallel::has_running_statistics(&lenet));
+/// The model `fresh` builds after one step of SGD on all 64 images, on `devices` (none: Flex
+/// alone), batch norms normalizing as `norm` says: every weight and running statistic. (One
+/// step: a ResNet on random images amplifies float rounding by orders of magnitude within a
+/// few steps, fused kernels against Burn's ops on one device included.)
+fn fit_weights<M: ImageClassifier + 'static>(
+    fresh: impl Fn() -> M,
+    devices: Vec<Device>,
+    norm: ReplicaNorm,
+) -> Result<Vec<f32>, TrainError> {
+    let config = TrainingConfig::new()
+        .with_epochs(1)
+        .with_batch_size(64)
+        .with_lr(0.05)
+        .with_schedule(LrSchedule::Constant)
+        .with_loader_workers(0)
+        .with_optimizer(OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        });
     let options = FitOptions {
-        devices: vec![Device::flex(); 2],
+        devices,
+        replica_norm: norm,
         ..FitOptions::default()
     };
-    let config = TrainingConfig::new().with_epochs(1).with_loader_workers(0);
-    match fit_data(model, &data(), &config, &options) {
-        Err(TrainError::Config(e)) => assert!(e.to_string().contains("batch-norm"), "{e}"),
-        other => panic!("expected a refusal, got {:?}", other.map(|f| f.history)),
+    let fitted = fit_data(fresh(), &data(), &config, &options)?;
+    Ok(weights(&fitted.model.valid()))
+}
+
+#[test]
+#[allow(deprecated)] // Device::ndarray
+fn batch_norm_models_take_the_single_device_step_on_replicas() {
+    use kiln_models::{Architecture, ModelConfig, ModelSpec};
+    let arch = ModelConfig::from_name("resnet20", &ModelSpec::new(4, 1, 28)).unwrap();
+    let device = Device::flex().autodiff();
+    let initial = arch.init(&device).into_record();
+    // Running statistics of its own each time (clones and loaded clones share them).
+    let model = || arch.init(&device).load_record(initial.clone());
+    let one = fit_weights(model, Vec::new(), ReplicaNorm::Synchronized).unwrap();
+    // Flex replicas meet in the fused blocks (64 images over 3: 22, 21, 21).
+    for n in [2, 3] {
+        let many = fit_weights(model, vec![Device::flex(); n], ReplicaNorm::Synchronized);
+        let d = max_diff(&one, &many.unwrap());
+        assert!(d < 1e-6, "{n} Flex replicas: {d}");
+    }
+    // Flex with ndarray on Burn's ops, the statistics crossing between the backends: against
+    // one device on Burn's ops.
+    let burn_ops = || fit_weights(model, Vec::new(), ReplicaNorm::Synchronized);
+    let one_burn_ops = kiln_models::with_reference_ops(burn_ops).unwrap();
+    let devices = vec![Device::flex(), Device::ndarray()];
+    let mixed = fit_weights(model, devices, ReplicaNorm::Synchronized).unwrap();
+    let d = max_diff(&one_burn_ops, &mixed);
+    assert!(d < 1e-4, "Flex + ndarray: {d}");
+    let per_replica = fit_weights(model, vec![Device::flex(); 2], ReplicaNorm::PerReplica);
+    let d = max_diff(&one, &per_replica.unwrap());
+    assert!(d > 1e-3, "per-replica normalization is another step: {d}");
+}
+
+/// A model normalizing with Burn's `BatchNorm::forward` directly, which replicas cannot meet at.
+#[derive(burn::module::Module, Debug)]
+struct DirectBatchNorm {
+    conv: burn::nn::conv::Conv2d,
+    norm: burn::nn::BatchNorm,
+    head: burn::nn::Linear,
+}
+
+impl ImageClassifier for DirectBatchNorm {
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.norm.forward(self.conv.forward(images));
+        self.head.forward(x.flatten(1, 3))
+    }
+}
+
+#[test]
+fn a_batch_norm_outside_kiln_is_refused_on_replicas() {
+    let device = Device::flex().autodiff();
+    let model = || DirectBatchNorm {
+        conv: burn::nn::conv::Conv2dConfig::new([1, 2], [5, 5]).init(&device),
+        norm: burn::nn::BatchNormConfig::new(2).init(&device),
+        head: burn::nn::LinearConfig::new(2 * 24 * 24, 4).init(&device),
+    };
+    assert!(fit_weights(model, Vec::new(), ReplicaNorm::Synchronized).is_ok());
+    match fit_weights(model, vec![Device::flex(); 2], ReplicaNorm::Synchronized) {
+        Err(TrainError::Config(e)) => {
+            assert!(e.to_string().contains("kiln_models::batch_norm"), "{e}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 

@@ -1,0 +1,120 @@
+//! Batch norm when one batch is split over replicas of a model (data-parallel training).
+//!
+//! A batch norm normalizes with its batch's statistics, so a batch split into shards that each
+//! normalize on their own is not the batch normalized whole, and replicas that each update the
+//! running statistics update them once per replica instead of once per step. The trainer runs
+//! each replica's forward and backward inside [`with_replica`]; there, every batch norm kiln
+//! applies ([`crate::batch_norm`], the fused Flex blocks, every built-in model) meets the same
+//! layer of the other replicas at their [`ReplicaGroup`]:
+//!
+//! - [`ReplicaNorm::Synchronized`] (PyTorch's `SyncBatchNorm`): each replica's per-channel
+//!   count, mean and sum of squared deviations are merged (Chan et al.'s formula, in replica
+//!   order) and every shard is normalized with the whole batch's statistics; in the backward,
+//!   the two per-channel sums the input gradient needs are summed over the replicas. The step
+//!   equals one device's on the whole batch, up to float summation order.
+//! - [`ReplicaNorm::PerReplica`] (plain DDP): each shard normalizes with its own statistics.
+//!
+//! Either way the running statistics are updated once per step, by replica 0: towards the
+//! whole batch's statistics, or towards the replicas' average weighted by shard size.
+//!
+//! What travels between replicas is per-channel numbers (three per channel forward, two
+//! backward), through host memory. Every replica must run the same layers in the same order;
+//! replicas that reach different exchanges abandon the group instead of mixing numbers.
+
+// Without `flex` the synchronized merge has no operation to run in: its helpers go unused.
+#![cfg_attr(not(feature = "flex"), allow(dead_code, unused_imports))]
+
+mod batch_norm;
+mod context;
+mod group;
+pub(crate) mod moments;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use batch_norm::batch_norm;
+pub(crate) use batch_norm::update_running;
+pub(crate) use context::{LayerLink, current};
+pub use context::{Abandoned, Replica, with_replica};
+pub use group::ReplicaGroup;
+
+/// How batch norm normalizes when a batch is split over replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicaNorm {
+    /// With the whole batch's statistics (PyTorch's `SyncBatchNorm`): the same step as on one
+    /// device.
+    #[default]
+    Synchronized,
+    /// With each shard's own statistics (plain DDP); the running statistics move towards the
+    /// replicas' average.
+    PerReplica,
+}
+
+impl ReplicaNorm {
+    /// The names [`FromStr`] takes, for messages.
+    pub const NAMES: [&str; 2] = ["synchronized", "per-replica"];
+}
+
+impl fmt::Display for ReplicaNorm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Synchronized => Self::NAMES[0],
+            Self::PerReplica => Self::NAMES[1],
+        })
+    }
+}
+
+impl FromStr for ReplicaNorm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "synchronized" => Ok(Self::Synchronized),
+            "per-replica" => Ok(Self::PerReplica),
+            other => Err(format!(
+                "`{other}` is not a replica norm (one of: {})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// Whether this build can synchronize batch norm across replicas: the merge runs on the host
+/// through a Flex operation (feature `flex`).
+pub const SYNCHRONIZED_AVAILABLE: bool = cfg!(feature = "flex");
+
+/// How many batch norms of `module` train (are not frozen): in a data-parallel step, every one
+/// of them must run through [`batch_norm`] (as all of kiln's models and blocks do), which
+/// [`Replica::layers`] counts.
+pub fn training_batch_norms<M: burn::module::Module>(module: &M) -> usize {
+    use burn::module::{Flag, ModuleVisitor, Param};
+
+    #[derive(Default)]
+    struct Count {
+        path: Vec<(String, String)>,
+        training: usize,
+    }
+    impl ModuleVisitor for Count {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            self.path.push((name.into(), container_type.into()));
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_flag(&mut self, flag: &Param<Flag>) {
+            let batch_norm = self
+                .path
+                .last()
+                .is_some_and(|(name, container)| name == "training" && container == "Struct:BatchNorm");
+            if batch_norm && flag.val().is_enabled() {
+                self.training += 1;
+            }
+        }
+    }
+    let mut count = Count::default();
+    module.visit(&mut count);
+    count.training
+}
