@@ -58,10 +58,10 @@ pub use conv_block::{ConvBlock, ConvBlockConfig, ConvNormBlock, ConvNormBlockCon
 pub use lenet::{LeNet5, LeNet5Config};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
 pub use pretrained::{ImportError, ImportReport, WeightsFormat, freeze_backbone, import_weights};
-pub use replicas::batch_norm;
 pub use registry::{
     ARCHITECTURES, ArchitectureInfo, Model, ModelConfig, UnknownModel, architecture,
 };
+pub use replicas::batch_norm;
 pub use resnet::{ResNet, ResNetConfig};
 pub use shortcut::{Downsample, Projection, ShortcutKind, ZeroPad};
 pub use stage::{StageConfig, forward_stage};

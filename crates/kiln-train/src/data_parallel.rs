@@ -310,7 +310,11 @@ impl<M: ImageClassifier + 'static> Worker<M> {
 }
 
 /// One shard's forward and backward, as its replica.
-fn run_shard<M: ImageClassifier>(device: &Device, loss_fn: &CrossEntropyLoss, job: Job<M>) -> Shard<M> {
+fn run_shard<M: ImageClassifier>(
+    device: &Device,
+    loss_fn: &CrossEntropyLoss,
+    job: Job<M>,
+) -> Shard<M> {
     device.seed(job.seed);
     let Job {
         model,

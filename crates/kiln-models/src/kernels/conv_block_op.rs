@@ -72,6 +72,7 @@ pub struct BlockOutput<B: Backend> {
 #[backend_extension(Flex, Autodiff)]
 pub trait ConvBlockTrain: Backend {
     /// Shapes: `x` `[N, C, H, W]`, `weight` `[out, C, kh, kw]`, `bias`/`gamma`/`beta` `[out]`.
+    #[allow(clippy::too_many_arguments)]
     fn conv_block_train(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

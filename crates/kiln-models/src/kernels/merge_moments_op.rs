@@ -33,7 +33,12 @@ pub trait MergeMoments: Backend {
 }
 
 /// `[2, channels]` mean and variance on `mean`'s device (`[channels]`); see [`MergeMoments`].
-pub(crate) fn merge_moments(mean: Tensor<1>, m2: Tensor<1>, count: usize, layer: usize) -> Tensor<2> {
+pub(crate) fn merge_moments(
+    mean: Tensor<1>,
+    m2: Tensor<1>,
+    count: usize,
+    layer: usize,
+) -> Tensor<2> {
     let device = mean.device();
     let host = match device.is_autodiff() {
         true => Device::flex().autodiff(),

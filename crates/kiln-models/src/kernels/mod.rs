@@ -30,8 +30,8 @@ use burn::tensor::DType;
 
 pub use conv_block_op::{BlockOutput, BlockSpec, ConvBlockInfer, ConvBlockTrain};
 pub use geometry::BlockGeometry;
-pub(crate) use merge_moments_op::merge_moments;
 pub use merge_moments_op::MergeMoments;
+pub(crate) use merge_moments_op::merge_moments;
 
 /// The environment variable that disables the fused kernels when set to `0`.
 pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";

@@ -35,12 +35,8 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// the replicas' average.
 fn per_replica(norm: &BatchNorm, x: Tensor<4>, link: &LayerLink) -> Tensor<4> {
     let [n, _, h, w] = x.dims();
-    let result = burn::tensor::module::batch_norm_train(
-        x,
-        norm.gamma.val(),
-        norm.beta.val(),
-        norm.epsilon,
-    );
+    let result =
+        burn::tensor::module::batch_norm_train(x, norm.gamma.val(), norm.beta.val(), norm.epsilon);
     update_running(norm, Some(link), n * h * w, result.mean, result.variance);
     result.output
 }

@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 
 pub use batch_norm::batch_norm;
 pub(crate) use batch_norm::update_running;
-pub(crate) use context::{LayerLink, current};
 pub use context::{Abandoned, Replica, with_replica};
+pub(crate) use context::{LayerLink, current};
 pub use group::ReplicaGroup;
 
 /// How batch norm normalizes when a batch is split over replicas.
@@ -105,10 +105,9 @@ pub fn training_batch_norms<M: burn::module::Module>(module: &M) -> usize {
             self.path.pop();
         }
         fn visit_flag(&mut self, flag: &Param<Flag>) {
-            let batch_norm = self
-                .path
-                .last()
-                .is_some_and(|(name, container)| name == "training" && container == "Struct:BatchNorm");
+            let batch_norm = self.path.last().is_some_and(|(name, container)| {
+                name == "training" && container == "Struct:BatchNorm"
+            });
             if batch_norm && flag.val().is_enabled() {
                 self.training += 1;
             }

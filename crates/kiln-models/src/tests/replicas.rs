@@ -81,7 +81,13 @@ fn step(net: &Net, images: &Tensor<4>, shards: &[usize], norm: ReplicaNorm) -> S
         let logits = net.forward(x.clone());
         let grads = logits.clone().powi_scalar(2).sum().backward();
         let grad = |t: Tensor<4>| values(t.grad(&grads).expect("a gradient"));
-        let gamma = net.second.norm.gamma.val().grad(&grads).expect("γ's gradient");
+        let gamma = net
+            .second
+            .norm
+            .gamma
+            .val()
+            .grad(&grads)
+            .expect("γ's gradient");
         (
             values(logits.inner()),
             grad(x),
@@ -122,7 +128,10 @@ fn step(net: &Net, images: &Tensor<4>, shards: &[usize], norm: ReplicaNorm) -> S
                     })
                 })
                 .collect();
-            threads.into_iter().map(|t| t.join().expect("a replica")).collect()
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a replica"))
+                .collect()
         }
     };
     for (logits, input_grad, weight_grad, gamma_grad) in results {
@@ -133,8 +142,10 @@ fn step(net: &Net, images: &Tensor<4>, shards: &[usize], norm: ReplicaNorm) -> S
     }
     let synced = net.valid();
     for norm in [&synced.first.norm, &synced.second.norm] {
-        out.running.extend(values(norm.running_mean.value().unsqueeze::<4>()));
-        out.running.extend(values(norm.running_var.value().unsqueeze::<4>()));
+        out.running
+            .extend(values(norm.running_mean.value().unsqueeze::<4>()));
+        out.running
+            .extend(values(norm.running_var.value().unsqueeze::<4>()));
     }
     out
 }
@@ -172,7 +183,10 @@ fn synchronized_replicas_take_one_devices_step() {
                 ("running statistics", &many.running, &one.running, 1e-5),
             ] {
                 let d = relative(got, want);
-                assert!(d <= tolerance, "{path}, shards {shards:?}: {what} off by {d}");
+                assert!(
+                    d <= tolerance,
+                    "{path}, shards {shards:?}: {what} off by {d}"
+                );
             }
         }
     }
@@ -189,8 +203,14 @@ fn per_replica_norm_normalizes_each_shard_alone_and_moves_running_means_once() {
         .into_iter()
         .flat_map(|r| step(&net, &images.clone().slice(r), &[], ReplicaNorm::PerReplica).logits)
         .collect();
-    assert!(relative(&split.logits, &alone) <= 1e-5, "each shard as if alone");
-    assert!(relative(&split.logits, &whole.logits) > 1e-3, "the comparison can fail");
+    assert!(
+        relative(&split.logits, &alone) <= 1e-5,
+        "each shard as if alone"
+    );
+    assert!(
+        relative(&split.logits, &whole.logits) > 1e-3,
+        "the comparison can fail"
+    );
     // The first layer's running mean moves towards the mean of equal shards' means: the batch
     // mean, as one device's does (compounded updates would move it twice as far).
     let channels = 16;
@@ -213,8 +233,13 @@ fn a_failed_replica_releases_the_others() {
         })
     };
     group.abandon("replica 1 failed: device gone");
-    let payload = waiting.join().expect("the thread").expect_err("an abandoned step");
-    let why = payload.downcast_ref::<Abandoned>().expect("an Abandoned payload");
+    let payload = waiting
+        .join()
+        .expect("the thread")
+        .expect_err("an abandoned step");
+    let why = payload
+        .downcast_ref::<Abandoned>()
+        .expect("an Abandoned payload");
     assert_eq!(why.0, "replica 1 failed: device gone");
 }
 
@@ -240,5 +265,9 @@ fn replicas_at_different_layers_stop_instead_of_mixing() {
     for thread in threads {
         assert!(thread.join().expect("the thread"), "both replicas stop");
     }
-    assert!(group.abandoned().is_some_and(|why| why.contains("disagree")));
+    assert!(
+        group
+            .abandoned()
+            .is_some_and(|why| why.contains("disagree"))
+    );
 }
