@@ -63,6 +63,21 @@ fn train(model: &LeNet5, batch_size: usize, accumulate: usize) -> Vec<f32> {
     train_on(model, batch_size, accumulate, Vec::new(), None).0
 }
 
+/// One epoch of SGD at a constant 0.05, no momentum, in batches of `batch_size`.
+fn plain_sgd(batch_size: usize) -> TrainingConfig {
+    TrainingConfig::new()
+        .with_epochs(1)
+        .with_batch_size(batch_size)
+        .with_lr(0.05)
+        .with_schedule(LrSchedule::Constant)
+        .with_loader_workers(0)
+        .with_optimizer(OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        })
+}
+
 /// [`train`] data-parallel over `devices` (none: on Flex alone), with class-weighted loss if
 /// given: the weights and the epoch's training loss.
 fn train_on(
@@ -73,19 +88,9 @@ fn train_on(
     class_weights: Option<Vec<f32>>,
 ) -> (Vec<f32>, f64) {
     let model = model.clone();
-    let config = TrainingConfig::new()
+    let config = plain_sgd(batch_size)
         .with_class_weights(class_weights.map(crate::ClassWeights::Values))
-        .with_epochs(1)
-        .with_batch_size(batch_size)
-        .with_lr(0.05)
-        .with_schedule(LrSchedule::Constant)
-        .with_grad_accumulation(accumulate)
-        .with_loader_workers(0)
-        .with_optimizer(OptimizerConfig::Sgd {
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-        });
+        .with_grad_accumulation(accumulate);
     let options = FitOptions {
         devices,
         ..FitOptions::default()
@@ -200,17 +205,7 @@ fn fit_weights<M: ImageClassifier + 'static>(
     devices: Vec<Device>,
     norm: ReplicaNorm,
 ) -> Result<Vec<f32>, TrainError> {
-    let config = TrainingConfig::new()
-        .with_epochs(1)
-        .with_batch_size(64)
-        .with_lr(0.05)
-        .with_schedule(LrSchedule::Constant)
-        .with_loader_workers(0)
-        .with_optimizer(OptimizerConfig::Sgd {
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-        });
+    let config = plain_sgd(64);
     let options = FitOptions {
         devices,
         replica_norm: norm,
