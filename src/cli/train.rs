@@ -271,7 +271,7 @@ pub struct TrainArgs {
     /// With --devices: how batch norms normalize a batch split over the devices. `synchronized`:
     /// with the whole batch's statistics (PyTorch's SyncBatchNorm), the same step as one device;
     /// `per-replica`: each shard with its own (plain DDP). The running statistics move once per
-    /// step either way.
+    /// batch either way.
     #[arg(long, value_name = "MODE", default_value = "synchronized")]
     pub replica_norm: ReplicaNorm,
     /// Make the data imbalanced: keep only --rare-fraction of this class (name or index) in

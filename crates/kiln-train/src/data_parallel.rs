@@ -14,7 +14,7 @@
 //! replicas. Synchronized ([`ReplicaNorm::Synchronized`], the default, PyTorch's
 //! `SyncBatchNorm`) every shard normalizes with the whole batch's statistics and the step equals
 //! one device's; per replica (plain DDP) each shard normalizes with its own. Either way the
-//! running statistics are updated once per step, by replica 0. (Burn 0.22's own `BatchNorm`,
+//! running statistics are updated once per batch, by replica 0. (Burn 0.22's own `BatchNorm`,
 //! its `RunningState` shared by the replicas, would compound their updates — measured on
 //! resnet20 with a learning rate of 0: 1.66× as far with two replicas taking turns, 2.37× with
 //! Flex and ndarray in threads — so a model whose batch norms do not all go through
@@ -24,10 +24,10 @@
 //! replicas meet inside their forward and backward). Replicas of one device without batch norm
 //! take turns: a CPU backend already spreads each operation over every core, and its random
 //! stream (dropout) is one per process. Each worker reseeds its device before its shard, so
-//! dropout's draws are a function of the batch and the shard when replicas take turns or run on
-//! distinct devices; batch-norm models with dropout on one shared device draw in whatever order
-//! the threads reach the stream. A device list mixing Flex with other backends runs every
-//! replica on Burn's ops (the fused Flex blocks would meet the others at different points).
+//! dropout's draws are a function of the batch and the shard. A model with batch norm *and*
+//! dropout on replicas of one device is refused: running concurrently, they would draw from the
+//! one stream in thread order. A device list mixing Flex with other backends runs every replica
+//! on Burn's ops (the fused Flex blocks would meet the others at different points).
 //!
 //! A replica that fails (a panic in its thread, a device gone) abandons its group, so the others
 //! stop waiting, and the step ends with an error naming its device.
@@ -43,7 +43,8 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Int, Tensor};
 use kiln_models::ImageClassifier;
 use kiln_models::replicas::{
-    Abandoned, Replica, ReplicaGroup, ReplicaNorm, training_batch_norms, with_replica,
+    Abandoned, Replica, ReplicaGroup, ReplicaNorm, training_batch_norms, training_modules,
+    with_replica,
 };
 
 use crate::error::TrainError;
@@ -76,7 +77,7 @@ struct Job<M> {
     group: usize,
     seed: u64,
     replica: Replica,
-    replicas: Arc<ReplicaGroup>,
+    replica_index: usize,
 }
 
 /// A shard's result: its share-weighted loss, detached logits, gradients, the replica's model
@@ -136,16 +137,26 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
                  --replica-norm per-replica",
             ));
         }
+        let distinct = devices
+            .iter()
+            .enumerate()
+            .all(|(i, d)| devices[..i].iter().all(|e| e != d));
+        if !distinct && batch_norms > 0 && training_modules(model, "Dropout") > 0 {
+            return Err(ConfigError::rule(
+                "devices",
+                "the model has batch norm and dropout: replicas sharing one device must run \
+                 concurrently (they meet at every batch norm) and would draw dropout masks from \
+                 the device's one random stream in whatever order the threads reach it, so the \
+                 run could not be reproduced or resumed exactly; train on distinct devices or \
+                 on one",
+            ));
+        }
         let fused = kiln_models::has_fused_kernels;
         let mixed = devices.iter().any(fused) && !devices.iter().all(fused);
         let workers = devices
             .iter()
             .map(|device| Worker::spawn(device, loss, mixed))
             .collect();
-        let distinct = devices
-            .iter()
-            .enumerate()
-            .all(|(i, d)| devices[..i].iter().all(|e| e != d));
         Ok(Self {
             workers,
             concurrent: distinct || batch_norms > 0,
@@ -186,7 +197,7 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
                 group,
                 seed: seed.wrapping_add(i as u64),
                 replica: Replica::new(replicas.clone(), i, self.norm),
-                replicas: replicas.clone(),
+                replica_index: i,
             });
         }
         let n = jobs.len();
@@ -204,10 +215,18 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
                     }
                     sent += 1;
                 }
+                let mut lost = None;
                 for worker in &mut self.workers[..sent] {
-                    results.push(worker.receive()?);
+                    match worker.receive() {
+                        Ok(result) => results.push(result),
+                        Err(error) => {
+                            // The others may wait for it: release them, then drain them.
+                            replicas.abandon(error.to_string());
+                            lost.get_or_insert(error);
+                        }
+                    }
                 }
-                if let Some(error) = unsent {
+                if let Some(error) = unsent.or(lost) {
                     return Err(error);
                 }
             }
@@ -259,11 +278,12 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
             return Err(ConfigError::rule(
                 "devices",
                 format!(
-                    "the model has {} batch norms that train, but only {} ran through \
-                     kiln_models::batch_norm: the others (Burn's BatchNorm::forward called \
-                     directly) would normalize each shard alone and update their running \
-                     statistics once per replica; normalize with kiln_models::batch_norm or \
-                     ConvNormBlock, or train on one device",
+                    "the model has {} batch norms that train, but a replica ran {} through \
+                     kiln::models::batch_norm: a batch norm applied with Burn's \
+                     BatchNorm::forward directly would normalize each shard alone and update \
+                     its running statistics once per replica (and one applied twice cannot be \
+                     told apart from it); normalize with kiln::models::batch_norm or \
+                     ConvNormBlock, each once per forward, or train on one device",
                     self.batch_norms, shard.batch_norms
                 ),
             )
@@ -282,12 +302,17 @@ impl<M: ImageClassifier + 'static> Worker<M> {
         let on = device.clone();
         let thread = std::thread::spawn(move || {
             for job in inbox {
-                let replicas = job.replicas.clone();
+                let replicas = job.replica.group().clone();
+                let index = job.replica_index;
                 let run = || run_shard(&on, &loss_fn, job);
                 let result = catch_unwind(AssertUnwindSafe(|| match reference_ops {
                     true => kiln_models::with_reference_ops(run),
                     false => run(),
                 }));
+                if result.is_ok() {
+                    // A replica that finished cannot be waited for.
+                    replicas.depart(index);
+                }
                 let result = result.map_err(|payload| {
                     let failure = Failure::of(payload);
                     if let Failure::Failed(why) = &failure {

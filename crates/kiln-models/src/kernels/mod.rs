@@ -63,10 +63,16 @@ pub fn fast_kernels_enabled() -> bool {
 
 /// Runs `f` with the fused kernels off on this thread: every layer takes Burn's generic ops.
 pub fn with_reference_ops<R>(f: impl FnOnce() -> R) -> R {
-    let previous = REFERENCE_ONLY.with(|flag| flag.replace(true));
-    let result = f();
-    REFERENCE_ONLY.with(|flag| flag.set(previous));
-    result
+    // Restored on the way out, unwinding included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0;
+            REFERENCE_ONLY.with(|flag| flag.set(previous));
+        }
+    }
+    let _restore = Restore(REFERENCE_ONLY.with(|flag| flag.replace(true)));
+    f()
 }
 
 /// The symmetric padding `conv` applies, when it is one number for all four sides.

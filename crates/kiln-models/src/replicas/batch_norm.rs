@@ -8,7 +8,8 @@ use burn::tensor::TensorData;
 use super::ReplicaNorm;
 use super::context::{LayerLink, current};
 
-/// `norm` applied to `x`, as [`BatchNorm::forward`] — unless this thread runs a replica
+/// `norm` applied to `x` (4-D: the convolutional batch norm), as [`BatchNorm::forward`] —
+/// unless this thread runs a replica
 /// ([`super::with_replica`]) and `norm` trains: then the batch's statistics come from all the
 /// replicas of the group ([`ReplicaNorm`]) and only replica 0 updates the running statistics.
 /// Models of your own that should train on several devices normalize through this function
@@ -70,10 +71,8 @@ fn merged_statistics(mean: Tensor<1>, m2: Tensor<1>, count: usize, link: &LayerL
 }
 
 #[cfg(not(feature = "flex"))]
-fn merged_statistics(_: Tensor<1>, _: Tensor<1>, _: usize, _: &LayerLink) -> Tensor<2> {
-    std::panic::resume_unwind(Box::new(super::Abandoned(
-        "synchronized batch norm needs kiln-models' `flex` feature".into(),
-    )))
+fn merged_statistics(_: Tensor<1>, _: Tensor<1>, _: usize, link: &LayerLink) -> Tensor<2> {
+    link.fail("synchronized batch norm needs kiln-models' `flex` feature".into())
 }
 
 /// Moves `norm`'s running statistics towards a batch's `mean` and biased `variance`

@@ -37,6 +37,11 @@ impl Replica {
         self.layers.load(Ordering::Relaxed)
     }
 
+    /// The group this replica meets in.
+    pub fn group(&self) -> &Arc<ReplicaGroup> {
+        &self.group
+    }
+
     /// The link of the next batch norm of the forward.
     pub(crate) fn next_layer(&self) -> LayerLink {
         self.layer(self.layers.fetch_add(1, Ordering::Relaxed))
@@ -106,6 +111,13 @@ impl LayerLink {
     /// The number of the layer in the forward (the fused operations carry it).
     pub fn layer(&self) -> usize {
         self.layer
+    }
+
+    /// Abandons the group with `why` and leaves this replica's step.
+    #[cfg(not(feature = "flex"))]
+    pub fn fail(&self, why: String) -> ! {
+        self.group.abandon(why.clone());
+        leave(why)
     }
 
     /// Whether this is replica 0, the one that updates the running statistics.

@@ -48,6 +48,8 @@ struct Round {
     /// Each replica's values in the exchange under way.
     slots: Vec<Option<Vec<f64>>>,
     arrived: usize,
+    /// Replicas that have finished their step ([`ReplicaGroup::depart`]).
+    departed: usize,
     /// The last completed exchange's values, in replica order.
     result: Arc<Vec<Vec<f64>>>,
     /// Why the group was abandoned.
@@ -80,6 +82,21 @@ impl ReplicaGroup {
         self.changed.notify_all();
     }
 
+    /// Replica `index` has finished its step: an exchange other replicas wait at, or reach
+    /// later, can never complete, so it abandons the group then.
+    pub fn depart(&self, index: usize) {
+        let mut round = self.lock();
+        round.departed += 1;
+        if round.arrived > 0 {
+            let why = format!(
+                "replica {index} finished its step while others wait at {:?}",
+                round.tag
+            );
+            round.abandoned.get_or_insert(why);
+            self.changed.notify_all();
+        }
+    }
+
     /// Why the group was abandoned, if it was.
     pub fn abandoned(&self) -> Option<String> {
         self.lock().abandoned.clone()
@@ -98,6 +115,12 @@ impl ReplicaGroup {
         if let Some(why) = &round.abandoned {
             return Err(why.clone());
         }
+        if round.departed > 0 {
+            let why = format!("replica {index} reached {tag:?} after another finished its step");
+            round.abandoned = Some(why.clone());
+            self.changed.notify_all();
+            return Err(why);
+        }
         match round.tag {
             Some(expected) if expected != tag => {
                 let why = format!(
@@ -111,7 +134,10 @@ impl ReplicaGroup {
             _ => round.tag = Some(tag),
         }
         let Some(slot) = round.slots.get_mut(index) else {
-            return Err(format!("replica {index} is not one of {}", self.parties));
+            let why = format!("replica {index} is not one of {}", self.parties);
+            round.abandoned = Some(why.clone());
+            self.changed.notify_all();
+            return Err(why);
         };
         *slot = Some(values);
         round.arrived += 1;

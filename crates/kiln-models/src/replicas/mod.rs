@@ -2,7 +2,7 @@
 //!
 //! A batch norm normalizes with its batch's statistics, so a batch split into shards that each
 //! normalize on their own is not the batch normalized whole, and replicas that each update the
-//! running statistics update them once per replica instead of once per step. The trainer runs
+//! running statistics update them once per replica instead of once per batch. The trainer runs
 //! each replica's forward and backward inside [`with_replica`]; there, every batch norm kiln
 //! applies ([`crate::batch_norm`], the fused Flex blocks, every built-in model) meets the same
 //! layer of the other replicas at their [`ReplicaGroup`]:
@@ -14,12 +14,15 @@
 //!   equals one device's on the whole batch, up to float summation order.
 //! - [`ReplicaNorm::PerReplica`] (plain DDP): each shard normalizes with its own statistics.
 //!
-//! Either way the running statistics are updated once per step, by replica 0: towards the
-//! whole batch's statistics, or towards the replicas' average weighted by shard size.
+//! Either way the running statistics are updated once per batch (as on one device), by replica
+//! 0: towards the whole batch's statistics, or towards the replicas' average weighted by shard
+//! size.
 //!
-//! What travels between replicas is per-channel numbers (three per channel forward, two
-//! backward), through host memory. Every replica must run the same layers in the same order;
-//! replicas that reach different exchanges abandon the group instead of mixing numbers.
+//! What travels between replicas is per-channel numbers through host memory: synchronized,
+//! three per channel forward and two backward; per replica, a mean and a variance per channel
+//! and a count forward. Every replica must run the same layers in the same order; replicas that
+//! reach different exchanges, or one that finishes its step while another waits
+//! ([`ReplicaGroup::depart`]), abandon the group instead of mixing numbers or waiting forever.
 
 // Without `flex` the synchronized merge has no operation to run in: its helpers go unused.
 #![cfg_attr(not(feature = "flex"), allow(dead_code, unused_imports))]
@@ -90,10 +93,16 @@ pub const SYNCHRONIZED_AVAILABLE: bool = cfg!(feature = "flex");
 /// of them must run through [`batch_norm`] (as all of kiln's models and blocks do), which
 /// [`Replica::layers`] counts.
 pub fn training_batch_norms<M: burn::module::Module>(module: &M) -> usize {
+    training_modules(module, "BatchNorm")
+}
+
+/// How many modules of Burn type `kind` (`"BatchNorm"`, `"Dropout"`) in `module` have their
+/// training behaviour enabled (are not frozen).
+pub fn training_modules<M: burn::module::Module>(module: &M, kind: &str) -> usize {
     use burn::module::{Flag, ModuleVisitor, Param};
 
-    #[derive(Default)]
     struct Count {
+        container: String,
         path: Vec<(String, String)>,
         training: usize,
     }
@@ -105,15 +114,19 @@ pub fn training_batch_norms<M: burn::module::Module>(module: &M) -> usize {
             self.path.pop();
         }
         fn visit_flag(&mut self, flag: &Param<Flag>) {
-            let batch_norm = self.path.last().is_some_and(|(name, container)| {
-                name == "training" && container == "Struct:BatchNorm"
+            let counted = self.path.last().is_some_and(|(name, container)| {
+                name == "training" && *container == self.container
             });
-            if batch_norm && flag.val().is_enabled() {
+            if counted && flag.val().is_enabled() {
                 self.training += 1;
             }
         }
     }
-    let mut count = Count::default();
+    let mut count = Count {
+        container: format!("Struct:{kind}"),
+        path: Vec::new(),
+        training: 0,
+    };
     module.visit(&mut count);
     count.training
 }

@@ -271,3 +271,29 @@ fn replicas_at_different_layers_stop_instead_of_mixing() {
             .is_some_and(|why| why.contains("disagree"))
     );
 }
+
+#[test]
+fn a_replica_that_finishes_while_another_waits_releases_it() {
+    let group = Arc::new(ReplicaGroup::new(2));
+    let waiting = {
+        let replica = Replica::new(group.clone(), 0, ReplicaNorm::Synchronized);
+        std::thread::spawn(move || {
+            let device = Device::flex().autodiff();
+            let block = ConvNormBlockConfig::new(3, 4).init(&device);
+            let x = tensor([2, 3, 6, 6], 3, 0.0, &device);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                with_replica(&replica, || block.forward(x))
+            }))
+            .is_err()
+        })
+    };
+    // Replica 1 ran no batch norm at all (data-dependent control flow) and is done.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    group.depart(1);
+    assert!(waiting.join().expect("the thread"), "replica 0 is released");
+    assert!(
+        group
+            .abandoned()
+            .is_some_and(|why| why.contains("finished"))
+    );
+}

@@ -244,6 +244,16 @@ fn batch_norm_models_take_the_single_device_step_on_replicas() {
     assert!(d > 1e-3, "per-replica normalization is another step: {d}");
 }
 
+#[test]
+fn batch_norm_and_dropout_on_one_shared_device_are_refused() {
+    let device = Device::flex().autodiff();
+    let model = || kiln_models::MnistCnnConfig::new(4).init(&device);
+    match fit_weights(model, vec![Device::flex(); 2], ReplicaNorm::Synchronized) {
+        Err(TrainError::Config(e)) => assert!(e.to_string().contains("dropout"), "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 /// A model normalizing with Burn's `BatchNorm::forward` directly, which replicas cannot meet at.
 #[derive(burn::module::Module, Debug)]
 struct DirectBatchNorm {
@@ -270,7 +280,7 @@ fn a_batch_norm_outside_kiln_is_refused_on_replicas() {
     assert!(fit_weights(model, Vec::new(), ReplicaNorm::Synchronized).is_ok());
     match fit_weights(model, vec![Device::flex(); 2], ReplicaNorm::Synchronized) {
         Err(TrainError::Config(e)) => {
-            assert!(e.to_string().contains("kiln_models::batch_norm"), "{e}")
+            assert!(e.to_string().contains("kiln::models::batch_norm"), "{e}")
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
