@@ -77,7 +77,6 @@ struct Job<M> {
     group: usize,
     seed: u64,
     replica: Replica,
-    replica_index: usize,
 }
 
 /// A shard's result: its share-weighted loss, detached logits, gradients, the replica's model
@@ -197,7 +196,6 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
                 group,
                 seed: seed.wrapping_add(i as u64),
                 replica: Replica::new(replicas.clone(), i, self.norm),
-                replica_index: i,
             });
         }
         let n = jobs.len();
@@ -303,7 +301,7 @@ impl<M: ImageClassifier + 'static> Worker<M> {
         let thread = std::thread::spawn(move || {
             for job in inbox {
                 let replicas = job.replica.group().clone();
-                let index = job.replica_index;
+                let index = job.replica.index();
                 let run = || run_shard(&on, &loss_fn, job);
                 let result = catch_unwind(AssertUnwindSafe(|| match reference_ops {
                     true => kiln_models::with_reference_ops(run),

@@ -144,7 +144,7 @@ pub fn conv_block(
     ]
     .iter()
     .all(|dims| *dims == [out_channels]);
-    let supported = device.clone().inner() == Device::flex()
+    let supported = crate::has_fused_kernels(&device)
         && (training || !autodiff)
         && x.dtype() == DType::F32
         && weight.dtype() == DType::F32

@@ -42,6 +42,11 @@ impl Replica {
         &self.group
     }
 
+    /// Its place in the group (0 updates the running statistics).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// The link of the next batch norm of the forward.
     pub(crate) fn next_layer(&self) -> LayerLink {
         self.layer(self.layers.fetch_add(1, Ordering::Relaxed))
@@ -50,9 +55,7 @@ impl Replica {
     /// The link of batch norm number `layer` of the forward.
     pub(crate) fn layer(&self, layer: usize) -> LayerLink {
         LayerLink {
-            group: self.group.clone(),
-            index: self.index,
-            norm: self.norm,
+            replica: self.clone(),
             layer,
         }
     }
@@ -96,16 +99,14 @@ fn leave(why: String) -> ! {
 /// One batch norm of one replica: where it meets the same layer of the other replicas.
 #[derive(Clone, Debug)]
 pub(crate) struct LayerLink {
-    group: Arc<ReplicaGroup>,
-    index: usize,
-    norm: ReplicaNorm,
+    replica: Replica,
     layer: usize,
 }
 
 impl LayerLink {
     /// How this layer normalizes.
     pub fn norm(&self) -> ReplicaNorm {
-        self.norm
+        self.replica.norm
     }
 
     /// The number of the layer in the forward (the fused operations carry it).
@@ -116,13 +117,13 @@ impl LayerLink {
     /// Abandons the group with `why` and leaves this replica's step.
     #[cfg(not(feature = "flex"))]
     pub fn fail(&self, why: String) -> ! {
-        self.group.abandon(why.clone());
+        self.replica.group.abandon(why.clone());
         leave(why)
     }
 
     /// Whether this is replica 0, the one that updates the running statistics.
     pub fn updates_running_statistics(&self) -> bool {
-        self.index == 0
+        self.replica.index == 0
     }
 
     fn gather(&self, kind: Kind, channels: usize, values: Vec<f64>) -> Arc<Vec<Vec<f64>>> {
@@ -131,7 +132,11 @@ impl LayerLink {
             layer: self.layer,
             channels,
         };
-        match self.group.all_gather(self.index, tag, values) {
+        match self
+            .replica
+            .group
+            .all_gather(self.replica.index, tag, values)
+        {
             Ok(all) => all,
             Err(why) => leave(why),
         }
