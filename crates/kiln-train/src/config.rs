@@ -167,6 +167,12 @@ pub struct RunConfig<A = ModelConfig> {
     /// (`TrainingConfig`, a Burn `Config`, cannot default a field missing from an older file).
     #[serde(default = "one")]
     pub devices: usize,
+    /// The devices as the caller named them when it named them (`kiln train --devices
+    /// local,ws://gpu:3000`: this machine's backend or a server's address, never a token), so
+    /// that a replay or a resume reaches the same ones; empty when `devices` is a count of the
+    /// run's backend's devices. Its length is `devices`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_list: Vec<String>,
     /// How batch norms normalize when a batch is split over `devices`
     /// ([`kiln_models::replicas`]): with the whole batch's statistics (the default, the same step
     /// as one device) or each shard's own.
@@ -370,6 +376,7 @@ impl RunConfig<()> {
             pretrained: None,
             keep_checkpoints: 0,
             devices: 1,
+            device_list: Vec::new(),
             replica_norm: ReplicaNorm::default(),
             positive_class: None,
             binary_head: None,
@@ -403,6 +410,7 @@ impl<A> RunConfig<A> {
             pretrained: self.pretrained,
             keep_checkpoints: self.keep_checkpoints,
             devices: self.devices,
+            device_list: self.device_list,
             replica_norm: self.replica_norm,
             positive_class: self.positive_class,
             binary_head: self.binary_head,

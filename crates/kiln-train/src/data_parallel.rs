@@ -1,6 +1,7 @@
 //! Data parallelism over several devices, the way Burn's multi-device training strategy does
 //! it (burn-train's `MultiDevice` with the optimizer on the main device): each batch is split
-//! into one shard per device, a replica of the model ([`Module::fork`]) runs forward and
+//! into one shard per device, a replica of the model ([`Module::fork`]; batch norms' running
+//! statistics stay on the main device, [`fork_replica`]) runs forward and
 //! backward on each in its own persistent worker thread, the gradients are moved to the main
 //! device ([`GradientsParams::to_device`]) and summed, and one optimizer step updates the main
 //! model, which the next batch forks again.
@@ -30,21 +31,26 @@
 //! on Burn's ops (the fused Flex blocks would meet the others at different points).
 //!
 //! A replica that fails (a panic in its thread, a device gone) abandons its group, so the others
-//! stop waiting, and the step ends with an error naming its device.
+//! stop waiting, and the step ends with an error naming its device. Everything that touches a
+//! replica's device — forking the model onto it, moving the shard there, bringing its logits and
+//! gradients back — runs in its worker thread, so a device that goes away mid-step (a remote
+//! server that stops: its operations panic) fails that step with an error, never the process.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Int, Tensor};
 use kiln_models::ImageClassifier;
 use kiln_models::replicas::{
-    Abandoned, Replica, ReplicaGroup, ReplicaNorm, training_batch_norms, training_modules,
-    with_replica,
+    Abandoned, Replica, ReplicaGroup, ReplicaNorm, fork_replica, training_batch_norms,
+    training_modules, with_replica,
 };
 
 use crate::error::TrainError;
@@ -66,11 +72,12 @@ pub(crate) fn shard_sizes(n: usize, k: usize) -> Vec<usize> {
     (0..k).map(|i| n / k + usize::from(i < n % k)).collect()
 }
 
-/// A shard's work: the replica, its images `[n, c, h, w]` and targets `[n]` on its device, its
-/// share of the batch's loss, the accumulation group's size, the seed of its random stream, and
-/// its place among the batch's replicas.
+/// A shard's work: the model and its images `[n, c, h, w]` and targets `[n]` on the main
+/// device (the worker moves them to its own), its share of the batch's loss, the accumulation
+/// group's size, the seed of its random stream, and its place among the batch's replicas.
 struct Job<M> {
     model: M,
+    main: Device,
     images: Tensor<4>,
     targets: Tensor<1, Int>,
     share: f64,
@@ -79,13 +86,12 @@ struct Job<M> {
     replica: Replica,
 }
 
-/// A shard's result: its share-weighted loss, detached logits, gradients, the replica's model
-/// and how many batch norms its forward ran through kiln's batch norm.
-struct Shard<M> {
+/// A shard's result: its share-weighted loss, detached logits and gradients (both on the main
+/// device), and how many batch norms its forward ran through kiln's batch norm.
+struct Shard {
     loss: f64,
     logits: Tensor<2>,
     grads: GradientsParams,
-    model: M,
     batch_norms: usize,
 }
 
@@ -97,7 +103,7 @@ enum Failure {
     Abandoned(String),
 }
 
-type Done<M> = Result<Shard<M>, Failure>;
+type Done = Result<Shard, Failure>;
 
 /// One worker thread per device, kept for the whole run.
 pub(crate) struct Replicas<M> {
@@ -110,18 +116,21 @@ pub(crate) struct Replicas<M> {
 }
 
 struct Worker<M> {
-    device: Device,
+    /// The device's name in messages.
+    name: String,
     jobs: Option<Sender<Job<M>>>,
-    done: Receiver<Done<M>>,
+    done: Receiver<Done>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl<M: ImageClassifier + 'static> Replicas<M> {
-    /// Workers on `devices` (autodiff devices) for `model`, each with the loss `loss` built on
-    /// its device, batch norms normalizing as `norm` says.
+    /// Workers on `devices` (autodiff devices, called `names` in messages when given) for
+    /// `model`, each with the loss `loss` built on its device, batch norms normalizing as `norm`
+    /// says.
     pub(crate) fn new(
         model: &M,
         devices: &[Device],
+        names: &[String],
         loss: &CrossEntropyLossConfig,
         norm: ReplicaNorm,
     ) -> Result<Self, ConfigError> {
@@ -154,7 +163,12 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
         let mixed = devices.iter().any(fused) && !devices.iter().all(fused);
         let workers = devices
             .iter()
-            .map(|device| Worker::spawn(device, loss, mixed))
+            .enumerate()
+            .map(|(i, device)| {
+                let name = names.get(i).cloned();
+                let name = name.unwrap_or_else(|| format!("{device:?}"));
+                Worker::spawn(device, name, loss, mixed)
+            })
             .collect();
         Ok(Self {
             workers,
@@ -179,6 +193,7 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
         seed: u64,
     ) -> Result<BatchGrads, TrainError> {
         let main = images.device();
+        initialize_parameters(model);
         let total: f64 = weights.iter().sum();
         let sizes = shard_sizes(weights.len(), self.workers.len());
         let replicas = Arc::new(ReplicaGroup::new(sizes.len()));
@@ -187,11 +202,11 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
         for (i, len) in sizes.into_iter().enumerate() {
             let range = start..start + len;
             start += len;
-            let device = &self.workers[i].device;
             jobs.push(Job {
-                model: model.clone().fork(device),
-                images: images.clone().slice(range.clone()).to_device(device),
-                targets: targets.clone().slice(range.clone()).to_device(device),
+                model: model.clone(),
+                main: main.clone(),
+                images: images.clone().slice(range.clone()),
+                targets: targets.clone().slice(range.clone()),
                 share: weights[range].iter().sum::<f64>() / total,
                 group,
                 seed: seed.wrapping_add(i as u64),
@@ -241,8 +256,8 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
         let mut summed = GradientsAccumulator::new();
         for shard in shards {
             loss += shard.loss;
-            logits.push(shard.logits.to_device(&main));
-            summed.accumulate(model, shard.grads.to_device(&main, &shard.model));
+            logits.push(shard.logits);
+            summed.accumulate(model, shard.grads);
         }
         Ok(BatchGrads {
             loss,
@@ -253,9 +268,9 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
 
     /// The shards, if every replica finished and met the others at every batch norm: the
     /// first failure (a replica's own before the others' abandoning) otherwise.
-    fn check(&self, results: Vec<Done<M>>) -> Result<Vec<Shard<M>>, TrainError> {
+    fn check(&self, results: Vec<Done>) -> Result<Vec<Shard>, TrainError> {
         let failure = |i: usize, why: String| TrainError::Worker {
-            device: format!("{:?}", self.workers[i].device),
+            device: self.workers[i].name.clone(),
             why,
         };
         let mut abandoned = None;
@@ -292,13 +307,21 @@ impl<M: ImageClassifier + 'static> Replicas<M> {
 }
 
 impl<M: ImageClassifier + 'static> Worker<M> {
-    /// A worker thread on `device` (with Burn's ops only when `reference_ops`).
-    fn spawn(device: &Device, loss: &CrossEntropyLossConfig, reference_ops: bool) -> Self {
+    /// A worker thread on `device`, called `name` (with Burn's ops only when `reference_ops`).
+    fn spawn(
+        device: &Device,
+        name: String,
+        loss: &CrossEntropyLossConfig,
+        reference_ops: bool,
+    ) -> Self {
         let (jobs, inbox) = channel::<Job<M>>();
-        let (outbox, done) = channel::<Done<M>>();
+        let (outbox, done) = channel::<Done>();
         let loss_fn: CrossEntropyLoss = loss.init(device);
         let on = device.clone();
+        let called = name.clone();
+        quiet_worker_panics();
         let thread = std::thread::spawn(move || {
+            QUIET.set(true);
             for job in inbox {
                 let replicas = job.replica.group().clone();
                 let index = job.replica.index();
@@ -314,7 +337,7 @@ impl<M: ImageClassifier + 'static> Worker<M> {
                 let result = result.map_err(|payload| {
                     let failure = Failure::of(payload);
                     if let Failure::Failed(why) = &failure {
-                        replicas.abandon(format!("a replica on {on:?} failed: {why}"));
+                        replicas.abandon(format!("a replica on {called} failed: {why}"));
                     }
                     failure
                 });
@@ -324,7 +347,7 @@ impl<M: ImageClassifier + 'static> Worker<M> {
             }
         });
         Worker {
-            device: device.clone(),
+            name,
             jobs: Some(jobs),
             done,
             thread: Some(thread),
@@ -332,15 +355,35 @@ impl<M: ImageClassifier + 'static> Worker<M> {
     }
 }
 
-/// One shard's forward and backward, as its replica.
+/// Gives `model`'s lazily initialized parameters their values here, on the main thread. Burn
+/// draws a parameter's initial value from its device's random stream on first use, which would
+/// otherwise be a worker's fork: after the worker reseeded the device for its shard, racing the
+/// other workers (measured: two Flex replicas of a fresh resnet20 started from different weights
+/// in every run, 2–10% off one device's loss after an epoch).
+fn initialize_parameters<M: Module>(model: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+        fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Touch);
+}
+
+/// One shard's forward and backward on `device`, as its replica: the model forked onto the
+/// device, the shard moved there, its logits and gradients moved back to the main device.
 fn run_shard<M: ImageClassifier>(
     device: &Device,
     loss_fn: &CrossEntropyLoss,
     job: Job<M>,
-) -> Shard<M> {
+) -> Shard {
     device.seed(job.seed);
     let Job {
         model,
+        main,
         images,
         targets,
         share,
@@ -348,6 +391,8 @@ fn run_shard<M: ImageClassifier>(
         replica,
         ..
     } = job;
+    let model = fork_replica(model, device);
+    let (images, targets) = (images.to_device(device), targets.to_device(device));
     with_replica(&replica, || {
         let logits = model.forward(images);
         let loss = loss_fn.forward(logits.clone(), targets);
@@ -356,9 +401,8 @@ fn run_shard<M: ImageClassifier>(
         let grads = GradientsParams::from_grads(scaled.backward(), &model);
         Shard {
             loss: value * share,
-            logits: logits.detach(),
-            grads,
-            model,
+            logits: logits.detach().to_device(&main),
+            grads: grads.to_device(&main, &model),
             batch_norms: replica.layers(),
         }
     })
@@ -372,6 +416,26 @@ impl Failure {
         }
         Self::Failed(panic_message(payload.as_ref()))
     }
+}
+
+thread_local! {
+    /// Whether this thread's panics are reported as a step's error rather than printed.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Panics in worker threads print nothing: their message ends the step as
+/// [`TrainError::Worker`], which names the device (a remote server gone away makes every
+/// operation on its device panic). Other threads' panics go to the hook that was installed.
+fn quiet_worker_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.get() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// A panic's message.
@@ -395,7 +459,7 @@ impl<M> Worker<M> {
         }
     }
 
-    fn receive(&mut self) -> Result<Done<M>, TrainError> {
+    fn receive(&mut self) -> Result<Done, TrainError> {
         match self.done.recv() {
             Ok(done) => Ok(done),
             Err(_) => Err(self.failure_joined()),
@@ -404,7 +468,7 @@ impl<M> Worker<M> {
 
     fn failure(&self) -> TrainError {
         TrainError::Worker {
-            device: format!("{:?}", self.device),
+            device: self.name.clone(),
             why: "it has stopped".into(),
         }
     }
@@ -416,7 +480,7 @@ impl<M> Worker<M> {
             _ => "it stopped".into(),
         };
         TrainError::Worker {
-            device: format!("{:?}", self.device),
+            device: self.name.clone(),
             why,
         }
     }

@@ -112,6 +112,16 @@ impl<A> RunConfig<A> {
         if self.devices == 0 {
             return Err(ConfigError::new("devices", Problem::Zero));
         }
+        if !self.device_list.is_empty() && self.device_list.len() != self.devices {
+            return Err(ConfigError::rule(
+                "device_list",
+                format!(
+                    "names {} devices but `devices` is {}",
+                    self.device_list.len(),
+                    self.devices
+                ),
+            ));
+        }
         if self.training.mixing.is_some() && (self.devices > 1 || self.binary_head.is_some()) {
             return Err(ConfigError::rule(
                 "training.mixing",

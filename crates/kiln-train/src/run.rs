@@ -219,6 +219,7 @@ fn run_claimed<A: Architecture>(
         resume,
         interrupt: options.interrupt.clone(),
         devices: options.devices.clone(),
+        device_names: config.device_list.clone(),
         replica_norm: config.replica_norm,
         binary_pos_weight: config.binary_head.map(|h| h.pos_weight),
     };

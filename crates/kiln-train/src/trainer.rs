@@ -56,9 +56,13 @@ pub struct FitOptions {
     /// Checked after every optimizer step: once set (by a Ctrl-C handler, say), training saves
     /// its state and ends with [`TrainError::Interrupted`].
     pub interrupt: Option<Arc<AtomicBool>>,
-    /// Train data-parallel over these devices (plain devices, the first the model's; two or
-    /// more): each batch is split over them ([`crate::data_parallel`]). Empty: one device.
+    /// Train data-parallel over these devices (plain devices): each batch is split over them
+    /// ([`crate::data_parallel`]), the gradients summed on the model's device. Empty, or the
+    /// model's device alone: one device. One other device alone computes every step there.
     pub devices: Vec<Device>,
+    /// What messages call each of `devices` (the names a run's `device_list` gives them, such
+    /// as a server's address); empty: as `Debug` prints them.
+    pub device_names: Vec<String>,
     /// How batch norms normalize when the batch is split over `devices`.
     pub replica_norm: ReplicaNorm,
     /// The model has one output (a binary head, [`crate::binary`]): train it with binary
@@ -187,8 +191,13 @@ fn step_strategy<M: ImageClassifier + 'static>(
         .with_weights(weights.clone())
         .with_smoothing(config.label_smoothing);
     let autodiff = settings.device.clone().autodiff();
+    let one_device = match options.devices.as_slice() {
+        [] => true,
+        [only] => *only == settings.device,
+        _ => false,
+    };
     match options.devices.len() {
-        0 | 1 => Ok(Box::new(OneDevice {
+        _ if one_device => Ok(Box::new(OneDevice {
             loss: loss.init(&autodiff),
             soft: SoftCrossEntropy::new(weights.as_deref(), config.label_smoothing, &autodiff),
             binary_pos_weight: options.binary_pos_weight,
@@ -205,7 +214,13 @@ fn step_strategy<M: ImageClassifier + 'static>(
                 .map(|d| d.clone().autodiff())
                 .collect();
             Ok(Box::new(DataParallel {
-                replicas: Replicas::new(model, &devices, &loss, options.replica_norm)?,
+                replicas: Replicas::new(
+                    model,
+                    &devices,
+                    &options.device_names,
+                    &loss,
+                    options.replica_norm,
+                )?,
                 labels: train.labels().to_vec(),
                 class_weights: weights,
             }))

@@ -111,6 +111,7 @@ impl Setup {
             resume,
             interrupt: flag,
             devices: Vec::new(),
+            device_names: Vec::new(),
             replica_norm: Default::default(),
             binary_pos_weight: None,
         };

@@ -100,12 +100,15 @@ pub(crate) fn update_running(
         return;
     }
     let momentum = norm.momentum;
+    // Kept on the device the statistics live on: a replica's is another (`fork_replica`).
     let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
-        let running = state.value_sync().to_device(&batch.device());
+        let running = state.value_sync();
+        let home = running.device();
         let value = running
+            .to_device(&batch.device())
             .mul_scalar(1.0 - momentum)
             .add(batch.detach().mul_scalar(momentum));
-        state.update(value.detach());
+        state.update(value.detach().to_device(&home));
     };
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);

@@ -89,6 +89,59 @@ impl FromStr for ReplicaNorm {
 /// through a Flex operation (feature `flex`).
 pub const SYNCHRONIZED_AVAILABLE: bool = cfg!(feature = "flex");
 
+/// `module` forked onto `device` for a replica (as [`Module::fork`](burn::module::Module::fork):
+/// parameters moved and detached, those that train still requiring gradients), except its
+/// batch norms' running statistics, which stay where they are.
+///
+/// A replica never reads them (it normalizes with batch statistics), and replica 0 updates them
+/// where they live ([`batch_norm`]). Burn's `RunningState` is one value shared by every clone of
+/// the module, which `fork` moves: forking the replicas would carry it from device to device —
+/// from one remote server straight to the next, which then need to reach each other, and a
+/// restarted server would be asked for a value it never held.
+pub fn fork_replica<M: burn::module::Module>(module: M, device: &burn::tensor::Device) -> M {
+    use burn::module::{Module, ModuleMapper, Param};
+    use burn::tensor::{Bool, Int, Tensor};
+
+    struct Fork<'a> {
+        device: &'a burn::tensor::Device,
+        path: Vec<String>,
+    }
+    impl ModuleMapper for Fork<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.into());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let running = matches!(
+                self.path.last().map(String::as_str),
+                Some("running_mean" | "running_var")
+            );
+            match running {
+                true => param,
+                false => param.fork(self.device),
+            }
+        }
+        fn map_int<const D: usize>(
+            &mut self,
+            param: Param<Tensor<D, Int>>,
+        ) -> Param<Tensor<D, Int>> {
+            param.fork(self.device)
+        }
+        fn map_bool<const D: usize>(
+            &mut self,
+            param: Param<Tensor<D, Bool>>,
+        ) -> Param<Tensor<D, Bool>> {
+            param.fork(self.device)
+        }
+    }
+    module.map(&mut Fork {
+        device,
+        path: Vec::new(),
+    })
+}
+
 /// How many batch norms of `module` train (are not frozen): in a data-parallel step, every one
 /// of them must run through [`batch_norm`] (as all of kiln's models and blocks do), which
 /// [`Replica::layers`] counts.

@@ -40,6 +40,7 @@ fn run_config_round_trips_through_json() {
         }),
         keep_checkpoints: 3,
         devices: 2,
+        device_list: Vec::new(),
         replica_norm: kiln_models::replicas::ReplicaNorm::PerReplica,
         positive_class: Some(6),
         binary_head: Some(crate::config::BinaryHead {

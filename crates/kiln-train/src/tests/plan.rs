@@ -42,6 +42,7 @@ fn valid() -> RunConfig<()> {
         pretrained: None::<Pretrained>,
         keep_checkpoints: 0,
         devices: 1,
+        device_list: Vec::new(),
         replica_norm: Default::default(),
         positive_class: None,
         binary_head: None,
@@ -176,6 +177,10 @@ fn every_invalid_setting_is_refused_by_its_path_in_config_json() {
         ),
         (|c| c.limit = Some(0), "limit"),
         (|c| c.devices = 0, "devices"),
+        (
+            |c| c.device_list = vec!["local".into(), "ws://gpu:3000".into()],
+            "device_list",
+        ),
         (|c| c.metrics.push("recall:Bird".into()), "metrics[2]"),
         (
             |c| c.monitor.as_mut().unwrap().metric = "macro_f1".into(),
