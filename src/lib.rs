@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod remote;
 
 pub use kiln_data as data;
 pub use kiln_eval as eval;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use kiln_train::{ConfigError, TrainError};
 
 use crate::backend::BackendError;
+use crate::remote::RemoteError;
 
 /// Anything a `kiln` command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum CliError {
     /// Evaluating or writing a report failed.
     #[error(transparent)]
     Eval(#[from] kiln_eval::EvalError),
+    /// A remote device or `kiln serve` cannot be used.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
 }
 
 /// Where an invalid run setting was given, so that the message names it the way the user
@@ -81,6 +85,8 @@ impl CliError {
             | Self::Setting { .. }
             | Self::Backend(BackendError::NotCompiled(_) | BackendError::TooFewDevices { .. }) => 2,
             Self::Train(TrainError::Interrupted { .. }) => 130,
+            Self::Remote(RemoteError::Connect { .. } | RemoteError::Serve(_)) => 1,
+            Self::Remote(_) => 2,
             Self::Train(
                 TrainError::RunExists { .. }
                 | TrainError::SeveralRuns { .. }
@@ -129,6 +135,17 @@ impl CliError {
             Self::Train(TrainError::Export(ExportError::Unsupported { .. })) => Some(
                 "  a model exports to ONNX once its ImageClassifier implements to_onnx \
                  (docs/extending.md)\n  its weights export as they are: --format safetensors"
+                    .into(),
+            ),
+            Self::Train(TrainError::Worker { .. }) => Some(
+                "  a device that went away (a server stopped) ends the run; the state of its last \
+                 finished epoch is kept: once the device is back, continue with kiln train \
+                 --resume <the run's directory>"
+                    .into(),
+            ),
+            Self::Remote(RemoteError::Connect { .. }) => Some(
+                "  is `kiln serve` running there, reachable from here, with the token given here \
+                 (--token-file or KILN_REMOTE_TOKEN), and built from the same kiln release?"
                     .into(),
             ),
             Self::Train(TrainError::OutputExists { .. }) => Some(

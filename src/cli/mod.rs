@@ -20,6 +20,7 @@ mod paradox;
 mod predict;
 mod report;
 mod runs;
+mod serve;
 mod train;
 
 use std::ffi::OsString;
@@ -46,6 +47,7 @@ pub use paradox::{ParadoxArgs, accuracy_paradox, paradox_text};
 pub use predict::{PredictArgs, predict};
 pub use report::{ReportArgs, ReportFormat};
 pub use runs::{RunsArgs, SortKey, runs};
+pub use serve::{ServeArgs, serve};
 pub use train::{
     CalibrateChoice, OptimizerChoice, SamplerChoice, ScheduleChoice, TrainArgs, train, train_with,
 };
@@ -94,6 +96,9 @@ enum Command {
     Data(DataArgs),
     /// List the backends compiled into this binary and whether each has a device here.
     Backends,
+    /// Serve this machine's devices to other machines' `kiln train --devices` (Burn Remote;
+    /// built with `--features remote`).
+    Serve(ServeArgs),
 }
 
 /// Runs the command line `args` (program name first) with the architectures of `registry`;
@@ -142,6 +147,7 @@ where
         Command::Data(args) => exit_code(data(&args)),
         Command::Bench(args) => exit_code(bench(registry, &args)),
         Command::LrFind(args) => exit_code(lr_find(registry, &args)),
+        Command::Serve(args) => exit_code(serve(&args)),
         Command::Report(args) => match html_report(&args) {
             Ok(path) => {
                 println!("{}", path.display());
@@ -171,11 +177,17 @@ where
 fn recorded_run_flags(train: &clap::ArgMatches) -> Result<(), CliError> {
     let given = |id: &str| train.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
     let (flag, allowed): (&'static str, &[&str]) = if given("resume") {
-        ("--resume", &["resume", "backend"])
+        ("--resume", &["resume", "backend", "token_file"])
     } else if given("config") {
         (
             "--config",
-            &["config", "backend", "artifact_dir", "overwrite"],
+            &[
+                "config",
+                "backend",
+                "artifact_dir",
+                "overwrite",
+                "token_file",
+            ],
         )
     } else {
         return Ok(());

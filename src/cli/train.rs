@@ -25,6 +25,8 @@ use super::error::CliError;
 use super::error::Origin;
 use super::evaluation_args::EvaluationArgs;
 use crate::backend::{self, Backend};
+use crate::remote::{self, DeviceList, DeviceSpec, Token};
+use burn::tensor::Device;
 
 /// Flags of `kiln train` (and of the `mnist` example).
 #[derive(Debug, Clone, clap::Args)]
@@ -264,10 +266,17 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_checkpoints: usize,
     /// Train data-parallel on N devices of the backend (each batch split over them, gradients
-    /// summed on the first; Burn's multi-device strategy): N GPUs with wgpu/cuda; on the CPU
-    /// backends N replicas of the one CPU device. Batch norm: see --replica-norm.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub devices: usize,
+    /// summed on this machine's device; Burn's multi-device strategy): N GPUs with wgpu/cuda; on
+    /// the CPU backends N replicas of the one CPU device. Or a comma-separated list of devices:
+    /// `local` (the backend's next device) and servers other machines run with `kiln serve`,
+    /// ws://HOST:PORT or iroh://SERVER-ID[@HOST:PORT] (built with --features remote). Batch
+    /// norm: see --replica-norm.
+    #[arg(long, value_name = "N|LIST", default_value = "1")]
+    pub devices: DeviceList,
+    /// With remote --devices: the servers' token, read from this file (or else from
+    /// KILN_REMOTE_TOKEN). Never recorded.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// With --devices: how batch norms normalize a batch split over the devices. `synchronized`:
     /// with the whole batch's statistics (PyTorch's SyncBatchNorm), the same step as one device;
     /// `per-replica`: each shard with its own (plain DDP). The running statistics move once per
@@ -471,7 +480,11 @@ impl TrainArgs {
                 freeze_backbone: self.freeze_backbone,
             }),
             keep_checkpoints: self.keep_checkpoints,
-            devices: self.devices,
+            devices: self.devices.len(),
+            device_list: match &self.devices {
+                DeviceList::Count(_) => Vec::new(),
+                DeviceList::Devices(list) => list.iter().map(ToString::to_string).collect(),
+            },
             replica_norm: self.replica_norm,
             positive_class,
             binary_head: match self.binary_head {
@@ -844,29 +857,79 @@ fn versioned(dir: &std::path::Path) -> bool {
     name.is_some_and(|n| kiln_train::version_of(&n).is_some())
 }
 
-/// The devices a recorded run trained on (1 when not recorded).
-fn recorded_devices(value: &serde_json::Value) -> usize {
-    value["devices"].as_u64().map_or(1, |n| n as usize)
+/// The devices a recorded run trained on: its list, or else its count (1 when not recorded).
+fn recorded_devices(value: &serde_json::Value) -> Result<DeviceList, CliError> {
+    let Some(list) = value["device_list"].as_array() else {
+        return Ok(DeviceList::Count(
+            value["devices"].as_u64().map_or(1, |n| n as usize),
+        ));
+    };
+    let specs = list.iter().map(|spec| match spec.as_str() {
+        Some(spec) => spec.parse().map_err(CliError::from),
+        None => Err(CliError::Flag {
+            flag: "--resume",
+            message: format!("config.json: device_list holds {spec}, not a device's name"),
+        }),
+    });
+    Ok(DeviceList::Devices(specs.collect::<Result<_, _>>()?))
 }
 
-/// Ctrl-C handling, the `devices` devices of the selected backend, and where a new run
-/// writes.
-fn run_options(
+/// The run's main device (the model's, where gradients are summed and the optimizer steps)
+/// and its data-parallel devices (empty for one device): `devices` of the selected backend, or
+/// the devices listed, servers connected with the token of `token_file` (or
+/// [`remote::TOKEN_ENV`]). A list of one server trains there, the model kept here.
+fn run_devices(
     selected: &backend::Selected,
-    devices: usize,
-    directory: DirPolicy,
-) -> Result<RunOptions, CliError> {
-    // 0 is the plan's to refuse, naming where it was given.
-    let devices = match devices {
-        0 | 1 => Vec::new(),
-        n => selected.backend.devices(n)?,
+    devices: &DeviceList,
+    token_file: Option<&std::path::Path>,
+) -> Result<(Device, Vec<Device>), CliError> {
+    let main = selected.device.clone();
+    let list = match devices {
+        // 0 is the plan's to refuse, naming where it was given.
+        DeviceList::Count(0 | 1) => return Ok((main, Vec::new())),
+        DeviceList::Count(n) => return Ok((main, selected.backend.devices(*n)?)),
+        DeviceList::Devices(list) => list,
     };
-    Ok(RunOptions {
+    let token = match devices.is_remote() {
+        true => Token::load(token_file)?,
+        false => None,
+    };
+    let locals = list.iter().filter(|spec| !spec.is_remote()).count();
+    let mut local = match locals {
+        0 | 1 => vec![main.clone(); locals],
+        n => selected.backend.devices(n)?,
+    }
+    .into_iter();
+    let mut resolved = Vec::with_capacity(list.len());
+    for spec in list {
+        let device = match spec {
+            DeviceSpec::Local => local.next(),
+            remote_spec => {
+                let device = remote::connect(remote_spec, token.as_ref())?;
+                println!("device: {remote_spec} connected");
+                Some(device)
+            }
+        };
+        resolved.extend(device);
+    }
+    // One local device is the plain single-device run; one server is a replica, so that the
+    // server going away ends the run with an error (the worker catches it) and evaluation
+    // stays here.
+    match (list.as_slice(), resolved.len()) {
+        ([DeviceSpec::Local], 1) => Ok((resolved.remove(0), Vec::new())),
+        _ => Ok((main, resolved)),
+    }
+}
+
+/// Ctrl-C handling, the data-parallel `devices` ([`run_devices`]), and where a new run
+/// writes.
+fn run_options(devices: Vec<Device>, directory: DirPolicy) -> RunOptions {
+    RunOptions {
         resume: false,
         interrupt: interrupt_on_ctrl_c(),
         devices,
         directory,
-    })
+    }
 }
 
 impl TrainArgs {
@@ -889,10 +952,11 @@ fn replay(
 ) -> Result<RunOutcome, CliError> {
     let mut rest = args.clone();
     (rest.config, rest.artifact_dir, rest.backend, rest.overwrite) = (None, None, None, false);
+    rest.token_file = None;
     refuse_other_flags(
         &rest,
         "--config",
-        "--artifact-dir, --overwrite and --backend",
+        "--artifact-dir, --overwrite, --backend and --token-file",
     )?;
     let value = kiln_train::read_recorded(file)?;
     let selected = recorded_backend(args, &value)?;
@@ -906,13 +970,15 @@ fn replay(
         (None, _) => (None, DirPolicy::New),
         (Some(dir), _) => (Some(dir.clone()), args.directory_policy()),
     };
-    let options = run_options(&selected, recorded_devices(&value), directory)?;
+    let recorded = recorded_devices(&value)?;
+    let (device, devices) = run_devices(&selected, &recorded, args.token_file.as_deref())?;
+    let options = run_options(devices, directory);
     let outcome = registry
         .replay(
             file,
             artifact_dir.as_deref(),
             &selected.backend.to_string(),
-            &selected.device,
+            &device,
             vec![Box::new(Progress::default())],
             &options,
         )
@@ -961,19 +1027,21 @@ fn resume(
     dir: &std::path::Path,
 ) -> Result<RunOutcome, CliError> {
     let mut rest = args.clone();
-    (rest.resume, rest.backend) = (None, None);
-    refuse_other_flags(&rest, "--resume", "--backend")?;
+    (rest.resume, rest.backend, rest.token_file) = (None, None, None);
+    refuse_other_flags(&rest, "--resume", "--backend and --token-file")?;
     let dir = &kiln_train::find_run(dir)?;
     let file = dir.join(kiln_train::artifacts::CONFIG);
     let value = kiln_train::read_recorded(&file)?;
     let selected = recorded_backend(args, &value)?;
+    let recorded = recorded_devices(&value)?;
+    let (device, devices) = run_devices(&selected, &recorded, args.token_file.as_deref())?;
     let outcome = registry
         .resume(
             dir,
             &selected.backend.to_string(),
-            &selected.device,
+            &device,
             vec![Box::new(Progress::default())],
-            run_options(&selected, recorded_devices(&value), DirPolicy::New)?,
+            run_options(devices, DirPolicy::New),
         )
         .map_err(|e| CliError::in_file(&file, e))?;
     if let Some(reason) = &outcome.stopped_early {
@@ -1000,13 +1068,14 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());
+    let (device, devices) = run_devices(&selected, &args.devices, args.token_file.as_deref())?;
     let dataset = config.dataset.to_string();
     let outcome = registry
         .train(
             config,
-            &selected.device,
+            &device,
             vec![Box::new(Progress::default())],
-            &run_options(&selected, args.devices, args.directory_policy())?,
+            &run_options(devices, args.directory_policy()),
         )
         .map_err(|e| match e {
             TrainError::Config(error) => args.setting_error(error),

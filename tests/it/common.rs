@@ -306,3 +306,84 @@ pub fn pack_cifar10(dir: &Path, into: &Path) -> std::path::PathBuf {
     tar.into_inner().unwrap().finish().unwrap();
     into.to_path_buf()
 }
+
+/// Asserts that two runs' `metrics.csv` agree to `tol` on every column but time (and exactly on
+/// the text ones); returns their number of rows (epochs × splits).
+pub fn assert_same_metrics(a: &Path, b: &Path, tol: f64) -> usize {
+    let rows = |dir: &Path| -> Vec<Vec<String>> {
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        csv.lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let (a, b) = (rows(a), rows(b));
+    assert_eq!(a.len(), b.len(), "{a:?}\nvs\n{b:?}");
+    assert_eq!(a[0], b[0]);
+    for (x, y) in a.iter().zip(&b).skip(1) {
+        for ((name, u), v) in a[0].iter().zip(x).zip(y) {
+            match u.parse::<f64>() {
+                _ if name == "seconds" => {}
+                Ok(u) => {
+                    let v: f64 = v.parse().unwrap();
+                    assert!((u - v).abs() <= tol, "{name}: {u} vs {v}");
+                }
+                Err(_) => assert_eq!(u, v),
+            }
+        }
+    }
+    a.len() - 1
+}
+
+/// Asserts that two runs of `model` (10 classes, 1×28×28) have the same batch-norm running
+/// statistics in `model.bpk` to `tol`, relative where a value exceeds 1 (variances reach the
+/// hundreds); returns how many values there are.
+pub fn assert_same_running_statistics(a: &Path, b: &Path, model: &str, tol: f32) -> usize {
+    let (s, t) = (running_statistics(a, model), running_statistics(b, model));
+    assert_eq!(s.len(), t.len());
+    assert!(!s.is_empty(), "{model} has no batch norm");
+    let d = s
+        .iter()
+        .zip(&t)
+        .map(|(u, v)| (u - v).abs() / u.abs().max(1.0))
+        .fold(0.0, f32::max);
+    assert!(d <= tol, "running statistics off by {d} (relative)");
+    s.len()
+}
+
+/// Every batch norm's running mean and variance in the `model.bpk` of a run of `model`.
+fn running_statistics(run: &Path, model: &str) -> Vec<f32> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{Device, Tensor};
+    use kiln::models::{Architecture, ModelConfig, ModelSpec};
+    struct Collect(Vec<String>, Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.0.push(name.into());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.0.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.last().is_some_and(|n| n.starts_with("running_")) {
+                self.1.extend(param.val().into_data().iter::<f32>());
+            }
+        }
+    }
+    let config = ModelConfig::from_name(model, &ModelSpec::new(10, 1, 28)).unwrap();
+    let model = config
+        .init(&Device::flex())
+        .load_file(run.join("model.bpk"));
+    let mut collect = Collect(Vec::new(), Vec::new());
+    model.visit(&mut collect);
+    collect.1
+}
+
+/// A finished `kiln`'s exit status, stdout and stderr, for an assertion's message.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,6 +1,7 @@
 //! `kiln train` end to end on generated files, on every compiled backend.
 
 use crate::common;
+use crate::common::text;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,15 +18,6 @@ fn kiln(args: &[&str], env: &[(&str, &Path)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `kiln metrics --predictions FILE --format json EXTRA…`, parsed.
@@ -1083,66 +1075,12 @@ fn batch_norm_on_two_replicas_trains_as_one_device() {
     };
     let one = run("one", &[]);
     let two = run("two", &["--devices", "2"]);
-    let rows = |dir: &Path| -> Vec<Vec<String>> {
-        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-        csv.lines()
-            .map(|l| l.split(',').map(str::to_string).collect())
-            .collect()
-    };
-    let (a, b) = (rows(&one), rows(&two));
-    assert_eq!(a.len(), 5, "a header and 2 epochs × 2 splits");
-    assert_eq!(a[0], b[0]);
-    for (x, y) in a.iter().zip(&b).skip(1) {
-        for ((name, u), v) in a[0].iter().zip(x).zip(y) {
-            match u.parse::<f64>() {
-                _ if name == "seconds" => {}
-                Ok(u) => {
-                    let v: f64 = v.parse().unwrap();
-                    assert!((u - v).abs() <= 1e-4, "{name}: {u} vs {v}");
-                }
-                Err(_) => assert_eq!(u, v),
-            }
-        }
-    }
-    let (s, t) = (running_statistics(&one), running_statistics(&two));
-    assert_eq!(s.len(), 2 * (16 * 7 + 32 * 6 + 64 * 6));
-    // Relative to the value where it exceeds 1 (variances reach the hundreds).
-    let d = s
-        .iter()
-        .zip(&t)
-        .map(|(u, v)| (u - v).abs() / u.abs().max(1.0))
-        .fold(0.0, f32::max);
-    assert!(d <= 1e-5, "running statistics off by {d} (relative)");
+    let rows = common::assert_same_metrics(&one, &two, 1e-4);
+    assert_eq!(rows, 4, "2 epochs × 2 splits");
+    let values = common::assert_same_running_statistics(&one, &two, "resnet20", 1e-5);
+    assert_eq!(values, 2 * (16 * 7 + 32 * 6 + 64 * 6));
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(two.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["devices"], json!(2));
     assert_eq!(config["replica_norm"], json!("synchronized"));
-}
-
-/// Every batch norm's running mean and variance in a resnet20 run's `model.bpk`.
-fn running_statistics(run: &Path) -> Vec<f32> {
-    use burn::module::{Module, ModuleVisitor, Param};
-    use burn::tensor::{Device, Tensor};
-    use kiln::models::{Architecture, ModelConfig, ModelSpec};
-    struct Collect(Vec<String>, Vec<f32>);
-    impl ModuleVisitor for Collect {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.0.push(name.into());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.0.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if self.0.last().is_some_and(|n| n.starts_with("running_")) {
-                self.1.extend(param.val().into_data().iter::<f32>());
-            }
-        }
-    }
-    let config = ModelConfig::from_name("resnet20", &ModelSpec::new(10, 1, 28)).unwrap();
-    let model = config
-        .init(&Device::flex())
-        .load_file(run.join("model.bpk"));
-    let mut collect = Collect(Vec::new(), Vec::new());
-    model.visit(&mut collect);
-    collect.1
 }

@@ -23,6 +23,7 @@ mod imbalanced;
 mod leakage;
 mod pretrained;
 mod recipe;
+mod remote;
 mod resume;
 mod runs;
 mod settings;
