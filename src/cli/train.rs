@@ -858,7 +858,7 @@ fn versioned(dir: &std::path::Path) -> bool {
 }
 
 /// The devices a recorded run trained on: its list, or else its count (1 when not recorded).
-fn recorded_devices(value: &serde_json::Value) -> Result<DeviceList, CliError> {
+fn recorded_devices(value: &serde_json::Value, flag: &'static str) -> Result<DeviceList, CliError> {
     let Some(list) = value["device_list"].as_array() else {
         return Ok(DeviceList::Count(
             value["devices"].as_u64().map_or(1, |n| n as usize),
@@ -867,27 +867,30 @@ fn recorded_devices(value: &serde_json::Value) -> Result<DeviceList, CliError> {
     let specs = list.iter().map(|spec| match spec.as_str() {
         Some(spec) => spec.parse().map_err(CliError::from),
         None => Err(CliError::Flag {
-            flag: "--resume",
+            flag,
             message: format!("config.json: device_list holds {spec}, not a device's name"),
         }),
     });
     Ok(DeviceList::Devices(specs.collect::<Result<_, _>>()?))
 }
 
-/// The run's main device (the model's, where gradients are summed and the optimizer steps)
-/// and its data-parallel devices (empty for one device): `devices` of the selected backend, or
+/// The run's data-parallel devices (empty for one device; the model, the summed gradients and
+/// the optimizer stay on the selected backend's device): `devices` of the selected backend, or
 /// the devices listed, servers connected with the token of `token_file` (or
-/// [`remote::TOKEN_ENV`]). A list of one server trains there, the model kept here.
+/// [`remote::TOKEN_ENV`]). One server alone is a replica, so that the server going away ends
+/// the run with an error (the worker catches it) and evaluation stays here.
 fn run_devices(
     selected: &backend::Selected,
     devices: &DeviceList,
     token_file: Option<&std::path::Path>,
-) -> Result<(Device, Vec<Device>), CliError> {
-    let main = selected.device.clone();
+) -> Result<Vec<Device>, CliError> {
     let list = match devices {
         // 0 is the plan's to refuse, naming where it was given.
-        DeviceList::Count(0 | 1) => return Ok((main, Vec::new())),
-        DeviceList::Count(n) => return Ok((main, selected.backend.devices(*n)?)),
+        DeviceList::Count(0 | 1) => return Ok(Vec::new()),
+        DeviceList::Count(n) => return Ok(selected.backend.devices(*n)?),
+        DeviceList::Devices(list) if list.as_slice() == [DeviceSpec::Local] => {
+            return Ok(Vec::new());
+        }
         DeviceList::Devices(list) => list,
     };
     let token = match devices.is_remote() {
@@ -896,7 +899,7 @@ fn run_devices(
     };
     let locals = list.iter().filter(|spec| !spec.is_remote()).count();
     let mut local = match locals {
-        0 | 1 => vec![main.clone(); locals],
+        0 | 1 => vec![selected.device.clone(); locals],
         n => selected.backend.devices(n)?,
     }
     .into_iter();
@@ -912,13 +915,7 @@ fn run_devices(
         };
         resolved.extend(device);
     }
-    // One local device is the plain single-device run; one server is a replica, so that the
-    // server going away ends the run with an error (the worker catches it) and evaluation
-    // stays here.
-    match (list.as_slice(), resolved.len()) {
-        ([DeviceSpec::Local], 1) => Ok((resolved.remove(0), Vec::new())),
-        _ => Ok((main, resolved)),
-    }
+    Ok(resolved)
 }
 
 /// Ctrl-C handling, the data-parallel `devices` ([`run_devices`]), and where a new run
@@ -970,15 +967,15 @@ fn replay(
         (None, _) => (None, DirPolicy::New),
         (Some(dir), _) => (Some(dir.clone()), args.directory_policy()),
     };
-    let recorded = recorded_devices(&value)?;
-    let (device, devices) = run_devices(&selected, &recorded, args.token_file.as_deref())?;
+    let recorded = recorded_devices(&value, "--config")?;
+    let devices = run_devices(&selected, &recorded, args.token_file.as_deref())?;
     let options = run_options(devices, directory);
     let outcome = registry
         .replay(
             file,
             artifact_dir.as_deref(),
             &selected.backend.to_string(),
-            &device,
+            &selected.device,
             vec![Box::new(Progress::default())],
             &options,
         )
@@ -1033,13 +1030,13 @@ fn resume(
     let file = dir.join(kiln_train::artifacts::CONFIG);
     let value = kiln_train::read_recorded(&file)?;
     let selected = recorded_backend(args, &value)?;
-    let recorded = recorded_devices(&value)?;
-    let (device, devices) = run_devices(&selected, &recorded, args.token_file.as_deref())?;
+    let recorded = recorded_devices(&value, "--resume")?;
+    let devices = run_devices(&selected, &recorded, args.token_file.as_deref())?;
     let outcome = registry
         .resume(
             dir,
             &selected.backend.to_string(),
-            &device,
+            &selected.device,
             vec![Box::new(Progress::default())],
             run_options(devices, DirPolicy::New),
         )
@@ -1068,12 +1065,12 @@ fn train_new(registry: &Registry, args: &TrainArgs) -> Result<RunOutcome, CliErr
     let selected = backend::select(args.backend)?;
     println!("{selected}");
     config.backend = Some(selected.backend.to_string());
-    let (device, devices) = run_devices(&selected, &args.devices, args.token_file.as_deref())?;
+    let devices = run_devices(&selected, &args.devices, args.token_file.as_deref())?;
     let dataset = config.dataset.to_string();
     let outcome = registry
         .train(
             config,
-            &device,
+            &selected.device,
             vec![Box::new(Progress::default())],
             &run_options(devices, args.directory_policy()),
         )
