@@ -6,7 +6,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Relu};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::conv_block::{conv_bn, conv_bn_onnx};
+use crate::conv_block::{conv_bn, conv_bn_add_relu, conv_bn_onnx};
 use crate::onnx::{ExportError, OnnxGraph, ToOnnx};
 use crate::shortcut::{Downsample, ShortcutKind};
 use crate::torch_init::conv;
@@ -131,22 +131,24 @@ impl ResidualBlock {
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, planes × expansion, ⌈height / stride⌉, ⌈width / stride⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (out, downsample, relu) = match self {
-            Self::Basic(b) => {
-                let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
-                (conv_bn(&b.conv2, &b.bn2, false, y), &b.downsample, &b.relu)
-            }
+        let (y, downsample) = match self {
+            Self::Basic(b) => (conv_bn(&b.conv1, &b.bn1, true, x.clone()), &b.downsample),
             Self::Bottleneck(b) => {
                 let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
-                let y = conv_bn(&b.conv2, &b.bn2, true, y);
-                (conv_bn(&b.conv3, &b.bn3, false, y), &b.downsample, &b.relu)
+                (conv_bn(&b.conv2, &b.bn2, true, y), &b.downsample)
             }
         };
         let identity = match downsample {
             Some(d) => d.forward(x),
             None => x,
         };
-        relu.forward(out + identity)
+        // The last convolution, its batch norm, the addition and the ReLU: one fused operation
+        // on Flex.
+        let (conv, norm) = match self {
+            Self::Basic(b) => (&b.conv2, &b.bn2),
+            Self::Bottleneck(b) => (&b.conv3, &b.bn3),
+        };
+        conv_bn_add_relu(conv, norm, y, identity)
     }
 }
 

@@ -194,6 +194,25 @@ pub(crate) fn conv_bn(conv: &Conv2d, norm: &BatchNorm, with_relu: bool, x: Tenso
     if with_relu { relu(y) } else { y }
 }
 
+/// `relu(norm(conv(x)) + residual)`, the end of a residual block: one fused operation on Flex
+/// ([`crate::kernels::conv_block_add_relu`]), Burn's layers elsewhere.
+///
+/// # Shapes
+/// - input: `[batch, in_channels, height, width]`
+/// - residual and output: `[batch, out_channels, conv_h, conv_w]`
+pub(crate) fn conv_bn_add_relu(
+    conv: &Conv2d,
+    norm: &BatchNorm,
+    x: Tensor<4>,
+    residual: Tensor<4>,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(output) = crate::kernels::conv_block_add_relu(conv, norm, &x, &residual) {
+        return output;
+    }
+    relu(crate::batch_norm(norm, conv.forward(x)) + residual)
+}
+
 impl ToOnnx for ConvBlock {
     fn to_onnx(&self, graph: &mut OnnxGraph, input: &str) -> Result<String, ExportError> {
         let x = graph.layer("conv", &self.conv, input)?;

@@ -46,6 +46,8 @@ pub struct TrainForward {
 pub struct BlockGradients {
     /// `[batch, in_channels, height, width]`, when asked for.
     pub input: Option<Vec<f32>>,
+    /// The residual's, `[batch, out_channels, conv_h, conv_w]`, when the block added one.
+    pub residual: Option<Vec<f32>>,
     /// `[out_channels, in_channels, kh, kw]`.
     pub weight: Vec<f32>,
     /// `[out_channels]`.
@@ -338,14 +340,33 @@ fn floor(g: &BlockGeometry) -> f32 {
     if g.relu { 0.0 } else { f32::NEG_INFINITY }
 }
 
-/// Normalize (per-channel affine), ReLU and pool one image: `y` `[channels, conv positions]`
-/// into `out` `[channels, output positions]`.
+/// Normalize (per-channel affine), add the residual, ReLU and pool one image: `y` `[channels,
+/// conv positions]` (and `residual`, of the same shape, only without pooling) into `out`
+/// `[channels, output positions]`.
 #[inline(always)]
-fn activate_body(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) {
+fn activate_body(
+    g: &BlockGeometry,
+    affine: &[[f32; 2]],
+    y: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
     let [_, out_w] = g.output_size().unwrap_or([0, 0]);
     let floor = floor(g);
     let planes = y.chunks_exact(g.conv_positions());
+    if let Some(residual) = residual {
+        let planes = planes.zip(residual.chunks_exact(g.conv_positions()));
+        for (((plane, residual), out), &[scale, shift]) in planes
+            .zip(out.chunks_exact_mut(g.output_positions()))
+            .zip(affine)
+        {
+            for ((value, &y), &r) in out.iter_mut().zip(plane).zip(residual) {
+                *value = (y * scale + shift + r).max(floor);
+            }
+        }
+        return;
+    }
     for ((plane, out), &[scale, shift]) in planes
         .zip(out.chunks_exact_mut(g.output_positions()))
         .zip(affine)
@@ -373,16 +394,30 @@ fn activate_body(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f
     }
 }
 
-multiversion!(fn activate(g: &BlockGeometry, affine: &[[f32; 2]], y: &[f32], out: &mut [f32]) => activate_body);
+multiversion!(fn activate(
+    g: &BlockGeometry,
+    affine: &[[f32; 2]],
+    y: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) => activate_body);
 
-/// Training forward: batch statistics, then normalize + ReLU + pool with them. Inside a
-/// replica whose batch norm is synchronized (`link`), the statistics are the whole batch's,
-/// merged with the other replicas'.
+/// The `n`-th run of `per_run` values of `residual`, if there is one.
+fn run_of(residual: Option<&[f32]>, per_run: usize, n: usize) -> Option<&[f32]> {
+    residual.map(|r| &r[n * per_run..((n + 1) * per_run).min(r.len())])
+}
+
+/// Training forward: batch statistics, then normalize (+ residual) + ReLU + pool with them.
+/// Inside a replica whose batch norm is synchronized (`link`), the statistics are the whole
+/// batch's, merged with the other replicas'.
 ///
-/// `x` is `[batch, in_channels, height, width]`; the geometry must match every slice.
+/// `x` is `[batch, in_channels, height, width]`, `residual` (added after the batch norm, before
+/// the ReLU; never with a pool) `[batch, out_channels, conv_h, conv_w]`; the geometry must match
+/// every slice.
 pub fn forward_train(
     g: &BlockGeometry,
     x: &[f32],
+    residual: Option<&[f32]>,
     p: &BlockParams<'_>,
     epsilon: f64,
     link: Option<&LayerLink>,
@@ -426,7 +461,7 @@ pub fn forward_train(
         .map(|m| (m.mean as f32, m.biased_variance() as f32))
         .unzip();
     let affine = fold(p.gamma, p.beta, &conv_mean, &variance, epsilon);
-    let output = activate_batch(g, &affine, &conv);
+    let output = activate_batch(g, &affine, &conv, residual);
     let mean = conv_mean
         .iter()
         .zip(p.bias)
@@ -443,18 +478,30 @@ pub fn forward_train(
 }
 
 /// [`activate`] over the whole batch, in parallel.
-fn activate_batch(g: &BlockGeometry, affine: &[[f32; 2]], conv: &[f32]) -> Vec<f32> {
+fn activate_batch(
+    g: &BlockGeometry,
+    affine: &[[f32; 2]],
+    conv: &[f32],
+    residual: Option<&[f32]>,
+) -> Vec<f32> {
     let (channels, per_task) = (g.out_channels, images_per_task(g.batch));
-    let mut output = vec![0.0; g.batch * channels * g.output_positions()];
+    let (image_in, image_out) = (
+        channels * g.conv_positions(),
+        channels * g.output_positions(),
+    );
+    let mut output = vec![0.0; g.batch * image_out];
     output
-        .par_chunks_mut(per_task * channels * g.output_positions())
-        .zip(conv.par_chunks(per_task * channels * g.conv_positions()))
-        .for_each(|(out, y)| {
-            for (out, y) in out
-                .chunks_exact_mut(channels * g.output_positions())
-                .zip(y.chunks_exact(channels * g.conv_positions()))
+        .par_chunks_mut(per_task * image_out)
+        .zip(conv.par_chunks(per_task * image_in))
+        .enumerate()
+        .for_each(|(run, (out, y))| {
+            let residual = run_of(residual, per_task * image_in, run);
+            for (n, (out, y)) in out
+                .chunks_exact_mut(image_out)
+                .zip(y.chunks_exact(image_in))
+                .enumerate()
             {
-                activate(g, affine, y, out);
+                activate(g, affine, y, run_of(residual, image_in, n), out);
             }
         });
     output
@@ -465,6 +512,7 @@ fn activate_batch(g: &BlockGeometry, affine: &[[f32; 2]], conv: &[f32]) -> Vec<f
 pub fn forward_infer(
     g: &BlockGeometry,
     x: &[f32],
+    residual: Option<&[f32]>,
     p: &BlockParams<'_>,
     running_mean: &[f32],
     running_var: &[f32],
@@ -480,19 +528,23 @@ pub fn forward_infer(
         .map(|(&m, &b)| (f64::from(m) - f64::from(b)) as f32)
         .collect();
     let affine = fold(p.gamma, p.beta, &mean, running_var, epsilon);
-    let mut output = vec![0.0; g.batch * channels * g.output_positions()];
+    let image_out = channels * g.output_positions();
+    let mut output = vec![0.0; g.batch * image_out];
     output
-        .par_chunks_mut(per_task * channels * g.output_positions())
+        .par_chunks_mut(per_task * image_out)
         .zip(x.par_chunks(per_task * g.image_len()))
-        .for_each(|(out, images)| {
+        .enumerate()
+        .for_each(|(run, (out, images))| {
+            let residual = run_of(residual, per_task * image_out, run);
             let mut cols = buffers::take(method.forward_scratch_len(g));
             let mut y = buffers::take(channels * positions);
-            for (out, image) in out
-                .chunks_exact_mut(channels * g.output_positions())
+            for (n, (out, image)) in out
+                .chunks_exact_mut(image_out)
                 .zip(images.chunks_exact(g.image_len()))
+                .enumerate()
             {
                 convolve(g, method, p, image, &mut y, &mut cols);
-                activate(g, &affine, &y, out);
+                activate(g, &affine, &y, run_of(residual, image_out, n), out);
             }
             buffers::give(cols);
             buffers::give(y);
@@ -513,6 +565,8 @@ pub struct Saved<'a> {
     pub variance: &'a [f32],
     /// [`TrainForward::count`].
     pub count: f64,
+    /// The residual the forward added, if any.
+    pub residual: Option<&'a [f32]>,
     /// The replica's link the forward merged its statistics through, if any.
     pub link: Option<&'a LayerLink>,
 }
@@ -525,13 +579,16 @@ struct RouteStats<'a> {
 }
 
 /// One image of the backward's first step: the output gradient `grad` goes to the pooling
-/// window's maximum (first one on ties, as Burn's max-pool) if the ReLU let it through,
-/// into `dz` (zeroed, `[channels, conv positions]`); `sums` gains Σdz and Σdz·x̂ per channel.
+/// window's maximum (first one on ties, as Burn's max-pool) if the ReLU let it through (the
+/// ReLU of the normalized value plus `residual`, when the block added one), into `dz`
+/// (`[channels, conv positions]`, any contents on entry); `sums` gains Σdz and Σdz·x̂ per
+/// channel.
 #[inline(always)]
 fn route_body(
     g: &BlockGeometry,
     stats: &RouteStats<'_>,
     y: &[f32],
+    residual: Option<&[f32]>,
     grad: &[f32],
     dz: &mut [f32],
     sums: &mut [(f64, f64)],
@@ -578,6 +635,15 @@ fn route_body(
                 };
                 route_row_pair(rows, affine);
             }
+        } else if let Some(residual) = residual {
+            let residual = &residual[c * positions..(c + 1) * positions];
+            for (((dz, &grad), &y), &r) in dz.iter_mut().zip(grad).zip(y).zip(residual) {
+                *dz = if y * scale + shift + r > floor {
+                    grad
+                } else {
+                    0.0
+                };
+            }
         } else {
             for ((dz, &grad), &y) in dz.iter_mut().zip(grad).zip(y.iter()) {
                 *dz = if y * scale + shift > floor { grad } else { 0.0 };
@@ -593,6 +659,7 @@ multiversion!(fn route(
     g: &BlockGeometry,
     stats: &RouteStats<'_>,
     y: &[f32],
+    residual: Option<&[f32]>,
     grad: &[f32],
     dz: &mut [f32],
     sums: &mut [(f64, f64)],
@@ -663,19 +730,33 @@ pub fn backward(
         mean: saved.mean,
         inv_std: &inv_std,
     };
-    let mut dz = buffers::take(g.batch * channels * positions);
+    let image = channels * positions;
+    let mut dz = buffers::take(g.batch * image);
+    // The residual's gradient is dz before the batch norm's backward turns it into dy.
+    let mut residual = saved.residual.map(|_| vec![0.0; g.batch * image]);
+    let residual_runs: Vec<Option<&mut [f32]>> = match residual.as_mut() {
+        Some(r) => r.chunks_mut(per_task * image).map(Some).collect(),
+        None => (0..g.batch.div_ceil(per_task)).map(|_| None).collect(),
+    };
     let partials: Vec<Vec<(f64, f64)>> = dz
-        .par_chunks_mut(per_task * channels * positions)
-        .zip(saved.conv.par_chunks(per_task * channels * positions))
+        .par_chunks_mut(per_task * image)
+        .zip(saved.conv.par_chunks(per_task * image))
         .zip(grad_output.par_chunks(per_task * channels * outputs))
-        .map(|((dz, conv), grad)| {
+        .zip(residual_runs)
+        .enumerate()
+        .map(|(run, (((dz, conv), grad), mut residual_grad))| {
             let mut sums = vec![(0.0, 0.0); channels];
+            let added = run_of(saved.residual, per_task * image, run);
             let images = dz
-                .chunks_exact_mut(channels * positions)
-                .zip(conv.chunks_exact(channels * positions))
-                .zip(grad.chunks_exact(channels * outputs));
-            for ((dz, y), grad) in images {
-                route(g, &stats, y, grad, dz, &mut sums);
+                .chunks_exact_mut(image)
+                .zip(conv.chunks_exact(image))
+                .zip(grad.chunks_exact(channels * outputs))
+                .enumerate();
+            for (n, ((dz, y), grad)) in images {
+                route(g, &stats, y, run_of(added, image, n), grad, dz, &mut sums);
+                if let Some(run) = residual_grad.as_deref_mut() {
+                    run[n * image..(n + 1) * image].copy_from_slice(dz);
+                }
             }
             sums
         })
@@ -747,6 +828,7 @@ pub fn backward(
     }
     BlockGradients {
         input: input_grad.then_some(input),
+        residual,
         weight,
         bias: bias.into_iter().map(|b| b as f32).collect(),
         gamma,
@@ -789,7 +871,7 @@ mod tests {
             gamma: &ones,
             beta: &zeros,
         };
-        let out = forward_train(&g, &x, &p, 1e-5, None);
+        let out = forward_train(&g, &x, None, &p, 1e-5, None);
         let positions = g.conv_positions();
         for c in 0..g.out_channels {
             let values: Vec<f64> = (0..g.batch)

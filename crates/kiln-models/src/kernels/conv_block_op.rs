@@ -9,7 +9,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, ExtensionType, Flex, backend_extension};
@@ -65,16 +65,38 @@ pub struct BlockOutput<B: Backend> {
     pub variance: FloatTensor<B>,
 }
 
-/// Conv → batch norm with batch statistics → ReLU → max-pool, differentiable on `Autodiff<Flex>`.
-/// With `replica_layer`, the block is batch norm number `replica_layer` of the thread's
+/// What a block adds to its normalized values before the ReLU.
+#[derive(ExtensionType)]
+pub enum Residual<B: Backend> {
+    /// Nothing.
+    None,
+    /// A tensor of the output's shape, `[batch, out_channels, conv_h, conv_w]` (never with a
+    /// pool).
+    Add(FloatTensor<B>),
+}
+
+impl<B: Backend> Residual<B> {
+    /// The tensor added, if any.
+    fn tensor(self) -> Option<FloatTensor<B>> {
+        match self {
+            Self::None => None,
+            Self::Add(tensor) => Some(tensor),
+        }
+    }
+}
+
+/// Conv → batch norm with batch statistics → (+ residual) → ReLU → max-pool, differentiable on
+/// `Autodiff<Flex>`. With `replica_layer`, the block is batch norm number `replica_layer` of the thread's
 /// replica ([`crate::replicas::with_replica`]): its statistics are exchanged with the other
 /// replicas' as [`crate::replicas::ReplicaNorm`] says.
 #[backend_extension(Flex, Autodiff)]
 pub trait ConvBlockTrain: Backend {
-    /// Shapes: `x` `[N, C, H, W]`, `weight` `[out, C, kh, kw]`, `bias`/`gamma`/`beta` `[out]`.
+    /// Shapes: `x` `[N, C, H, W]`, `residual` the output's (never with a pool), `weight`
+    /// `[out, C, kh, kw]`, `bias`/`gamma`/`beta` `[out]`.
     #[allow(clippy::too_many_arguments)]
     fn conv_block_train(
         x: FloatTensor<Self>,
+        #[extension_type] residual: Residual<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -85,13 +107,15 @@ pub trait ConvBlockTrain: Backend {
     ) -> BlockOutput<Self>;
 }
 
-/// Conv → batch norm with running statistics → ReLU → max-pool, forward only (Flex).
+/// Conv → batch norm with running statistics → (+ residual) → ReLU → max-pool, forward only
+/// (Flex).
 #[backend_extension(Flex)]
 pub trait ConvBlockInfer: Backend {
     /// Shapes: as [`ConvBlockTrain::conv_block_train`], `running_mean`/`running_var` `[out]`.
     #[allow(clippy::too_many_arguments)]
     fn conv_block_infer(
         x: FloatTensor<Self>,
+        #[extension_type] residual: Residual<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -145,14 +169,17 @@ fn replica_link(layer: Option<usize>) -> Option<LayerLink> {
 /// The Flex training forward, returning the saved convolution output too.
 fn train_forward(
     x: &FlexTensor,
+    residual: Option<&FlexTensor>,
     [weight, bias, gamma, beta]: [&FlexTensor; 4],
     spec: BlockSpec,
     epsilon: f64,
     link: Option<&LayerLink>,
 ) -> (BlockGeometry, conv_block_cpu::TrainForward) {
     let g = spec.geometry(x.layout().shape(), weight.layout().shape());
+    let residual = residual.map(values);
     let forward = with_params([weight, bias, gamma, beta], |params| {
-        conv_block_cpu::forward_train(&g, &values(x), params, epsilon, link)
+        let residual = residual.as_deref();
+        conv_block_cpu::forward_train(&g, &values(x), residual, params, epsilon, link)
     });
     (g, forward)
 }
@@ -160,6 +187,7 @@ fn train_forward(
 impl ConvBlockTrain for Flex {
     fn conv_block_train(
         x: FlexTensor,
+        residual: Residual<Self>,
         weight: FlexTensor,
         bias: FlexTensor,
         gamma: FlexTensor,
@@ -170,7 +198,9 @@ impl ConvBlockTrain for Flex {
     ) -> BlockOutput<Self> {
         let link = replica_link(replica_layer);
         let weights = [&weight, &bias, &gamma, &beta];
-        let (g, forward) = train_forward(&x, weights, spec, epsilon, link.as_ref());
+        let residual = residual.tensor();
+        let (g, forward) =
+            train_forward(&x, residual.as_ref(), weights, spec, epsilon, link.as_ref());
         buffers::give(forward.conv); // no backward on plain Flex
         BlockOutput {
             output: flex(forward.output, output_shape(&g)),
@@ -183,6 +213,7 @@ impl ConvBlockTrain for Flex {
 impl ConvBlockInfer for Flex {
     fn conv_block_infer(
         x: FlexTensor,
+        residual: Residual<Self>,
         weight: FlexTensor,
         bias: FlexTensor,
         gamma: FlexTensor,
@@ -193,10 +224,13 @@ impl ConvBlockInfer for Flex {
         epsilon: f64,
     ) -> FlexTensor {
         let g = spec.geometry(x.layout().shape(), weight.layout().shape());
+        let residual = residual.tensor();
+        let residual = residual.as_ref().map(values);
         let output = with_params([&weight, &bias, &gamma, &beta], |params| {
             conv_block_cpu::forward_infer(
                 &g,
                 &values(&x),
+                residual.as_deref(),
                 params,
                 &values(&running_mean),
                 &values(&running_var),
@@ -207,10 +241,10 @@ impl ConvBlockInfer for Flex {
     }
 }
 
-/// The backward step of [`ConvBlockTrain`] on `Autodiff<Flex>`; its parents are
-/// `[x, weight, bias, gamma, beta]`.
+/// The backward step of [`ConvBlockTrain`] on `Autodiff<Flex>`; its `N` parents are `[x,
+/// weight, bias, gamma, beta]` and, when the block adds one, the residual (`N` = 6).
 #[derive(Debug)]
-pub struct ConvBlockBackward;
+pub struct ConvBlockBackward<const N: usize>;
 
 /// What [`ConvBlockBackward`] keeps from the forward.
 #[derive(Clone, Debug)]
@@ -228,15 +262,26 @@ pub struct SavedBlock {
     variance: FlexTensor,
     /// The number of values the statistics are over (every replica's, synchronized).
     count: f64,
+    /// The residual the forward added.
+    residual: Option<FlexTensor>,
     /// Where the block meets the other replicas, inside one.
     link: Option<LayerLink>,
 }
 
-impl Backward<Flex, 5> for ConvBlockBackward {
+impl<const N: usize> Backward<Flex, N> for ConvBlockBackward<N> {
     type State = SavedBlock;
 
-    fn backward(self, ops: Ops<SavedBlock, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [x_node, weight_node, bias_node, gamma_node, beta_node] = ops.parents;
+    fn backward(self, ops: Ops<SavedBlock, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let mut parents = ops.parents.into_iter();
+        let mut parent = || parents.next().flatten();
+        let [
+            x_node,
+            weight_node,
+            bias_node,
+            gamma_node,
+            beta_node,
+            residual_node,
+        ] = std::array::from_fn(|_| parent());
         let grad = grads.consume::<Flex>(&ops.node);
         let s = ops.state;
         let g = s.geometry;
@@ -246,6 +291,7 @@ impl Backward<Flex, 5> for ConvBlockBackward {
             values(&s.conv_mean),
             values(&s.variance),
         );
+        let residual = s.residual.as_ref().map(values);
         let saved = Saved {
             x: &x,
             conv: &conv,
@@ -253,6 +299,7 @@ impl Backward<Flex, 5> for ConvBlockBackward {
             variance: &variance,
             count: s.count,
             link: s.link.as_ref(),
+            residual: residual.as_deref(),
         };
         let result = with_params([&s.weight, &s.bias, &s.gamma, &s.beta], |params| {
             let grad = values(&grad);
@@ -262,6 +309,9 @@ impl Backward<Flex, 5> for ConvBlockBackward {
         if let (Some(node), Some(input)) = (x_node, result.input) {
             let shape = [g.batch, g.in_channels, g.height, g.width];
             grads.register::<Flex>(node.id, flex(input, shape));
+        }
+        if let (Some(node), Some(residual)) = (residual_node, result.residual) {
+            grads.register::<Flex>(node.id, flex(residual, output_shape(&g)));
         }
         let weight_shape = [g.out_channels, g.in_channels, g.kernel[0], g.kernel[1]];
         for (node, value, shape) in [
@@ -277,9 +327,31 @@ impl Backward<Flex, 5> for ConvBlockBackward {
     }
 }
 
+/// Records the block in the autodiff graph with `N` parents ([`ConvBlockBackward`]) and
+/// returns its output; the saved convolution goes back to the pool when nothing is tracked.
+fn record<const N: usize, C: CheckpointStrategy>(
+    nodes: [NodeGuard; N],
+    output: FlexTensor,
+    conv: Vec<f32>,
+    save: impl FnOnce(Arc<Pooled>) -> SavedBlock,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match ConvBlockBackward::<N>
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(save(Arc::new(Pooled(conv))), output),
+        OpsKind::UnTracked(prep) => {
+            buffers::give(conv);
+            prep.finish(output)
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
     fn conv_block_train(
         x: FloatTensor<Self>,
+        residual: Residual<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -296,40 +368,45 @@ impl<C: CheckpointStrategy> ConvBlockTrain for Autodiff<Flex, C> {
             gamma.node(),
             beta.node(),
         ];
+        let residual = residual.tensor();
+        let residual_node = residual.as_ref().map(|r| r.node());
+        let residual = residual.map(|r| r.into_primitive());
         let inner = [&weight, &bias, &gamma, &beta].map(|t| t.primitive().clone());
         let x = x.into_primitive();
         let [w, b, gm, bt] = &inner;
-        let (g, forward) = train_forward(&x, [w, b, gm, bt], spec, epsilon, link.as_ref());
+        let (g, forward) = train_forward(
+            &x,
+            residual.as_ref(),
+            [w, b, gm, bt],
+            spec,
+            epsilon,
+            link.as_ref(),
+        );
         let mean = flex(forward.mean, [g.out_channels]);
         let variance = flex(forward.variance, [g.out_channels]);
         let output = flex(forward.output, output_shape(&g));
-        let output = match ConvBlockBackward
-            .prepare::<C>(nodes)
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let [weight, bias, gamma, beta] = inner;
-                let saved = SavedBlock {
-                    geometry: g,
-                    epsilon,
-                    x,
-                    weight,
-                    bias,
-                    gamma,
-                    beta,
-                    conv: Arc::new(Pooled(forward.conv)),
-                    conv_mean: flex(forward.conv_mean, [g.out_channels]),
-                    variance: variance.clone(),
-                    count: forward.count,
-                    link,
-                };
-                prep.finish(saved, output)
+        let [weight, bias, gamma, beta] = inner;
+        let save = |conv| SavedBlock {
+            geometry: g,
+            epsilon,
+            x,
+            weight,
+            bias,
+            gamma,
+            beta,
+            conv,
+            conv_mean: flex(forward.conv_mean, [g.out_channels]),
+            variance: variance.clone(),
+            count: forward.count,
+            link,
+            residual,
+        };
+        let output = match residual_node {
+            Some(residual_node) => {
+                let [x, w, b, gm, bt] = nodes;
+                record::<6, C>([x, w, b, gm, bt, residual_node], output, forward.conv, save)
             }
-            OpsKind::UnTracked(prep) => {
-                buffers::give(forward.conv);
-                prep.finish(output)
-            }
+            None => record::<5, C>(nodes, output, forward.conv, save),
         };
         BlockOutput {
             output,

@@ -28,7 +28,7 @@ use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-pub use conv_block_op::{BlockOutput, BlockSpec, ConvBlockInfer, ConvBlockTrain};
+pub use conv_block_op::{BlockOutput, BlockSpec, ConvBlockInfer, ConvBlockTrain, Residual};
 pub use geometry::BlockGeometry;
 pub use merge_moments_op::MergeMoments;
 pub(crate) use merge_moments_op::merge_moments;
@@ -111,6 +111,43 @@ pub fn conv_block(
     pool: bool,
     x: &Tensor<4>,
 ) -> Option<Tensor<4>> {
+    fused_block(conv, norm, relu, pool, x, None)
+}
+
+/// `relu(norm(conv(x)) + residual)`, the end of a residual block, as one fused Flex operation
+/// (the addition and the ReLU happen where the normalized values are written, and their
+/// backward where the gradient is routed). `None` when [`conv_block`] would be, or when
+/// `residual` is not an f32 tensor of the output's shape on the same device.
+///
+/// # Shapes
+/// - `x`: `[batch, in_channels, height, width]`
+/// - `residual` and output: `[batch, out_channels, conv_h, conv_w]`
+pub fn conv_block_add_relu(
+    conv: &Conv2d,
+    norm: &BatchNorm,
+    x: &Tensor<4>,
+    residual: &Tensor<4>,
+) -> Option<Tensor<4>> {
+    fused_block(conv, norm, true, false, x, Some(residual))
+}
+
+/// `residual` for the fused operations.
+fn residual_of(residual: Option<&Tensor<4>>) -> Residual<Dispatch> {
+    match residual {
+        Some(r) => Residual::Add(r.clone().into_dispatch()),
+        None => Residual::None,
+    }
+}
+
+/// [`conv_block`] with an optional residual added before the ReLU (never with `pool`).
+fn fused_block(
+    conv: &Conv2d,
+    norm: &BatchNorm,
+    relu: bool,
+    pool: bool,
+    x: &Tensor<4>,
+    residual: Option<&Tensor<4>>,
+) -> Option<Tensor<4>> {
     if !fast_kernels_enabled() {
         return None;
     }
@@ -154,7 +191,14 @@ pub fn conv_block(
         && channels == in_channels
         && per_channel
         && geometry.output_size().is_some_and(|[h, w]| h > 0 && w > 0);
-    if !supported {
+    let residual_fits = residual.is_none_or(|r| {
+        let [h, w] = geometry.output_size().unwrap_or([0, 0]);
+        !pool
+            && r.dims() == [batch, out_channels, h, w]
+            && r.dtype() == DType::F32
+            && r.device() == device
+    });
+    if !supported || !residual_fits {
         return None;
     }
     if training {
@@ -162,6 +206,7 @@ pub fn conv_block(
         let link = crate::replicas::current().map(|replica| replica.next_layer());
         let result = <Dispatch as ConvBlockTrain>::conv_block_train(
             x.clone().into_dispatch(),
+            residual_of(residual),
             weight.into_dispatch(),
             bias.into_dispatch(),
             gamma.into_dispatch(),
@@ -182,6 +227,7 @@ pub fn conv_block(
     } else {
         let output = <Dispatch as ConvBlockInfer>::conv_block_infer(
             x.clone().into_dispatch(),
+            residual_of(residual),
             weight.into_dispatch(),
             bias.into_dispatch(),
             gamma.into_dispatch(),

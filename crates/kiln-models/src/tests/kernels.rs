@@ -280,6 +280,81 @@ fn inference_forward_matches_burn_with_running_statistics() {
     }
 }
 
+/// The end of a residual block, `relu(bn(conv(x)) + residual)` as one fused operation, against
+/// Burn's layers and addition: output, running statistics and the gradients of the input, the
+/// residual, the weights, γ and β, in training; the output with running statistics in
+/// inference. Direct (3×3 stride 1, two channel counts), im2col (stride 2) and pointwise
+/// convolutions.
+#[test]
+fn residual_blocks_add_before_the_relu_as_burn_does() {
+    let pointwise = case(2, 6, 5, [5, 5], [1, 1], 1, 0, true, false);
+    let with_relu = |c: Case| Case { relu: true, ..c };
+    let cases = [
+        CASES[2],
+        with_relu(CASES[3]),
+        with_relu(CASES[9]),
+        pointwise,
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let shape = [case.batch, case.in_channels, case.size[0], case.size[1]];
+        let train = |fused: bool| {
+            let device = Device::flex().autodiff();
+            let (conv, norm) = layers(case, &device);
+            let x = tensor(shape, 30 + i as u64, &device).require_grad();
+            let out_shape = conv.forward(x.clone()).dims();
+            let residual = tensor(out_shape, 40 + i as u64, &device).require_grad();
+            let output = match fused {
+                true => kernels::conv_block_add_relu(&conv, &norm, &x, &residual)
+                    .expect("the fused path applies to this case"),
+                false => {
+                    Relu::new().forward(norm.forward(conv.forward(x.clone())) + residual.clone())
+                }
+            };
+            let mix = tensor(output.dims(), 8, &device);
+            let grads = (output.clone() * mix).sum().backward();
+            let grad = |t: Tensor<1>| t.grad(&grads).expect("gradient");
+            (
+                [
+                    output.inner(),
+                    x.grad(&grads).expect("input gradient"),
+                    residual.grad(&grads).expect("residual gradient"),
+                ],
+                conv.weight.val().grad(&grads).expect("weight gradient"),
+                [
+                    grad(norm.gamma.val()),
+                    grad(norm.beta.val()),
+                    norm.running_mean.value().inner(),
+                    norm.running_var.value().inner(),
+                ],
+            )
+        };
+        let (fused, want) = (train(true), train(false));
+        let what = |name: &str| format!("residual case {i} {case:?}: {name}");
+        for (name, (got, want)) in ["output", "input grad", "residual grad"]
+            .iter()
+            .zip(fused.0.into_iter().zip(want.0))
+        {
+            assert_close(&what(name), got, want, None);
+        }
+        assert_close(&what("weight grad"), fused.1, want.1, None);
+        for (name, (got, want)) in ["gamma grad", "beta grad", "running mean", "running var"]
+            .iter()
+            .zip(fused.2.into_iter().zip(want.2))
+        {
+            assert_close(&what(name), got, want, None);
+        }
+
+        let device = Device::flex();
+        let (conv, norm) = layers(case, &device);
+        let x = tensor(shape, 50 + i as u64, &device);
+        let residual = tensor(conv.forward(x.clone()).dims(), 60 + i as u64, &device);
+        let fused = kernels::conv_block_add_relu(&conv, &norm, &x, &residual)
+            .expect("the fused path applies to this case");
+        let want = Relu::new().forward(norm.forward(conv.forward(x)) + residual);
+        assert_close(&what("inference output"), fused, want, None);
+    }
+}
+
 #[test]
 fn fused_path_is_declined_where_it_does_not_apply() {
     let case = CASES[0];
@@ -296,6 +371,11 @@ fn fused_path_is_declined_where_it_does_not_apply() {
         .with_dilation([2, 2])
         .init(&device);
     assert!(kernels::conv_block(&dilated, &norm, true, true, &x(&device)).is_none());
+    // A residual of another shape than the output.
+    let wrong = tensor([2, 8, 9, 9], 12, &device);
+    assert!(kernels::conv_block_add_relu(&conv, &norm, &x(&device), &wrong).is_none());
+    let right = tensor([2, 8, 10, 10], 12, &device);
+    assert!(kernels::conv_block_add_relu(&conv, &norm, &x(&device), &right).is_some());
     // A frozen batch norm on an autodiff device keeps Burn's ops (running statistics, gradients
     // still flowing to the conv).
     let device = Device::flex().autodiff();
