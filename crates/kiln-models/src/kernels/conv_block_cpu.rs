@@ -90,8 +90,9 @@ fn sum_runs(runs: &[Vec<(f64, f64)>], channels: usize) -> Vec<(f64, f64)> {
 /// How a block's convolution is computed, chosen once per call from its geometry.
 #[derive(Clone, Copy)]
 enum Method {
-    /// 3×3, stride 1, padding 1: the direct kernels on this grid (unless
-    /// [`super::DIRECT_CONV_ENV`] turned them off).
+    /// 3×3, stride 1 or 2, padding 1: the direct kernels on this grid (unless
+    /// [`super::DIRECT_CONV_ENV`] turned them off); at stride 2 the input gradient is GEMM +
+    /// col2im.
     Direct(Grid),
     /// 1×1, stride 1, no padding: the image is its own patch matrix.
     Pointwise,
@@ -102,7 +103,7 @@ enum Method {
 impl Method {
     fn of(g: &BlockGeometry) -> Self {
         if g.is_direct_3x3() && super::direct_conv_enabled() {
-            Self::Direct(Grid::new(g.height, g.width))
+            Self::Direct(Grid::new(g.height, g.width, g.stride))
         } else if g.is_pointwise() {
             Self::Pointwise
         } else {
@@ -123,10 +124,13 @@ impl Method {
     fn backward_scratch_len(self, g: &BlockGeometry) -> usize {
         match self {
             Self::Direct(grid) => {
+                let input_gradient = match grid.stride() {
+                    1 => grid.padded_len(g.out_channels) + grid.output_len(g.in_channels),
+                    _ => g.patch_len() * g.conv_positions(),
+                };
                 grid.padded_len(g.in_channels)
-                    + grid.padded_len(g.out_channels)
-                    + grid.output_len(g.in_channels)
                     + grid.transposed_len(g.out_channels)
+                    + input_gradient
             }
             Self::Pointwise | Self::Patches => 2 * g.patch_len() * g.conv_positions(),
         }
@@ -141,7 +145,7 @@ impl Method {
         input_grad: bool,
     ) -> Vec<f32> {
         match self {
-            Self::Direct(_) if input_grad => {
+            Self::Direct(grid) if input_grad && grid.stride() == 1 => {
                 direct3x3::flip_transpose(p.weight, g.out_channels, g.in_channels)
             }
             _ => Vec::new(),
@@ -235,8 +239,7 @@ fn convolve_backward(
     let patches = match method {
         Method::Direct(grid) => {
             let (padded, rest) = scratch.split_at_mut(grid.padded_len(g.in_channels));
-            let (grad, rest) = rest.split_at_mut(grid.padded_len(channels));
-            let (transposed, out) = rest.split_at_mut(grid.transposed_len(channels));
+            let (transposed, rest) = rest.split_at_mut(grid.transposed_len(channels));
             grid.pad(image, padded);
             grid.transpose(dy, channels, transposed);
             let gradient = direct3x3::WeightGradient {
@@ -247,7 +250,9 @@ fn convolve_backward(
                 in_channels: g.in_channels,
             };
             direct3x3::weight_gradient(Isa::best(), &gradient, weight);
-            if let Some(input) = input {
+            let Some(input) = input else { return };
+            if grid.stride() == 1 {
+                let (grad, out) = rest.split_at_mut(grid.padded_len(channels));
                 grid.pad(dy, grad);
                 let adjoint = direct3x3::Forward {
                     grid,
@@ -258,6 +263,11 @@ fn convolve_backward(
                 };
                 direct3x3::forward(Isa::best(), &adjoint, out);
                 grid.unpad(out, input);
+            } else {
+                let cols = &mut rest[..g.patch_len() * positions];
+                let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
+                matmul(cols, false, w, MatRef::row_major(dy, channels, positions));
+                col2im(g, cols, input);
             }
             return;
         }

@@ -1,5 +1,5 @@
-//! Direct 3×3, stride 1, padding 1 convolution — forward, backward-data and backward-weights —
-//! without im2col, on one image at a time.
+//! Direct 3×3, padding 1 convolution — forward and backward-weights at stride 1 and 2,
+//! backward-data at stride 1 — without im2col, on one image at a time.
 //!
 //! Why: with 16–64 channels and 8×8–32×32 maps (the CIFAR ResNets, and most of a ResNet's 3×3
 //! layers) im2col + GEMM is memory-bound: the patch matrix is nine times the input, `gemm` packs
@@ -16,6 +16,12 @@
 //! (they cost `wp / width`: 6% at 32 wide, 25% at 8). The same padded plane, read from offset
 //! `wp + 1`, is the grid with zeros at the discarded positions, which is what the weight
 //! gradient sums over.
+//!
+//! At stride 2 the padded image is split into four *phase planes* (even/odd rows × even/odd
+//! columns, each with rows `out_w + 1` long): tap `(i, j)` of output `(h, w)` reads phase
+//! `(i mod 2, j mod 2)` at `(h + i/2, w + j/2)`, again a contiguous run per tap, so the same
+//! kernels run on it with other tap offsets ([`Grid::tap_offsets`]). (Its input gradient is not
+//! a forward convolution of the output gradient; the caller computes it with GEMM + col2im.)
 //!
 //! # Register blocking
 //! A tile is `O` output channels × `P` positions, accumulated in registers over every input
@@ -79,28 +85,76 @@ impl Isa {
 /// The flat-grid layout of one image's planes (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Grid {
+    /// Input height and width.
     height: usize,
     width: usize,
-    /// Padded row length, `width + 2`.
+    /// 1 or 2.
+    stride: usize,
+    /// Output height and width.
+    out_h: usize,
+    out_w: usize,
+    /// Row length of the output grid and of every padded (phase) plane: `width + 2` at stride
+    /// 1, `out_w + 1` at stride 2.
     wp: usize,
-    /// Output positions computed per plane: `height · wp` rounded up to a multiple of 16.
+    /// Output positions computed per plane: `out_h · wp` rounded up to a multiple of 16.
     positions: usize,
+    /// Values per phase plane at stride 2 (room for `positions + wp + 1` reads); the whole
+    /// plane at stride 1.
+    phase: usize,
     /// Values per padded plane: room for the padded image and for the reads of the last
-    /// positions' taps (`positions + 2 · wp + 2`), rounded up to a multiple of 16.
+    /// positions' taps, rounded up to a multiple of 16 (four phases at stride 2).
     plane: usize,
 }
 
 impl Grid {
-    pub(crate) fn new(height: usize, width: usize) -> Self {
-        let wp = width + 2;
-        let positions = (height * wp).next_multiple_of(16);
+    /// The grid of a 3×3, padding 1 convolution of `height × width` planes at `stride` (1 or
+    /// 2; anything else is taken as 2).
+    pub(crate) fn new(height: usize, width: usize, stride: usize) -> Self {
+        if stride == 1 {
+            let wp = width + 2;
+            let positions = (height * wp).next_multiple_of(16);
+            let plane = (positions + 2 * wp + 2).next_multiple_of(16);
+            return Self {
+                height,
+                width,
+                stride,
+                out_h: height,
+                out_w: width,
+                wp,
+                positions,
+                phase: plane,
+                plane,
+            };
+        }
+        let (out_h, out_w) = ((height + 1) / 2, (width + 1) / 2);
+        let wp = out_w + 1;
+        let positions = (out_h * wp).next_multiple_of(16);
+        let phase = (positions + wp + 1).next_multiple_of(16);
         Self {
             height,
             width,
+            stride: 2,
+            out_h,
+            out_w,
             wp,
             positions,
-            plane: (positions + 2 * wp + 2).next_multiple_of(16),
+            phase,
+            plane: 4 * phase,
         }
+    }
+
+    /// The convolution's stride, 1 or 2.
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Whether every tap of every computed position reads inside its channel's padded plane.
+    fn reads_fit(&self) -> bool {
+        self.positions.is_multiple_of(16)
+            && match self.stride {
+                1 => self.plane >= self.positions + 2 * self.wp + 2,
+                _ => self.phase >= self.positions + self.wp + 1 && self.plane == 4 * self.phase,
+            }
     }
 
     /// Values of a padded input of `channels` planes ([`Grid::pad`]).
@@ -113,19 +167,34 @@ impl Grid {
         channels * self.positions
     }
 
-    /// Offset of tap `t = 3i + j` from an output position, in a padded plane.
-    fn tap_offsets(&self) -> [usize; 9] {
-        std::array::from_fn(|t| (t / 3) * self.wp + t % 3)
+    /// Offset of tap `t = 3i + j` from an output position, in a padded plane, for a grid of
+    /// stride `S`. (A constant `S`, not the field, so that at stride 1 the column offsets are
+    /// the constants 0, 1, 2 the compiler folds into the kernels' addresses: read from the
+    /// field, the stride-1 forward ran at 58% of its speed.)
+    #[inline(always)]
+    fn tap_offsets<const S: usize>(&self) -> [usize; 9] {
+        debug_assert_eq!(S, self.stride);
+        std::array::from_fn(|t| {
+            let (i, j) = (t / 3, t % 3);
+            match S {
+                1 => i * self.wp + j,
+                _ => ((i % 2) * 2 + j % 2) * self.phase + (i / 2) * self.wp + j / 2,
+            }
+        })
     }
 
-    /// Writes `dense` (`[channels, height, width]`) into `padded` as zero-padded planes; every
-    /// value of `padded` is written (zeros around and after the image).
+    /// Writes `dense` (`[channels, height, width]`) into `padded` as zero-padded planes (phase
+    /// planes at stride 2); every value of `padded` is written (zeros around and after the
+    /// image).
     pub(crate) fn pad(&self, dense: &[f32], padded: &mut [f32]) {
-        pad(self, dense, padded);
+        match self.stride {
+            1 => pad(self, dense, padded),
+            _ => pad_phases(self, dense, padded),
+        }
     }
 
     /// Copies the valid positions of `grid` (`[channels, positions]`) into `dense`
-    /// (`[channels, height, width]`).
+    /// (`[channels, out_h, out_w]`).
     pub(crate) fn unpad(&self, grid: &[f32], dense: &mut [f32]) {
         unpad(self, grid, dense);
     }
@@ -153,18 +222,50 @@ fn pad_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
 
 multiversion!(fn pad(g: &Grid, dense: &[f32], padded: &mut [f32]) => pad_body);
 
+/// The stride-2 [`Grid::pad`]: phase `(a, b)` of a channel holds padded pixel `(2r + a, 2s +
+/// b)` at `r · wp + s`, zero outside the image. Image row `y` is padded row `y + 1`: its even
+/// columns `2i` go to phase `(a, 1)` at `s = i`, its odd columns `2i + 1` to phase `(a, 0)` at
+/// `s = i + 1`.
+#[inline(always)]
+fn pad_phases_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
+    let area = g.height * g.width;
+    for (plane, image) in padded
+        .chunks_exact_mut(g.plane)
+        .zip(dense.chunks_exact(area))
+    {
+        plane.fill(0.0);
+        for (y, source) in image.chunks_exact(g.width).enumerate() {
+            let (a, r) = ((y + 1) % 2, (y + 1) / 2);
+            let (odd, even) = plane[2 * a * g.phase..(2 * a + 2) * g.phase].split_at_mut(g.phase);
+            let (pairs, tail) = source.as_chunks::<2>();
+            let start = r * g.wp;
+            let even = &mut even[start..start + source.len().div_ceil(2)];
+            let odd = &mut odd[start + 1..start + 1 + pairs.len()];
+            for ((even, odd), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+                *even = pair[0] + 0.0;
+                *odd = pair[1] + 0.0;
+            }
+            if let (Some(last), Some(&x)) = (even.last_mut(), tail.first()) {
+                *last = x + 0.0;
+            }
+        }
+    }
+}
+
+multiversion!(fn pad_phases(g: &Grid, dense: &[f32], padded: &mut [f32]) => pad_phases_body);
+
 #[inline(always)]
 fn unpad_body(g: &Grid, grid: &[f32], dense: &mut [f32]) {
-    let area = g.height * g.width;
+    let area = g.out_h * g.out_w;
     for (plane, image) in grid
         .chunks_exact(g.positions)
         .zip(dense.chunks_exact_mut(area))
     {
         for (row, target) in plane
             .chunks_exact(g.wp)
-            .zip(image.chunks_exact_mut(g.width))
+            .zip(image.chunks_exact_mut(g.out_w))
         {
-            copy_short(target, &row[..g.width]);
+            copy_short(target, &row[..g.out_w]);
         }
     }
 }
@@ -215,8 +316,7 @@ pub(crate) fn forward(isa: Isa, f: &Forward<'_>, out: &mut [f32]) {
         f.padded.len() >= g.padded_len(f.in_channels)
             && f.weight.len() == f.out_channels * f.in_channels * 9
             && out.len() >= g.output_len(f.out_channels)
-            && g.positions.is_multiple_of(16)
-            && g.plane >= g.positions + 2 * g.wp + 2,
+            && g.reads_fit(),
         "kiln kernels: direct convolution buffers do not match the grid"
     );
     match isa {
@@ -242,27 +342,51 @@ fn forward_avx2(f: &Forward<'_>, out: &mut [f32]) {
     forward_body::<4, 16, 8, true>(f, out);
 }
 
+/// The forward for the grid's stride.
+#[inline(always)]
+fn forward_body<const O: usize, const P: usize, const T: usize, const FMA: bool>(
+    f: &Forward<'_>,
+    out: &mut [f32],
+) {
+    match f.grid.stride {
+        1 => forward_strided::<O, P, T, FMA, 1>(f, out),
+        _ => forward_strided::<O, P, T, FMA, 2>(f, out),
+    }
+}
+
 /// Tiles of `O` channels × `P` positions (then `O` × `T` for the positions left, then single
 /// channels for the channels left). `T` divides 16, so it divides the grid's positions.
 #[inline(always)]
-fn forward_body<const O: usize, const P: usize, const T: usize, const FMA: bool>(
+fn forward_strided<
+    const O: usize,
+    const P: usize,
+    const T: usize,
+    const FMA: bool,
+    const S: usize,
+>(
     f: &Forward<'_>,
     out: &mut [f32],
 ) {
     let g = &f.grid;
     let full = f.out_channels / O * O;
     for k in (0..full).step_by(O) {
-        forward_channels::<O, P, T, FMA>(f, k, out);
+        forward_channels::<O, P, T, FMA, S>(f, k, out);
     }
     for k in full..f.out_channels {
-        forward_channels::<1, P, T, FMA>(f, k, out);
+        forward_channels::<1, P, T, FMA, S>(f, k, out);
     }
     debug_assert!(g.positions.is_multiple_of(T));
 }
 
 /// Output channels `k..k + O`, every position.
 #[inline(always)]
-fn forward_channels<const O: usize, const P: usize, const T: usize, const FMA: bool>(
+fn forward_channels<
+    const O: usize,
+    const P: usize,
+    const T: usize,
+    const FMA: bool,
+    const S: usize,
+>(
     f: &Forward<'_>,
     k: usize,
     out: &mut [f32],
@@ -270,10 +394,10 @@ fn forward_channels<const O: usize, const P: usize, const T: usize, const FMA: b
     let positions = f.grid.positions;
     let full = positions / P * P;
     for q in (0..full).step_by(P) {
-        forward_tile::<O, P, FMA>(f, k, q, out);
+        forward_tile::<O, P, FMA, S>(f, k, q, out);
     }
     for q in (full..positions).step_by(T) {
-        forward_tile::<O, T, FMA>(f, k, q, out);
+        forward_tile::<O, T, FMA, S>(f, k, q, out);
     }
 }
 
@@ -285,22 +409,23 @@ fn multiply_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// One tile: channels `k..k + O`, positions `q..q + P`.
 #[inline(always)]
-fn forward_tile<const O: usize, const P: usize, const FMA: bool>(
+fn forward_tile<const O: usize, const P: usize, const FMA: bool, const S: usize>(
     f: &Forward<'_>,
     k: usize,
     q: usize,
     out: &mut [f32],
 ) {
     let (g, channels) = (&f.grid, f.in_channels);
-    let taps = g.tap_offsets();
+    let taps = g.tap_offsets::<S>();
     let mut acc = [[0f32; P]; O];
     let input = f.padded.as_ptr();
     let weight = f.weight.as_ptr();
     for c in 0..channels {
         for (t, &offset) in taps.iter().enumerate() {
-            // SAFETY: `forward` asserted `padded` holds `in_channels` planes of `plane ≥
-            // positions + 2·wp + 2` values; `q + P ≤ positions` and `offset ≤ 2·wp + 2`, so
-            // the P values read lie in plane `c`. Unaligned reads of f32s are allowed.
+            // SAFETY: `forward` asserted `padded` holds `in_channels` planes and that every
+            // tap's reads of the positions `< positions` lie in their plane (`reads_fit`); `q
+            // + P ≤ positions`, so the P values read lie in plane `c`. Unaligned reads of f32s
+            // are allowed.
             let x: [f32; P] = unsafe {
                 input
                     .add(c * g.plane + q + offset)
@@ -332,13 +457,13 @@ pub(crate) fn channel_lanes(channels: usize) -> usize {
 impl Grid {
     /// Values of a transposed gradient of `channels` planes ([`Grid::transpose`]).
     pub(crate) fn transposed_len(&self, channels: usize) -> usize {
-        self.height * self.width * channel_lanes(channels)
+        self.out_h * self.out_w * channel_lanes(channels)
     }
 
-    /// Writes `dense` (`[channels, height · width]`) into `transposed` as `[height · width,
+    /// Writes `dense` (`[channels, out_h · out_w]`) into `transposed` as `[out_h · out_w,
     /// lanes]`, zero in the lanes past `channels`.
     pub(crate) fn transpose(&self, dense: &[f32], channels: usize, transposed: &mut [f32]) {
-        let (area, lanes) = (self.height * self.width, channel_lanes(channels));
+        let (area, lanes) = (self.out_h * self.out_w, channel_lanes(channels));
         for (p, row) in transposed[..area * lanes]
             .chunks_exact_mut(lanes)
             .enumerate()
@@ -355,7 +480,7 @@ impl Grid {
 /// The buffers of one weight-gradient accumulation.
 pub(crate) struct WeightGradient<'a> {
     pub grid: Grid,
-    /// The output gradient, transposed ([`Grid::transpose`]): `[height · width, lanes]`.
+    /// The output gradient, transposed ([`Grid::transpose`]): `[out_h · out_w, lanes]`.
     pub grad: &'a [f32],
     pub out_channels: usize,
     /// The input, `[in_channels, plane]` padded ([`Grid::pad`]).
@@ -368,7 +493,8 @@ pub(crate) fn accumulator_len(out_channels: usize, in_channels: usize) -> usize 
     in_channels * 9 * channel_lanes(out_channels)
 }
 
-/// `acc[c][t][k] += Σ_{h,w} grad[h, w][k] · padded[c][(h, w) + tap t]`: one image's weight
+/// `acc[c][t][k] += Σ_{h,w} grad[h, w][k] · padded[c][(h, w) + tap t]` over the output
+/// positions `(h, w)`: one image's weight
 /// gradient, transposed, with output channels in the vector lanes (so no horizontal sums: an
 /// accumulator gathers a run of images, then [`add_accumulated`] turns it around once).
 pub(crate) fn weight_gradient(isa: Isa, w: &WeightGradient<'_>, acc: &mut [f32]) {
@@ -377,7 +503,7 @@ pub(crate) fn weight_gradient(isa: Isa, w: &WeightGradient<'_>, acc: &mut [f32])
         w.grad.len() >= g.transposed_len(w.out_channels)
             && w.padded.len() >= g.padded_len(w.in_channels)
             && acc.len() == accumulator_len(w.out_channels, w.in_channels)
-            && g.plane >= (g.height + 2) * g.wp,
+            && g.reads_fit(),
         "kiln kernels: weight-gradient buffers do not match the grid"
     );
     match isa {
@@ -403,26 +529,38 @@ fn weight_gradient_avx2(w: &WeightGradient<'_>, acc: &mut [f32]) {
     weight_gradient_body::<8, 1, true>(w, acc);
 }
 
-/// Tiles of `V` output channels (one vector) × `C` input channels × the nine taps.
+/// The weight gradient for the grid's stride.
 #[inline(always)]
 fn weight_gradient_body<const V: usize, const C: usize, const FMA: bool>(
+    w: &WeightGradient<'_>,
+    acc: &mut [f32],
+) {
+    match w.grid.stride {
+        1 => weight_gradient_strided::<V, C, FMA, 1>(w, acc),
+        _ => weight_gradient_strided::<V, C, FMA, 2>(w, acc),
+    }
+}
+
+/// Tiles of `V` output channels (one vector) × `C` input channels × the nine taps.
+#[inline(always)]
+fn weight_gradient_strided<const V: usize, const C: usize, const FMA: bool, const S: usize>(
     w: &WeightGradient<'_>,
     acc: &mut [f32],
 ) {
     let full = w.in_channels / C * C;
     for k in (0..channel_lanes(w.out_channels)).step_by(V) {
         for c in (0..full).step_by(C) {
-            weight_gradient_tile::<V, C, FMA>(w, k, c, acc);
+            weight_gradient_tile::<V, C, FMA, S>(w, k, c, acc);
         }
         for c in full..w.in_channels {
-            weight_gradient_tile::<V, 1, FMA>(w, k, c, acc);
+            weight_gradient_tile::<V, 1, FMA, S>(w, k, c, acc);
         }
     }
 }
 
 /// Lanes `k..k + V` of the gradient of the weights from input channels `c..c + C`.
 #[inline(always)]
-fn weight_gradient_tile<const V: usize, const C: usize, const FMA: bool>(
+fn weight_gradient_tile<const V: usize, const C: usize, const FMA: bool, const S: usize>(
     w: &WeightGradient<'_>,
     k: usize,
     c: usize,
@@ -430,24 +568,24 @@ fn weight_gradient_tile<const V: usize, const C: usize, const FMA: bool>(
 ) {
     let g = &w.grid;
     let lanes = channel_lanes(w.out_channels);
-    let taps = g.tap_offsets();
+    let taps = g.tap_offsets::<S>();
     let mut sums = [[[0f32; V]; 9]; C];
     let (grad, input) = (w.grad.as_ptr(), w.padded.as_ptr());
-    for h in 0..g.height {
-        for x in 0..g.width {
-            // SAFETY: `weight_gradient` asserted `grad` holds `height · width` rows of `lanes`
+    for h in 0..g.out_h {
+        for x in 0..g.out_w {
+            // SAFETY: `weight_gradient` asserted `grad` holds `out_h · out_w` rows of `lanes`
             // values, and `k + V ≤ lanes` (lanes is a multiple of 16, V divides 16).
             let d: [f32; V] = unsafe {
-                grad.add((h * g.width + x) * lanes + k)
+                grad.add((h * g.out_w + x) * lanes + k)
                     .cast::<[f32; V]>()
                     .read_unaligned()
             };
             for (i, sums) in sums.iter_mut().enumerate() {
                 let pixel = (c + i) * g.plane + h * g.wp + x;
                 for (sum, &offset) in sums.iter_mut().zip(&taps) {
-                    // SAFETY: `c + i < in_channels` planes were asserted present; within the
-                    // plane `h·wp + x + offset ≤ (height − 1)·wp + width − 1 + 2·wp + 2 <
-                    // (height + 2)·wp ≤ plane`.
+                    // SAFETY: `c + i < in_channels` planes were asserted present; `h·wp + x <
+                    // positions` (a computed output position), whose taps `reads_fit` asserted
+                    // lie in the plane.
                     let value = unsafe { *input.add(pixel + offset) };
                     for (s, &d) in sum.iter_mut().zip(&d) {
                         *s = multiply_add::<FMA>(value, d, *s);
@@ -497,18 +635,23 @@ mod tests {
     }
 
     /// Calls `visit(weight index, output index, input index)` for every product of the
-    /// textbook convolution (`[c, h, w]` in, `[k, h, w]` out, zero padding 1).
-    fn for_each_product([c, k, h, w]: [usize; 4], mut visit: impl FnMut(usize, usize, usize)) {
+    /// textbook convolution (`[c, h, w]` in, `[k, out_h, out_w]` out, zero padding 1).
+    fn for_each_product(
+        [c, k, h, w]: [usize; 4],
+        stride: usize,
+        mut visit: impl FnMut(usize, usize, usize),
+    ) {
+        let (out_h, out_w) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
         for (o, ci, t) in
             (0..k).flat_map(|o| (0..c).flat_map(move |ci| (0..9).map(move |t| (o, ci, t))))
         {
-            for (i, j) in (0..h).flat_map(|i| (0..w).map(move |j| (i, j))) {
-                let si = (i + t / 3).checked_sub(1).filter(|&v| v < h);
-                let sj = (j + t % 3).checked_sub(1).filter(|&v| v < w);
+            for (i, j) in (0..out_h).flat_map(|i| (0..out_w).map(move |j| (i, j))) {
+                let si = (i * stride + t / 3).checked_sub(1).filter(|&v| v < h);
+                let sj = (j * stride + t % 3).checked_sub(1).filter(|&v| v < w);
                 if let (Some(si), Some(sj)) = (si, sj) {
                     visit(
                         (o * c + ci) * 9 + t,
-                        (o * h + i) * w + j,
+                        (o * out_h + i) * out_w + j,
                         (ci * h + si) * w + sj,
                     );
                 }
@@ -526,7 +669,7 @@ mod tests {
         }
     }
 
-    const SHAPES: [[usize; 4]; 7] = [
+    const SHAPES: [[usize; 4]; 8] = [
         // [in, out, h, w]: the first layer, odd sizes, channel counts not a multiple of a
         // tile, 1×1 and 1-row images, the CIFAR ResNets' stages.
         [3, 16, 32, 32],
@@ -536,80 +679,92 @@ mod tests {
         [2, 3, 1, 13],
         [64, 64, 8, 8],
         [1, 9, 28, 28],
+        [16, 32, 32, 32],
     ];
 
+    /// Forward and weight gradient at stride 1 and 2, input gradient at stride 1, against the
+    /// f64 textbook convolution, on every instruction set the CPU runs.
     #[test]
     fn every_instruction_set_convolves_as_the_definition() {
         for isa in Isa::available() {
             for (n, &shape) in SHAPES.iter().enumerate() {
-                let [c, k, h, w] = shape;
-                let what = format!("{isa:?} [{c}→{k}, {h}×{w}]");
-                let grid = Grid::new(h, w);
-                let x = values(c * h * w, 2 * n as u32);
-                let weight = values(k * c * 9, 2 * n as u32 + 1);
-                // Leftovers of an earlier use: the kernels must not depend on the contents.
-                let mut padded = vec![f32::NAN; grid.padded_len(c)];
-                grid.pad(&x, &mut padded);
-                let mut out = vec![f32::NAN; grid.output_len(k)];
-                let f = Forward {
-                    grid,
-                    padded: &padded,
-                    in_channels: c,
-                    weight: &weight,
-                    out_channels: k,
-                };
-                forward(isa, &f, &mut out);
-                let mut y = vec![0.0; k * h * w];
-                grid.unpad(&out, &mut y);
-                let mut want_y = vec![0.0f64; k * h * w];
-                for_each_product(shape, |wi, yi, xi| {
-                    want_y[yi] += f64::from(weight[wi]) * f64::from(x[xi]);
-                });
-                assert_close(&format!("{what} forward"), &y, &want_y);
-
-                // The input gradient: the flipped, transposed weights convolving the output
-                // gradient give the forward's adjoint, every product of it sent back.
-                let dy = values(k * h * w, 100 + n as u32);
-                let mut dy_padded = vec![f32::NAN; grid.padded_len(k)];
-                grid.pad(&dy, &mut dy_padded);
-                let flipped = flip_transpose(&weight, k, c);
-                let b = Forward {
-                    grid,
-                    padded: &dy_padded,
-                    in_channels: k,
-                    weight: &flipped,
-                    out_channels: c,
-                };
-                forward(isa, &b, &mut out[..grid.output_len(c)]);
-                let mut dx = vec![0.0; c * h * w];
-                grid.unpad(&out, &mut dx);
-                let mut want_dx = vec![0.0f64; c * h * w];
-                for_each_product(shape, |wi, yi, xi| {
-                    want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
-                });
-                assert_close(&format!("{what} input gradient"), &dx, &want_dx);
-
-                // The weight gradient, accumulated onto what is there.
-                let mut transposed = vec![f32::NAN; grid.transposed_len(k)];
-                grid.transpose(&dy, k, &mut transposed);
-                let wg = WeightGradient {
-                    grid,
-                    grad: &transposed,
-                    out_channels: k,
-                    padded: &padded,
-                    in_channels: c,
-                };
-                let mut acc = vec![0.5; accumulator_len(k, c)];
-                weight_gradient(isa, &wg, &mut acc);
-                let mut dw = vec![0.5; k * c * 9];
-                add_accumulated(&acc, k, c, &mut dw);
-                let mut want_dw = vec![1.0f64; k * c * 9];
-                for_each_product(shape, |wi, yi, xi| {
-                    want_dw[wi] += f64::from(dy[yi]) * f64::from(x[xi]);
-                });
-                assert_close(&format!("{what} weight gradient"), &dw, &want_dw);
+                for stride in [1, 2] {
+                    check_shape(isa, shape, stride, n as u32);
+                }
             }
         }
+    }
+
+    fn check_shape(isa: Isa, shape: [usize; 4], stride: usize, n: u32) {
+        let [c, k, h, w] = shape;
+        let what = format!("{isa:?} [{c}→{k}, {h}×{w}, stride {stride}]");
+        let grid = Grid::new(h, w, stride);
+        let (out_h, out_w) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
+        let x = values(c * h * w, 2 * n);
+        let weight = values(k * c * 9, 2 * n + 1);
+        // Leftovers of an earlier use: the kernels must not depend on the contents.
+        let mut padded = vec![f32::NAN; grid.padded_len(c)];
+        grid.pad(&x, &mut padded);
+        let mut out = vec![f32::NAN; grid.output_len(k.max(c))];
+        let f = Forward {
+            grid,
+            padded: &padded,
+            in_channels: c,
+            weight: &weight,
+            out_channels: k,
+        };
+        forward(isa, &f, &mut out);
+        let mut y = vec![0.0; k * out_h * out_w];
+        grid.unpad(&out, &mut y);
+        let mut want_y = vec![0.0f64; k * out_h * out_w];
+        for_each_product(shape, stride, |wi, yi, xi| {
+            want_y[yi] += f64::from(weight[wi]) * f64::from(x[xi]);
+        });
+        assert_close(&format!("{what} forward"), &y, &want_y);
+
+        let dy = values(k * out_h * out_w, 100 + n);
+        if stride == 1 {
+            // The input gradient: the flipped, transposed weights convolving the output
+            // gradient give the forward's adjoint, every product of it sent back.
+            let mut dy_padded = vec![f32::NAN; grid.padded_len(k)];
+            grid.pad(&dy, &mut dy_padded);
+            let flipped = flip_transpose(&weight, k, c);
+            let b = Forward {
+                grid,
+                padded: &dy_padded,
+                in_channels: k,
+                weight: &flipped,
+                out_channels: c,
+            };
+            forward(isa, &b, &mut out[..grid.output_len(c)]);
+            let mut dx = vec![0.0; c * h * w];
+            grid.unpad(&out, &mut dx);
+            let mut want_dx = vec![0.0f64; c * h * w];
+            for_each_product(shape, stride, |wi, yi, xi| {
+                want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
+            });
+            assert_close(&format!("{what} input gradient"), &dx, &want_dx);
+        }
+
+        // The weight gradient, accumulated onto what is there.
+        let mut transposed = vec![f32::NAN; grid.transposed_len(k)];
+        grid.transpose(&dy, k, &mut transposed);
+        let wg = WeightGradient {
+            grid,
+            grad: &transposed,
+            out_channels: k,
+            padded: &padded,
+            in_channels: c,
+        };
+        let mut acc = vec![0.5; accumulator_len(k, c)];
+        weight_gradient(isa, &wg, &mut acc);
+        let mut dw = vec![0.5; k * c * 9];
+        add_accumulated(&acc, k, c, &mut dw);
+        let mut want_dw = vec![1.0f64; k * c * 9];
+        for_each_product(shape, stride, |wi, yi, xi| {
+            want_dw[wi] += f64::from(dy[yi]) * f64::from(x[xi]);
+        });
+        assert_close(&format!("{what} weight gradient"), &dw, &want_dw);
     }
 
     #[test]

@@ -75,9 +75,9 @@ impl BlockGeometry {
         self.kernel == [1, 1] && self.stride == 1 && self.padding == 0
     }
 
-    /// Whether the convolution is 3×3, stride 1, padding 1: the shape the direct kernels take
-    /// ([`super::direct3x3`]).
+    /// Whether the convolution is 3×3, stride 1 or 2, padding 1: the shapes the direct kernels
+    /// take ([`super::direct3x3`]).
     pub(crate) fn is_direct_3x3(&self) -> bool {
-        self.kernel == [3, 3] && self.stride == 1 && self.padding == 1
+        self.kernel == [3, 3] && matches!(self.stride, 1 | 2) && self.padding == 1
     }
 }

@@ -6,7 +6,9 @@
 //! configuration it answers `None` and the caller runs Burn's own ops. Set
 //! `KILN_FAST_KERNELS=0` to turn the fused path off for a whole process (to compare), or wrap
 //! code in [`with_reference_ops`] for one thread (tests); `KILN_DIRECT_CONV=0` keeps the fused
-//! path but convolves 3×3 stride-1 layers with im2col + GEMM instead of the direct kernels.
+//! path but convolves 3×3 padding-1 layers (stride 1 and 2) with im2col + GEMM instead of the
+//! direct kernels. [`conv_block_add_relu`] is the same block with a residual added before the
+//! ReLU: the end of a ResNet block.
 
 mod buffers;
 mod conv_block_cpu;
@@ -36,11 +38,11 @@ pub(crate) use merge_moments_op::merge_moments;
 /// The environment variable that disables the fused kernels when set to `0`.
 pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";
 
-/// The environment variable that, set to `0`, makes the fused kernels run 3×3 stride-1
-/// convolutions through im2col + GEMM instead of the direct kernels (to compare the two).
+/// The environment variable that, set to `0`, makes the fused kernels run 3×3 padding-1
+/// convolutions (stride 1 and 2) through im2col + GEMM instead of the direct kernels (to compare the two).
 pub const DIRECT_CONV_ENV: &str = "KILN_DIRECT_CONV";
 
-/// Whether 3×3 stride-1 convolutions take the direct kernels: not disabled by
+/// Whether 3×3 padding-1 convolutions take the direct kernels: not disabled by
 /// [`DIRECT_CONV_ENV`] (read once per process).
 pub(crate) fn direct_conv_enabled() -> bool {
     static FROM_ENV: OnceLock<bool> = OnceLock::new();
