@@ -12,6 +12,8 @@
 //! Work is split over rayon threads in contiguous runs of images with fixed boundaries, and
 //! partial sums are reduced in run order, so results do not depend on scheduling.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::buffers;
@@ -352,14 +354,14 @@ fn floor(g: &BlockGeometry) -> f32 {
 
 /// Normalize (per-channel affine), add the residual, ReLU and pool one image: `y` `[channels,
 /// conv positions]` (and `residual`, of the same shape, only without pooling) into `out`
-/// `[channels, output positions]`.
+/// `[channels, output positions]`, every value of which is written.
 #[inline(always)]
 fn activate_body(
     g: &BlockGeometry,
     affine: &[[f32; 2]],
     y: &[f32],
     residual: Option<&[f32]>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
     let [_, out_w] = g.output_size().unwrap_or([0, 0]);
@@ -372,7 +374,7 @@ fn activate_body(
             .zip(affine)
         {
             for ((value, &y), &r) in out.iter_mut().zip(plane).zip(residual) {
-                *value = (y * scale + shift + r).max(floor);
+                value.write((y * scale + shift + r).max(floor));
             }
         }
         return;
@@ -393,12 +395,12 @@ fn activate_body(
                 for ((value, a), b) in out_row.iter_mut().zip(top).zip(bottom) {
                     let upper = (a[0] * scale + shift).max(a[1] * scale + shift);
                     let lower = (b[0] * scale + shift).max(b[1] * scale + shift);
-                    *value = upper.max(lower).max(floor);
+                    value.write(upper.max(lower).max(floor));
                 }
             }
         } else {
             for (value, &y) in out.iter_mut().zip(plane) {
-                *value = (y * scale + shift).max(floor);
+                value.write((y * scale + shift).max(floor));
             }
         }
     }
@@ -409,7 +411,7 @@ multiversion!(fn activate(
     affine: &[[f32; 2]],
     y: &[f32],
     residual: Option<&[f32]>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) => activate_body);
 
 /// The `n`-th run of `per_run` values of `residual`, if there is one.
@@ -499,22 +501,29 @@ fn activate_batch(
         channels * g.conv_positions(),
         channels * g.output_positions(),
     );
-    let mut output = vec![0.0; g.batch * image_out];
-    output
-        .par_chunks_mut(per_task * image_out)
-        .zip(conv.par_chunks(per_task * image_in))
-        .enumerate()
-        .for_each(|(run, (out, y))| {
-            let residual = run_of(residual, per_task * image_in, run);
-            for (n, (out, y)) in out
-                .chunks_exact_mut(image_out)
-                .zip(y.chunks_exact(image_in))
-                .enumerate()
-            {
-                activate(g, affine, y, run_of(residual, image_in, n), out);
-            }
-        });
-    output
+    let activate_runs = |output: &mut [MaybeUninit<f32>]| {
+        output
+            .par_chunks_mut(per_task * image_out)
+            .zip(conv.par_chunks(per_task * image_in))
+            .enumerate()
+            .for_each(|(run, (out, y))| {
+                let residual = run_of(residual, per_task * image_in, run);
+                for (n, (out, y)) in out
+                    .chunks_exact_mut(image_out)
+                    .zip(y.chunks_exact(image_in))
+                    .enumerate()
+                {
+                    activate(g, affine, y, run_of(residual, image_in, n), out);
+                }
+            });
+    };
+    assert!(
+        conv.len() == g.batch * image_in && residual.is_none_or(|r| r.len() == g.batch * image_out),
+        "kiln kernels: block buffers do not match the geometry"
+    );
+    // SAFETY: the runs of images cover the output (asserted above), and `activate` writes
+    // every value of its image.
+    unsafe { buffers::written(g.batch * image_out, activate_runs) }
 }
 
 /// Inference forward: the batch norm uses the running statistics, so each image is
@@ -539,27 +548,35 @@ pub fn forward_infer(
         .collect();
     let affine = fold(p.gamma, p.beta, &mean, running_var, epsilon);
     let image_out = channels * g.output_positions();
-    let mut output = vec![0.0; g.batch * image_out];
-    output
-        .par_chunks_mut(per_task * image_out)
-        .zip(x.par_chunks(per_task * g.image_len()))
-        .enumerate()
-        .for_each(|(run, (out, images))| {
-            let residual = run_of(residual, per_task * image_out, run);
-            let mut cols = buffers::take(method.forward_scratch_len(g));
-            let mut y = buffers::take(channels * positions);
-            for (n, (out, image)) in out
-                .chunks_exact_mut(image_out)
-                .zip(images.chunks_exact(g.image_len()))
-                .enumerate()
-            {
-                convolve(g, method, p, image, &mut y, &mut cols);
-                activate(g, &affine, &y, run_of(residual, image_out, n), out);
-            }
-            buffers::give(cols);
-            buffers::give(y);
-        });
-    output
+    let output_len = g.batch * image_out;
+    let convolve_runs = |output: &mut [MaybeUninit<f32>]| {
+        output
+            .par_chunks_mut(per_task * image_out)
+            .zip(x.par_chunks(per_task * g.image_len()))
+            .enumerate()
+            .for_each(|(run, (out, images))| {
+                let residual = run_of(residual, per_task * image_out, run);
+                let mut cols = buffers::take(method.forward_scratch_len(g));
+                let mut y = buffers::take(channels * positions);
+                for (n, (out, image)) in out
+                    .chunks_exact_mut(image_out)
+                    .zip(images.chunks_exact(g.image_len()))
+                    .enumerate()
+                {
+                    convolve(g, method, p, image, &mut y, &mut cols);
+                    activate(g, &affine, &y, run_of(residual, image_out, n), out);
+                }
+                buffers::give(cols);
+                buffers::give(y);
+            });
+    };
+    assert!(
+        x.len() == g.batch * g.image_len() && residual.is_none_or(|r| r.len() == output_len),
+        "kiln kernels: block buffers do not match the geometry"
+    );
+    // SAFETY: the runs of images cover the output (asserted above), and `activate` writes
+    // every value of its image.
+    unsafe { buffers::written(output_len, convolve_runs) }
 }
 
 /// What the training forward saved, for [`backward`].
