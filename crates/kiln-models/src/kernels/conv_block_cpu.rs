@@ -187,17 +187,7 @@ fn convolve(
 ) {
     let patches = match method {
         Method::Direct(grid) => {
-            let (padded, out) = scratch.split_at_mut(grid.padded_len(g.in_channels));
-            grid.pad(image, padded);
-            let forward = direct3x3::Forward {
-                grid,
-                padded,
-                in_channels: g.in_channels,
-                weight: p.weight,
-                out_channels: g.out_channels,
-            };
-            direct3x3::forward(Isa::best(), &forward, out);
-            grid.unpad(out, y);
+            grid.unpad(direct_forward(g, grid, p, image, scratch), y);
             return;
         }
         Method::Pointwise => image,
@@ -212,6 +202,49 @@ fn convolve(
         MatRef::row_major(p.weight, g.out_channels, g.patch_len()),
         MatRef::row_major(patches, g.patch_len(), g.conv_positions()),
     );
+}
+
+/// The direct kernels' convolution of one image, left on their grid in `scratch`
+/// ([`Method::forward_scratch_len`]): the returned `[out_channels, grid positions]`.
+fn direct_forward<'s>(
+    g: &BlockGeometry,
+    grid: Grid,
+    p: &BlockParams<'_>,
+    image: &[f32],
+    scratch: &'s mut [f32],
+) -> &'s [f32] {
+    let (padded, out) = scratch.split_at_mut(grid.padded_len(g.in_channels));
+    grid.pad(image, padded);
+    let forward = direct3x3::Forward {
+        grid,
+        padded,
+        in_channels: g.in_channels,
+        weight: p.weight,
+        out_channels: g.out_channels,
+    };
+    direct3x3::forward(Isa::best(), &forward, out);
+    &out[..grid.output_len(g.out_channels)]
+}
+
+/// [`convolve`] for a reader that takes the output through a [`Layout`]: the direct kernels'
+/// grid stays where they wrote it instead of being copied out into `y`.
+fn convolve_laid_out<'s>(
+    g: &BlockGeometry,
+    method: Method,
+    p: &BlockParams<'_>,
+    image: &[f32],
+    y: &'s mut [f32],
+    scratch: &'s mut [f32],
+) -> (&'s [f32], Layout) {
+    if let Method::Direct(grid) = method {
+        let layout = Layout {
+            plane: grid.positions(),
+            row: grid.row(),
+        };
+        return (direct_forward(g, grid, p, image, scratch), layout);
+    }
+    convolve(g, method, p, image, y, scratch);
+    (y, Layout::dense(g))
 }
 
 /// What [`convolve_backward`] reads for one image besides its buffers.
@@ -352,46 +385,68 @@ fn floor(g: &BlockGeometry) -> f32 {
     if g.relu { 0.0 } else { f32::NEG_INFINITY }
 }
 
-/// Normalize (per-channel affine), add the residual, ReLU and pool one image: `y` `[channels,
-/// conv positions]` (and `residual`, of the same shape, only without pooling) into `out`
-/// `[channels, output positions]`, every value of which is written.
+/// Where one image's convolution output lies in its buffer: planes of `plane` values, a row
+/// every `row` values (the first `conv_w` of them used) — dense, or the direct kernels' grid.
+#[derive(Clone, Copy)]
+struct Layout {
+    plane: usize,
+    row: usize,
+}
+
+impl Layout {
+    /// `[channels, conv_h, conv_w]`.
+    fn dense(g: &BlockGeometry) -> Self {
+        let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
+        Self {
+            plane: g.conv_positions(),
+            row: conv_w,
+        }
+    }
+}
+
+/// Normalize (per-channel affine), add the residual, ReLU and pool one image: `y` (`[channels,
+/// conv_h, conv_w]` laid out as `layout` says, and `residual`, dense, only without pooling)
+/// into `out` `[channels, output positions]`, every value of which is written.
 #[inline(always)]
 fn activate_body(
     g: &BlockGeometry,
     affine: &[[f32; 2]],
     y: &[f32],
+    layout: Layout,
     residual: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
 ) {
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
     let [_, out_w] = g.output_size().unwrap_or([0, 0]);
     let floor = floor(g);
-    let planes = y.chunks_exact(g.conv_positions());
-    if let Some(residual) = residual {
-        let planes = planes.zip(residual.chunks_exact(g.conv_positions()));
-        for (((plane, residual), out), &[scale, shift]) in planes
-            .zip(out.chunks_exact_mut(g.output_positions()))
-            .zip(affine)
-        {
-            for ((value, &y), &r) in out.iter_mut().zip(plane).zip(residual) {
-                value.write((y * scale + shift + r).max(floor));
-            }
-        }
-        return;
+    fn row(plane: &[f32], layout: Layout, conv_w: usize, h: usize) -> &[f32] {
+        &plane[h * layout.row..][..conv_w]
     }
-    for ((plane, out), &[scale, shift]) in planes
+    let planes = y
+        .chunks_exact(layout.plane)
         .zip(out.chunks_exact_mut(g.output_positions()))
-        .zip(affine)
-    {
-        if g.pool {
+        .zip(affine);
+    for (c, ((plane, out), &[scale, shift])) in planes.enumerate() {
+        if let Some(residual) = residual {
+            let residual = &residual[c * g.conv_positions()..(c + 1) * g.conv_positions()];
+            let rows = out
+                .chunks_exact_mut(conv_w)
+                .zip(residual.chunks_exact(conv_w));
+            for (h, (out, residual)) in rows.enumerate() {
+                for ((value, &y), &r) in out
+                    .iter_mut()
+                    .zip(row(plane, layout, conv_w, h))
+                    .zip(residual)
+                {
+                    value.write((y * scale + shift + r).max(floor));
+                }
+            }
+        } else if g.pool {
             // Rows 2i and 2i + 1 of the plane pool into output row i (a trailing odd row and
             // column are dropped, as floor-mode pooling does).
-            for (out_row, rows) in out
-                .chunks_exact_mut(out_w)
-                .zip(plane.chunks_exact(2 * conv_w))
-            {
-                let (top, bottom) = rows.split_at(conv_w);
-                let (top, bottom) = (top.as_chunks::<2>().0, bottom.as_chunks::<2>().0);
+            for (i, out_row) in out.chunks_exact_mut(out_w).enumerate() {
+                let top = row(plane, layout, conv_w, 2 * i).as_chunks::<2>().0;
+                let bottom = row(plane, layout, conv_w, 2 * i + 1).as_chunks::<2>().0;
                 for ((value, a), b) in out_row.iter_mut().zip(top).zip(bottom) {
                     let upper = (a[0] * scale + shift).max(a[1] * scale + shift);
                     let lower = (b[0] * scale + shift).max(b[1] * scale + shift);
@@ -399,8 +454,10 @@ fn activate_body(
                 }
             }
         } else {
-            for (value, &y) in out.iter_mut().zip(plane) {
-                value.write((y * scale + shift).max(floor));
+            for (h, out) in out.chunks_exact_mut(conv_w).enumerate() {
+                for (value, &y) in out.iter_mut().zip(row(plane, layout, conv_w, h)) {
+                    value.write((y * scale + shift).max(floor));
+                }
             }
         }
     }
@@ -410,6 +467,7 @@ multiversion!(fn activate(
     g: &BlockGeometry,
     affine: &[[f32; 2]],
     y: &[f32],
+    layout: Layout,
     residual: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
 ) => activate_body);
@@ -513,7 +571,14 @@ fn activate_batch(
                     .zip(y.chunks_exact(image_in))
                     .enumerate()
                 {
-                    activate(g, affine, y, run_of(residual, image_in, n), out);
+                    activate(
+                        g,
+                        affine,
+                        y,
+                        Layout::dense(g),
+                        run_of(residual, image_in, n),
+                        out,
+                    );
                 }
             });
     };
@@ -563,8 +628,8 @@ pub fn forward_infer(
                     .zip(images.chunks_exact(g.image_len()))
                     .enumerate()
                 {
-                    convolve(g, method, p, image, &mut y, &mut cols);
-                    activate(g, &affine, &y, run_of(residual, image_out, n), out);
+                    let (y, layout) = convolve_laid_out(g, method, p, image, &mut y, &mut cols);
+                    activate(g, &affine, y, layout, run_of(residual, image_out, n), out);
                 }
                 buffers::give(cols);
                 buffers::give(y);

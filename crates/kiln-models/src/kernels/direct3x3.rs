@@ -148,6 +148,16 @@ impl Grid {
         self.stride
     }
 
+    /// Values per plane of the output grid ([`Grid::output_len`] per channel).
+    pub(crate) fn positions(&self) -> usize {
+        self.positions
+    }
+
+    /// Values from one output row to the next in the grid.
+    pub(crate) fn row(&self) -> usize {
+        self.wp
+    }
+
     /// Whether every tap of every computed position reads inside its channel's padded plane.
     fn reads_fit(&self) -> bool {
         self.positions.is_multiple_of(16)
