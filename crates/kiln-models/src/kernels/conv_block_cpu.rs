@@ -673,8 +673,8 @@ struct RouteStats<'a> {
 /// One image of the backward's first step: the output gradient `grad` goes to the pooling
 /// window's maximum (first one on ties, as Burn's max-pool) if the ReLU let it through (the
 /// ReLU of the normalized value plus `residual`, when the block added one), into `dz`
-/// (`[channels, conv positions]`, any contents on entry); `sums` gains Σdz and Σdz·x̂ per
-/// channel.
+/// (`[channels, conv positions]`, any contents on entry); `sums`, if given, gains Σdz and
+/// Σdz·x̂ per channel.
 #[inline(always)]
 fn route_body(
     g: &BlockGeometry,
@@ -683,7 +683,7 @@ fn route_body(
     residual: Option<&[f32]>,
     grad: &[f32],
     dz: &mut [f32],
-    sums: &mut [(f64, f64)],
+    mut sums: Option<&mut [(f64, f64)]>,
 ) {
     let (positions, outputs) = (g.conv_positions(), g.output_positions());
     let [_, conv_w] = g.conv_size().unwrap_or([0, 0]);
@@ -741,9 +741,11 @@ fn route_body(
                 *dz = if y * scale + shift > floor { grad } else { 0.0 };
             }
         }
-        let (sum, centered) = lane_sum_and_centered_dot(dz, y, stats.mean[c]);
-        sums[c].0 += sum;
-        sums[c].1 += centered * f64::from(stats.inv_std[c]);
+        if let Some(sums) = sums.as_deref_mut() {
+            let (sum, centered) = lane_sum_and_centered_dot(dz, y, stats.mean[c]);
+            sums[c].0 += sum;
+            sums[c].1 += centered * f64::from(stats.inv_std[c]);
+        }
     }
 }
 
@@ -754,7 +756,7 @@ multiversion!(fn route(
     residual: Option<&[f32]>,
     grad: &[f32],
     dz: &mut [f32],
-    sums: &mut [(f64, f64)],
+    sums: Option<&mut [(f64, f64)]>,
 ) => route_body);
 
 /// One image of the batch norm's backward, in place: `dy = γ/σ · (dz − mean(dz) − x̂ ·
@@ -816,40 +818,47 @@ pub fn backward(
         .collect();
 
     // 1. Route the output gradient back through pool and ReLU to the normalized values (dz),
-    //    summing Σdz and Σdz·x̂ per channel on the way.
+    //    one image at a time into a scratch plane, for the sums Σdz and Σdz·x̂ per channel
+    //    (dz is routed again in step 2 rather than written out and read back: a batch-sized
+    //    buffer written and read costs more than the routing).
     let stats = RouteStats {
         affine: &affine,
         mean: saved.mean,
         inv_std: &inv_std,
     };
     let image = channels * positions;
-    let mut dz = buffers::take(g.batch * image);
-    // The residual's gradient is dz before the batch norm's backward turns it into dy.
-    let mut residual = saved.residual.map(|_| vec![0.0; g.batch * image]);
-    let residual_runs: Vec<Option<&mut [f32]>> = match residual.as_mut() {
-        Some(r) => r.chunks_mut(per_task * image).map(Some).collect(),
-        None => (0..g.batch.div_ceil(per_task)).map(|_| None).collect(),
-    };
-    let partials: Vec<Vec<(f64, f64)>> = dz
-        .par_chunks_mut(per_task * image)
-        .zip(saved.conv.par_chunks(per_task * image))
+    assert!(
+        saved.conv.len() == g.batch * image
+            && saved.x.len() == g.batch * g.image_len()
+            && grad_output.len() == g.batch * channels * outputs
+            && saved.residual.is_none_or(|r| r.len() == g.batch * image),
+        "kiln kernels: block buffers do not match the geometry"
+    );
+    let partials: Vec<Vec<(f64, f64)>> = saved
+        .conv
+        .par_chunks(per_task * image)
         .zip(grad_output.par_chunks(per_task * channels * outputs))
-        .zip(residual_runs)
         .enumerate()
-        .map(|(run, (((dz, conv), grad), mut residual_grad))| {
+        .map(|(run, (conv, grad))| {
             let mut sums = vec![(0.0, 0.0); channels];
+            let mut dz = buffers::take(image);
             let added = run_of(saved.residual, per_task * image, run);
-            let images = dz
-                .chunks_exact_mut(image)
-                .zip(conv.chunks_exact(image))
+            let images = conv
+                .chunks_exact(image)
                 .zip(grad.chunks_exact(channels * outputs))
                 .enumerate();
-            for (n, ((dz, y), grad)) in images {
-                route(g, &stats, y, run_of(added, image, n), grad, dz, &mut sums);
-                if let Some(run) = residual_grad.as_deref_mut() {
-                    run[n * image..(n + 1) * image].copy_from_slice(dz);
-                }
+            for (n, (y, grad)) in images {
+                route(
+                    g,
+                    &stats,
+                    y,
+                    run_of(added, image, n),
+                    grad,
+                    &mut dz,
+                    Some(&mut sums),
+                );
             }
+            buffers::give(dz);
             sums
         })
         .collect();
@@ -863,7 +872,8 @@ pub fn backward(
         _ => totals,
     };
 
-    // 2. Batch-norm backward into dy (in place over dz), then the convolution's gradients.
+    // 2. Per image: dz again (the residual's gradient, when the block added one), the batch
+    //    norm's backward into dy (in place), then the convolution's gradients.
     let count = saved.count as f32;
     let coefficients: Vec<[f32; 4]> = (0..channels)
         .map(|c| {
@@ -881,36 +891,77 @@ pub fn backward(
     let mut input = vec![0.0; g.batch * g.image_len()];
     let method = Method::of(g);
     let flipped = method.backward_weights(g, p, input_grad);
-    let parts: Vec<(Vec<f32>, Vec<f64>)> = dz
-        .par_chunks_mut(per_task * channels * positions)
-        .zip(saved.conv.par_chunks(per_task * channels * positions))
-        .zip(saved.x.par_chunks(per_task * g.image_len()))
-        .zip(input.par_chunks_mut(per_task * g.image_len()))
-        .map(|(((dz, conv), images), input)| {
-            let mut weight = vec![0.0; method.weight_accumulator_len(g)];
-            let mut bias = vec![0.0f64; channels];
-            let mut scratch = buffers::take(method.backward_scratch_len(g));
-            for (((dy, y), image), input) in dz
-                .chunks_exact_mut(channels * positions)
-                .zip(conv.chunks_exact(channels * positions))
-                .zip(images.chunks_exact(g.image_len()))
-                .zip(input.chunks_exact_mut(g.image_len()))
-            {
-                normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
-                let inputs = BackwardInputs {
-                    params: p,
-                    flipped: &flipped,
-                    image,
-                    dy,
-                };
-                let input = input_grad.then_some(input);
-                convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
-            }
-            buffers::give(scratch);
-            (weight, bias)
-        })
-        .collect();
-    buffers::give(dz);
+    let runs = g.batch.div_ceil(per_task);
+    let mut parts: Vec<(Vec<f32>, Vec<f64>)> = Vec::new();
+    let mut gradients = |residual_runs: Vec<Option<&mut [MaybeUninit<f32>]>>| {
+        parts = saved
+            .conv
+            .par_chunks(per_task * image)
+            .zip(grad_output.par_chunks(per_task * channels * outputs))
+            .zip(saved.x.par_chunks(per_task * g.image_len()))
+            .zip(input.par_chunks_mut(per_task * g.image_len()))
+            .zip(residual_runs)
+            .enumerate()
+            .map(
+                |(run, ((((conv, grad), images), input), mut residual_grad))| {
+                    let mut weight = vec![0.0; method.weight_accumulator_len(g)];
+                    let mut bias = vec![0.0f64; channels];
+                    let mut scratch = buffers::take(method.backward_scratch_len(g));
+                    let mut dy = buffers::take(image);
+                    let added = run_of(saved.residual, per_task * image, run);
+                    let images = conv
+                        .chunks_exact(image)
+                        .zip(grad.chunks_exact(channels * outputs))
+                        .zip(images.chunks_exact(g.image_len()))
+                        .zip(input.chunks_exact_mut(g.image_len()))
+                        .enumerate();
+                    for (n, (((y, grad), image_x), input)) in images {
+                        route(g, &stats, y, run_of(added, image, n), grad, &mut dy, None);
+                        if let Some(run) = residual_grad.as_deref_mut() {
+                            for (slot, &value) in
+                                run[n * image..(n + 1) * image].iter_mut().zip(&dy[..])
+                            {
+                                slot.write(value);
+                            }
+                        }
+                        normalize_backward(
+                            positions,
+                            &coefficients,
+                            &inv_std,
+                            y,
+                            &mut dy,
+                            &mut bias,
+                        );
+                        let inputs = BackwardInputs {
+                            params: p,
+                            flipped: &flipped,
+                            image: image_x,
+                            dy: &dy,
+                        };
+                        let input = input_grad.then_some(input);
+                        convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
+                    }
+                    buffers::give(dy);
+                    buffers::give(scratch);
+                    (weight, bias)
+                },
+            )
+            .collect();
+    };
+    let residual = match saved.residual {
+        Some(_) => {
+            let route_into = |residual: &mut [MaybeUninit<f32>]| {
+                gradients(residual.chunks_mut(per_task * image).map(Some).collect());
+            };
+            // SAFETY: the runs of images cover the batch (the lengths were asserted above), and
+            // every image writes its whole slice of the residual's gradient.
+            Some(unsafe { buffers::written(g.batch * image, route_into) })
+        }
+        None => {
+            gradients((0..runs).map(|_| None).collect());
+            None
+        }
+    };
 
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];
