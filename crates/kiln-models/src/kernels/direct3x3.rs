@@ -9,13 +9,14 @@
 //!
 //! # The flat grid
 //! A plane of `height × width` values is stored zero-padded, row by row, with rows `wp = width +
-//! 2` long, in a slot of `s` values ([`Grid::plane`]). Output position `q = h · wp + w` then
-//! reads tap `(i, j)` at `q + i · wp + j` of the padded plane: every tap is a contiguous run, so
-//! a tile of positions is a few vector loads per tap whatever the width. Positions with `w ≥
-//! width` (two a row) and the rounding up to [`Grid::positions`] are computed and discarded
-//! (they cost `wp / width`: 6% at 32 wide, 25% at 8). The same padded plane, read from offset
-//! `wp + 1`, is the grid with zeros at the discarded positions, which is what the weight
-//! gradient sums over.
+//! 1` long — a zero, then the row: the zero that starts a row is also the right padding of the
+//! row above — after a row of zeros and before two more, in a slot of `s` values
+//! ([`Grid::plane`]). Output position `q = h · wp + w` then reads tap `(i, j)` at `q + i · wp +
+//! j` of the padded plane: every tap is a contiguous run, so a tile of positions is a few vector
+//! loads per tap whatever the width. Positions with `w = width` (one a row) and the rounding up
+//! to [`Grid::positions`] are computed and discarded (3% of the arithmetic at 32 wide, 6% at
+//! 16, 25% at 8 once rounded up to whole vectors; with two padding columns a row it was 6%,
+//! 12.5% and 25%).
 //!
 //! At stride 2 the padded image is split into four *phase planes* (even/odd rows × even/odd
 //! columns, each with rows `out_w + 1` long): tap `(i, j)` of output `(h, w)` reads phase
@@ -93,7 +94,7 @@ pub(crate) struct Grid {
     /// Output height and width.
     out_h: usize,
     out_w: usize,
-    /// Row length of the output grid and of every padded (phase) plane: `width + 2` at stride
+    /// Row length of the output grid and of every padded (phase) plane: `width + 1` at stride
     /// 1, `out_w + 1` at stride 2.
     wp: usize,
     /// Output positions computed per plane: `out_h · wp` rounded up to a multiple of 16.
@@ -111,7 +112,7 @@ impl Grid {
     /// 2; anything else is taken as 2).
     pub(crate) fn new(height: usize, width: usize, stride: usize) -> Self {
         if stride == 1 {
-            let wp = width + 2;
+            let wp = width + 1;
             let positions = (height * wp).next_multiple_of(16);
             let plane = (positions + 2 * wp + 2).next_multiple_of(16);
             return Self {
@@ -221,10 +222,11 @@ fn pad_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
         let (top, rest) = rows.split_at_mut(g.wp);
         top.fill(0.0);
         for (row, source) in rest.chunks_exact_mut(g.wp).zip(image.chunks_exact(g.width)) {
+            // The left padding of this row, the right padding of the one above.
             row[0] = 0.0;
-            copy_short(&mut row[1..=g.width], source);
-            row[g.width + 1] = 0.0;
+            copy_short(&mut row[1..], source);
         }
+        // The bottom padding row; the tail's first zero is its right padding.
         rest[g.height * g.wp..].fill(0.0);
         tail.fill(0.0);
     }
