@@ -6,6 +6,7 @@
 #   bench/compare.sh                      # mnist-cnn, batch 64, 100 steps, 3 pairs, all cores
 #   PAIRS=5 BATCH=128 THREADS=2 bench/compare.sh
 #   MODEL=resnet20 DATASET=cifar10 SYNTHETIC=1 BATCH=128 bench/compare.sh
+#   MODEL=resnet50 DATASET=cifar10 SYNTHETIC=1 IMAGE_SIZE=224 BATCH=16 STEPS=5 WARMUP=2 bench/compare.sh
 #
 # Needs python3 with torch and numpy, and Fashion-MNIST on disk (Debian's dataset-fashion-mnist).
 # KILN (default: cargo run --release --quiet --bin kiln --) is the kiln command to time.
@@ -14,21 +15,24 @@ cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-3}
 BATCH=${BATCH:-64}
 STEPS=${STEPS:-100}
+WARMUP=${WARMUP:-10}
 MODEL=${MODEL:-mnist-cnn}
 DATASET=${DATASET:-fashion-mnist}
 SYNTHETIC=${SYNTHETIC:-}
+IMAGE_SIZE=${IMAGE_SIZE:-}
 THREADS=${THREADS:-$(nproc)}
 synthetic=()
 [[ -n $SYNTHETIC ]] && synthetic=(--synthetic)
+[[ -n $IMAGE_SIZE ]] && synthetic+=(--image-size "$IMAGE_SIZE")
 KILN=${KILN:-cargo run --release --quiet --bin kiln --}
 export RAYON_NUM_THREADS=$THREADS
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for i in $(seq 1 "$PAIRS"); do
   $KILN bench --backend flex --model "$MODEL" --dataset "$DATASET" "${synthetic[@]}" \
-    --batch-size "$BATCH" --steps "$STEPS" --json > "$out/kiln-$i.json"
+    --batch-size "$BATCH" --steps "$STEPS" --warmup "$WARMUP" --json > "$out/kiln-$i.json"
   python3 bench/pytorch_reference.py --model "$MODEL" "${synthetic[@]}" --batch-size "$BATCH" \
-    --steps "$STEPS" --threads "$THREADS" > "$out/torch-$i.json"
+    --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" > "$out/torch-$i.json"
 done
 python3 - "$out" "$PAIRS" <<'PY'
 import json, statistics, sys

@@ -8,11 +8,16 @@ Conv 64→64 3×3 → BN → ReLU → MaxPool 2 → Linear 1600→128 → GELU �
 held in memory. resnet20 (He et al. 2016 §4.2, kiln's `resnet20`: 3×3 stem of 16 → three stages
 of three basic blocks, 16/32/64 channels, option-A zero-padding shortcuts, global average pool,
 fc) trains on `--synthetic` CIFAR-shaped 3×32×32 normal noise with random labels, as
-`kiln bench --synthetic` does (CIFAR cannot be downloaded everywhere). Every training step reads the loss back (`loss.item()`), every evaluation batch
-its predicted classes. Times `--steps` steps after `--warmup`, training then evaluation.
+`kiln bench --synthetic` does (CIFAR cannot be downloaded everywhere). resnet18 and resnet50
+are torchvision's architectures (ImageNet stem, projection shortcuts, ResNet-50 "V1.5" with the
+stride on the 3×3), written out here so torchvision is not needed, with 10 classes, on synthetic
+images of `--image-size` (default 32, as `kiln bench --dataset cifar10 --synthetic`). Every
+training step reads the loss back (`loss.item()`), every evaluation batch its predicted classes.
+Times `--steps` steps after `--warmup`, training then evaluation.
 
     python3 bench/pytorch_reference.py --batch-size 64 --steps 100 --threads 2
     python3 bench/pytorch_reference.py --model resnet20 --synthetic --batch-size 128 --threads 2
+    python3 bench/pytorch_reference.py --model resnet50 --synthetic --image-size 224 --batch-size 16
 
 Needs torch and numpy (pip install torch); kiln's CI does not run it.
 """
@@ -71,10 +76,64 @@ def cifar_resnet(blocks, num_classes=10):
     return nn.Sequential(*layers)
 
 
+class ImageNetBasic(nn.Module):
+    """torchvision's BasicBlock: conv3×3 (stride) → BN → ReLU → conv3×3 → BN, + shortcut."""
+    expansion = 1
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(),
+            nn.Conv2d(planes, planes, 3, 1, 1, bias=False), nn.BatchNorm2d(planes))
+        self.down = projection(cin, planes, stride)
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + (self.down(x) if self.down else x))
+
+
+class ImageNetBottleneck(nn.Module):
+    """torchvision's Bottleneck (V1.5): 1×1 → 3×3 (stride) → 1×1 ×4, BN after each, + shortcut."""
+    expansion = 4
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        out = planes * 4
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(),
+            nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(),
+            nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out))
+        self.down = projection(cin, out, stride)
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + (self.down(x) if self.down else x))
+
+
+def projection(cin, cout, stride):
+    """The 1×1 conv + BN shortcut where the shape changes, else None (identity)."""
+    if stride == 1 and cin == cout:
+        return None
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+def imagenet_resnet(block, layers, num_classes=10):
+    """torchvision's ResNet: 7×7/2 stem, 3×3/2 max-pool, four stages of `layers` blocks."""
+    stem = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(3, 2, 1)]
+    blocks, cin = [], 64
+    for i, (planes, count) in enumerate(zip([64, 128, 256, 512], layers)):
+        for j in range(count):
+            blocks.append(block(cin, planes, 2 if i > 0 and j == 0 else 1))
+            cin = planes * block.expansion
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
+    return nn.Sequential(*stem, *blocks, *head)
+
+
 MODELS = {
     "mnist-cnn": (mnist_cnn, (1, 28, 28)),
     "resnet20": (lambda: cifar_resnet(3), (3, 32, 32)),
     "resnet56": (lambda: cifar_resnet(9), (3, 32, 32)),
+    "resnet18": (lambda: imagenet_resnet(ImageNetBasic, [2, 2, 2, 2]), (3, 32, 32)),
+    "resnet50": (lambda: imagenet_resnet(ImageNetBottleneck, [3, 4, 6, 3]), (3, 32, 32)),
 }
 
 
@@ -92,6 +151,8 @@ def main():
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--synthetic", action="store_true",
                    help="normal noise of the model's input shape instead of Fashion-MNIST")
+    p.add_argument("--image-size", type=int,
+                   help="with --synthetic: images of this size a side (default: the model's)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
@@ -101,6 +162,10 @@ def main():
     torch.manual_seed(0)
 
     build, shape = MODELS[a.model]
+    if a.image_size is not None:
+        if not a.synthetic:
+            p.error("--image-size needs --synthetic")
+        shape = (shape[0], a.image_size, a.image_size)
     if a.synthetic:
         count = max(a.batch_size * 8, 1024)
         x = torch.randn(count, *shape, generator=torch.Generator().manual_seed(1))
@@ -145,6 +210,7 @@ def main():
         "backend": "cpu",
         "model": a.model,
         "dataset": "synthetic" if a.synthetic else "fashion-mnist",
+        "image_size": list(shape[1:]),
         "batch_size": a.batch_size,
         "steps": a.steps,
         "warmup": a.warmup,

@@ -21,6 +21,10 @@ pub struct BenchArgs {
     /// Random images of the dataset's shape instead of its files (for datasets not on disk).
     #[arg(long)]
     pub synthetic: bool,
+    /// Synthetic images of SIZE × SIZE instead of the dataset's size (with `--synthetic`; for
+    /// example 224 for ImageNet-sized ResNets).
+    #[arg(long, value_name = "SIZE")]
+    pub image_size: Option<usize>,
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -45,7 +49,22 @@ pub struct BenchArgs {
 /// Runs the benchmark and prints it; returns the JSON document.
 pub fn bench(registry: &Registry, args: &BenchArgs) -> Result<serde_json::Value, CliError> {
     let spec = args.dataset.spec();
-    let [height, width] = spec.image_size;
+    let [height, width] = match args.image_size {
+        None => spec.image_size,
+        Some(_) if !args.synthetic => {
+            return Err(CliError::Flag {
+                flag: "--image-size",
+                message: "only synthetic images can be resized: add --synthetic".into(),
+            });
+        }
+        Some(0) => {
+            return Err(CliError::Flag {
+                flag: "--image-size",
+                message: "an image needs at least one pixel a side".into(),
+            });
+        }
+        Some(size) => [size, size],
+    };
     let data = match args.synthetic {
         true => {
             let shape = ImageShape {
@@ -92,6 +111,7 @@ pub fn bench(registry: &Registry, args: &BenchArgs) -> Result<serde_json::Value,
         "backend": selected.backend.to_string(),
         "model": args.model,
         "dataset": args.dataset.to_string(),
+        "image_size": [height, width],
         "batch_size": args.batch_size,
         "steps": args.steps,
         "warmup": args.warmup,
@@ -104,7 +124,8 @@ pub fn bench(registry: &Registry, args: &BenchArgs) -> Result<serde_json::Value,
         true => super::print_json(&doc)?,
         false => {
             println!(
-                "{} on {} ({}, {threads} threads), batch {}, {} steps after {} warm-up:",
+                "{} on {} {height}×{width} ({}, {threads} threads), batch {}, {} steps after {} \
+                 warm-up:",
                 args.model,
                 args.dataset,
                 selected.backend,

@@ -985,7 +985,8 @@ fn data_parallel_training_on_two_cpu_replicas_is_recorded() {
     assert!(text(&out).contains("--devices"));
 }
 
-/// `kiln bench --json` prints the keys `bench/compare.sh` reads, with positive rates.
+/// `kiln bench --json` prints the keys `bench/compare.sh` reads, with positive rates;
+/// `--image-size` resizes synthetic images only.
 #[test]
 fn bench_prints_throughput_and_peak_memory_as_json() {
     let Some(backend) = common::cpu_backend() else {
@@ -1026,6 +1027,21 @@ fn bench_prints_throughput_and_peak_memory_as_json() {
     assert_ne!(out.status.code(), Some(0));
     assert!(
         text(&out).contains("unknown model `nope`"),
+        "{}",
+        text(&out)
+    );
+    // Synthetic images of another size; real ones keep theirs.
+    let mut resized = args.to_vec();
+    resized.extend(["--image-size", "40"]);
+    let out = kiln(&resized, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["image_size"], serde_json::json!([40, 40]));
+    let real: Vec<&str> = resized.iter().copied().filter(|a| *a != "--synthetic").collect();
+    let out = kiln(&real, &[]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("--image-size: only synthetic images can be resized"),
         "{}",
         text(&out)
     );
