@@ -1037,7 +1037,11 @@ fn bench_prints_throughput_and_peak_memory_as_json() {
     assert!(out.status.success(), "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["image_size"], serde_json::json!([40, 40]));
-    let real: Vec<&str> = resized.iter().copied().filter(|a| *a != "--synthetic").collect();
+    let real: Vec<&str> = resized
+        .iter()
+        .copied()
+        .filter(|a| *a != "--synthetic")
+        .collect();
     let out = kiln(&real, &[]);
     assert_ne!(out.status.code(), Some(0));
     assert!(

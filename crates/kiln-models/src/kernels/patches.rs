@@ -2,7 +2,9 @@
 //!
 //! The patch matrix is `[in_channels · kh · kw, conv_h · conv_w]`, row `(c, i, j)` holding input
 //! pixel `(c, oh·s − p + i, ow·s − p + j)` (zero outside the image) for every output position
-//! `(oh, ow)`. The convolution is then `weight [out, in·kh·kw] · patches`.
+//! `(oh, ow)`. The convolution is then `weight [out, in·kh·kw] · patches`. Rows lie `stride`
+//! values apart, so that several images' patch matrices can sit side by side as the column
+//! blocks of one wider matrix (`stride` = the images × positions).
 
 use super::geometry::BlockGeometry;
 
@@ -13,12 +15,14 @@ fn source(o: usize, k: usize, g: &BlockGeometry, size: usize) -> Option<usize> {
         .filter(|&i| i < size)
 }
 
-/// Writes the patch matrix of `image` (`[in_channels, height, width]`) into `cols`.
-pub(crate) fn im2col(g: &BlockGeometry, image: &[f32], cols: &mut [f32]) {
+/// Writes the patch matrix of `image` (`[in_channels, height, width]`) into `cols`, its rows
+/// `stride` values apart.
+pub(crate) fn im2col(g: &BlockGeometry, image: &[f32], cols: &mut [f32], stride: usize) {
     let [oh_len, ow_len] = g.conv_size().unwrap_or([0, 0]);
     let [kh, kw] = g.kernel;
     let positions = oh_len * ow_len;
-    for (row, out) in cols.chunks_exact_mut(positions).enumerate() {
+    for row in 0..g.patch_len() {
+        let out = &mut cols[row * stride..row * stride + positions];
         let (c, i, j) = (row / (kh * kw), row / kw % kh, row % kw);
         let plane = &image[c * g.height * g.width..(c + 1) * g.height * g.width];
         for (oh, out_row) in out.chunks_exact_mut(ow_len).enumerate() {
@@ -47,13 +51,14 @@ pub(crate) fn im2col(g: &BlockGeometry, image: &[f32], cols: &mut [f32]) {
     }
 }
 
-/// Adds the patch-matrix gradient `cols` back onto the image gradient `image`
-/// (`[in_channels, height, width]`), the adjoint of [`im2col`].
-pub(crate) fn col2im(g: &BlockGeometry, cols: &[f32], image: &mut [f32]) {
+/// Adds the patch-matrix gradient `cols` (rows `stride` values apart) back onto the image
+/// gradient `image` (`[in_channels, height, width]`), the adjoint of [`im2col`].
+pub(crate) fn col2im(g: &BlockGeometry, cols: &[f32], image: &mut [f32], stride: usize) {
     let [oh_len, ow_len] = g.conv_size().unwrap_or([0, 0]);
     let [kh, kw] = g.kernel;
     let positions = oh_len * ow_len;
-    for (row, grad) in cols.chunks_exact(positions).enumerate() {
+    for row in 0..g.patch_len() {
+        let grad = &cols[row * stride..row * stride + positions];
         let (c, i, j) = (row / (kh * kw), row / kw % kh, row % kw);
         let plane = &mut image[c * g.height * g.width..(c + 1) * g.height * g.width];
         for (oh, grad_row) in grad.chunks_exact(ow_len).enumerate() {

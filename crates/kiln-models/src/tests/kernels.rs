@@ -117,9 +117,10 @@ const fn case(
 const CASES: [Case; 10] = [
     // mnist-cnn's first block, smaller.
     case(4, 1, 8, [12, 12], [3, 3], 1, 0, true, true),
-    // Odd sizes: the pool drops the last row and column.
+    // Odd sizes: the pool drops the last row and column; 63 positions: groups of 2 images
+    // and one of 1.
     case(3, 5, 7, [11, 9], [3, 3], 1, 0, true, true),
-    // Batch 1, padding 1, no pool.
+    // Batch 1, padding 1, no pool; 49 positions: grouped GEMM, not the direct kernels.
     case(1, 3, 4, [7, 7], [3, 3], 1, 1, true, false),
     // Stride 2 with padding, no ReLU (a residual branch's second conv).
     case(2, 4, 6, [9, 8], [3, 3], 2, 1, false, false),
@@ -134,7 +135,7 @@ const CASES: [Case; 10] = [
     // 3×3 stride 1 padding 1, the direct kernels: odd batch and sizes, 16 → 24 channels, pool.
     case(3, 16, 24, [9, 10], [3, 3], 1, 1, true, true),
     // The direct kernels at a channel count no tile divides, no ReLU (a block's second conv).
-    case(1, 24, 100, [7, 7], [3, 3], 1, 1, false, false),
+    case(1, 24, 100, [9, 9], [3, 3], 1, 1, false, false),
 ];
 
 /// The case's conv and batch norm, with random weights, bias, γ, β and running statistics.
