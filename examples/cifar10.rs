@@ -40,5 +40,6 @@ pub fn run(mut argv: Vec<String>) -> i32 {
 }
 
 fn main() {
+    kiln::allocator::keep_freed_memory();
     std::process::exit(run(std::env::args().collect()));
 }

@@ -102,6 +102,7 @@ pub fn registry() -> Registry {
 }
 
 fn main() {
+    kiln::allocator::keep_freed_memory();
     let mut args: Vec<String> = std::env::args().collect();
     if args.len() == 1 {
         args.extend(["train", "--model", "tiny-vgg", "--epochs", "1"].map(String::from));

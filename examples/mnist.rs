@@ -16,6 +16,7 @@ struct Args {
 }
 
 fn main() {
+    kiln::allocator::keep_freed_memory();
     // `--config run.toml` expands to the file's flags, which the command line overrides.
     let expanded = kiln::cli::expand_config(std::env::args_os().collect(), 1).unwrap_or_else(|e| {
         eprintln!("error: {e}");
