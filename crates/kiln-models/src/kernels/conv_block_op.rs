@@ -86,9 +86,9 @@ impl<B: Backend> Residual<B> {
 }
 
 /// Conv → batch norm with batch statistics → (+ residual) → ReLU → max-pool, differentiable on
-/// `Autodiff<Flex>`. With `replica_layer`, the block is batch norm number `replica_layer` of the thread's
-/// replica ([`crate::replicas::with_replica`]): its statistics are exchanged with the other
-/// replicas' as [`crate::replicas::ReplicaNorm`] says.
+/// `Autodiff<Flex>`. With `replica_layer`, the block is batch norm number `replica_layer` of
+/// the thread's replica ([`crate::replicas::with_replica`]): its statistics are exchanged with
+/// the other replicas' as [`crate::replicas::ReplicaNorm`] says.
 #[backend_extension(Flex, Autodiff)]
 pub trait ConvBlockTrain: Backend {
     /// Shapes: `x` `[N, C, H, W]`, `residual` the output's (never with a pool), `weight`

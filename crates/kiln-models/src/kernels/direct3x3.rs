@@ -127,7 +127,7 @@ impl Grid {
                 plane,
             };
         }
-        let (out_h, out_w) = ((height + 1) / 2, (width + 1) / 2);
+        let (out_h, out_w) = (height.div_ceil(2), width.div_ceil(2));
         let wp = out_w + 1;
         let positions = (out_h * wp).next_multiple_of(16);
         let phase = (positions + wp + 1).next_multiple_of(16);
@@ -164,7 +164,7 @@ impl Grid {
         self.positions.is_multiple_of(16)
             && match self.stride {
                 1 => self.plane >= self.positions + 2 * self.wp + 2,
-                _ => self.phase >= self.positions + self.wp + 1 && self.plane == 4 * self.phase,
+                _ => self.phase > self.positions + self.wp && self.plane == 4 * self.phase,
             }
     }
 
@@ -247,7 +247,7 @@ fn pad_phases_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
     {
         plane.fill(0.0);
         for (y, source) in image.chunks_exact(g.width).enumerate() {
-            let (a, r) = ((y + 1) % 2, (y + 1) / 2);
+            let (a, r) = ((y + 1) % 2, y.div_ceil(2));
             let (odd, even) = plane[2 * a * g.phase..(2 * a + 2) * g.phase].split_at_mut(g.phase);
             let (pairs, tail) = source.as_chunks::<2>();
             let start = r * g.wp;
@@ -561,11 +561,11 @@ unsafe fn transpose_blocks_avx512(
             }
             // u[4q + j], lane L: column 4L + j of rows 4q..4q + 4.
             let mut u = [_mm512_setzero_ps(); 16];
-            for i in 0..16 {
+            for (i, u) in u.iter_mut().enumerate() {
                 let (q, j) = (i / 4, i % 4);
                 let a = _mm512_castps_pd(t[4 * q + j / 2]);
                 let b = _mm512_castps_pd(t[4 * q + j / 2 + 2]);
-                u[i] = _mm512_castpd_ps(if j % 2 == 0 {
+                *u = _mm512_castpd_ps(if j % 2 == 0 {
                     _mm512_unpacklo_pd(a, b)
                 } else {
                     _mm512_unpackhi_pd(a, b)
@@ -573,10 +573,10 @@ unsafe fn transpose_blocks_avx512(
             }
             // v[8h + 4s + j]: lanes 0, 2 (s = 0) or 1, 3 (s = 1) of quads 2h and 2h + 1.
             let mut v = [_mm512_setzero_ps(); 16];
-            for i in 0..16 {
+            for (i, v) in v.iter_mut().enumerate() {
                 let (h, s, j) = (i / 8, (i / 4) % 2, i % 4);
                 let (a, b) = (u[8 * h + j], u[8 * h + 4 + j]);
-                v[i] = if s == 0 {
+                *v = if s == 0 {
                     _mm512_shuffle_f32x4::<0x88>(a, b)
                 } else {
                     _mm512_shuffle_f32x4::<0xdd>(a, b)

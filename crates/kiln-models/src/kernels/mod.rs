@@ -39,7 +39,8 @@ pub(crate) use merge_moments_op::merge_moments;
 pub const FAST_KERNELS_ENV: &str = "KILN_FAST_KERNELS";
 
 /// The environment variable that, set to `0`, makes the fused kernels run 3×3 padding-1
-/// convolutions (stride 1 and 2) through im2col + GEMM instead of the direct kernels (to compare the two).
+/// convolutions (stride 1 and 2) through im2col + GEMM instead of the direct kernels (to
+/// compare the two).
 pub const DIRECT_CONV_ENV: &str = "KILN_DIRECT_CONV";
 
 /// Whether 3×3 padding-1 convolutions take the direct kernels: not disabled by
