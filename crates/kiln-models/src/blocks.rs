@@ -131,22 +131,22 @@ impl ResidualBlock {
     /// - input: `[batch, in_channels, height, width]`
     /// - output: `[batch, planes × expansion, ⌈height / stride⌉, ⌈width / stride⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (y, downsample) = match self {
-            Self::Basic(b) => (conv_bn(&b.conv1, &b.bn1, true, x.clone()), &b.downsample),
+        // The body up to its last convolution, which runs below with its batch norm, the
+        // addition and the ReLU (one fused operation on Flex).
+        let (y, (conv, norm), downsample) = match self {
+            Self::Basic(b) => {
+                let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
+                (y, (&b.conv2, &b.bn2), &b.downsample)
+            }
             Self::Bottleneck(b) => {
                 let y = conv_bn(&b.conv1, &b.bn1, true, x.clone());
-                (conv_bn(&b.conv2, &b.bn2, true, y), &b.downsample)
+                let y = conv_bn(&b.conv2, &b.bn2, true, y);
+                (y, (&b.conv3, &b.bn3), &b.downsample)
             }
         };
         let identity = match downsample {
             Some(d) => d.forward(x),
             None => x,
-        };
-        // The last convolution, its batch norm, the addition and the ReLU: one fused operation
-        // on Flex.
-        let (conv, norm) = match self {
-            Self::Basic(b) => (&b.conv2, &b.bn2),
-            Self::Bottleneck(b) => (&b.conv3, &b.bn3),
         };
         conv_bn_add_relu(conv, norm, y, identity)
     }

@@ -358,23 +358,21 @@ fn convolve_backward(
                 direct3x3::forward(Isa::best(), &adjoint, out);
                 grid.unpad(out, input);
             } else {
-                let cols = &mut rest[..g.patch_len() * positions];
-                let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
-                matmul(cols, false, w, MatRef::row_major(dy, channels, positions));
-                col2im(g, cols, input, positions);
+                let dy = MatRef::row_major(dy, channels, positions);
+                input_gradient_by_patches(g, b.params.weight, dy, rest, input);
             }
             return;
         }
         Method::Pointwise | Method::Patches => {}
     }
     let count = image.len() / g.image_len().max(1);
-    let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
     if matches!(method, Method::Pointwise) && count == 1 {
         // The image is its own patch matrix.
         let dy = MatRef::row_major(dy, channels, positions);
         let patches = MatRef::row_major(image, g.patch_len(), positions);
         matmul(weight, true, dy, patches.t());
         if let Some(input) = input {
+            let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
             matmul(input, false, w, dy);
         }
         return;
@@ -401,9 +399,26 @@ fn convolve_backward(
         dy,
         MatRef::row_major(cols, g.patch_len(), columns).t(),
     );
-    let Some(input) = input else { return };
-    let grad_cols = &mut rest[..g.patch_len() * columns];
+    if let Some(input) = input {
+        input_gradient_by_patches(g, b.params.weight, dy, rest, input);
+    }
+}
+
+/// The input gradient of a group of images through their patch matrices: `Wᵀ · dy` into
+/// `scratch` (`[patch_len, n · positions]`, `dy` being `[out_channels, n · positions]`), added
+/// back onto each image's (zeroed) `input` by col2im.
+fn input_gradient_by_patches(
+    g: &BlockGeometry,
+    weight: &[f32],
+    dy: MatRef<'_>,
+    scratch: &mut [f32],
+    input: &mut [f32],
+) {
+    let columns = dy.cols;
+    let grad_cols = &mut scratch[..g.patch_len() * columns];
+    let w = MatRef::row_major(weight, g.out_channels, g.patch_len()).t();
     matmul(grad_cols, false, w, dy);
+    let positions = g.conv_positions();
     for (n, input) in input.chunks_exact_mut(g.image_len()).enumerate() {
         col2im(g, &grad_cols[n * positions..], input, columns);
     }

@@ -488,31 +488,31 @@ fn transpose(area: usize, dense: &[f32], channels: usize, transposed: &mut [f32]
         dense.len() >= channels * area && transposed.len() >= area * lanes,
         "kiln kernels: transpose buffers do not match"
     );
-    let mut done = 0;
+    let mut blocked = [0, 0];
     #[cfg(target_arch = "x86_64")]
     if Isa::Avx512.supported() && channels >= 16 {
         // SAFETY: AVX-512F was detected, and the lengths were asserted above.
-        done = unsafe { transpose_blocks_avx512(area, dense, channels, transposed) };
+        blocked = unsafe { transpose_blocks_avx512(area, dense, channels, transposed) };
     }
-    transpose_scalar(area, done, dense, channels, transposed);
+    transpose_scalar(area, blocked, dense, channels, transposed);
 }
 
-/// Positions `from..area` of [`transpose`], one value at a time (channels past the last
-/// whole block of 16 too, for every position), and the zero lanes.
+/// [`transpose`] one value at a time, but for the first `blocked[1]` channels of the first
+/// `blocked[0]` positions (done already), and the zero lanes.
 fn transpose_scalar(
     area: usize,
-    from: usize,
+    blocked: [usize; 2],
     dense: &[f32],
     channels: usize,
     transposed: &mut [f32],
 ) {
     let lanes = channel_lanes(channels);
-    let blocked = if from > 0 { channels / 16 * 16 } else { 0 };
+    let [positions, done] = blocked;
     for (p, row) in transposed[..area * lanes]
         .chunks_exact_mut(lanes)
         .enumerate()
     {
-        let first = if p < from { blocked } else { 0 };
+        let first = if p < positions { done } else { 0 };
         let (values, zeros) = row.split_at_mut(channels);
         for (k, value) in values.iter_mut().enumerate().skip(first) {
             *value = dense[k * area + p];
@@ -521,8 +521,8 @@ fn transpose_scalar(
     }
 }
 
-/// Transposes whole 16 × 16 blocks (channels × positions) of [`transpose`] and returns how
-/// many positions it covered (all channels in whole blocks of 16 done for them).
+/// Transposes whole 16 × 16 blocks (channels × positions) of [`transpose`] and returns the
+/// `[positions, channels]` the blocks covered.
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `dense` must hold `channels · area` values and `transposed`
@@ -534,12 +534,12 @@ unsafe fn transpose_blocks_avx512(
     dense: &[f32],
     channels: usize,
     transposed: &mut [f32],
-) -> usize {
+) -> [usize; 2] {
     use std::arch::x86_64::*;
     let lanes = channel_lanes(channels);
-    let positions = area / 16 * 16;
+    let (positions, blocked_channels) = (area / 16 * 16, channels / 16 * 16);
     let (src, dst) = (dense.as_ptr(), transposed.as_mut_ptr());
-    for k0 in (0..channels / 16 * 16).step_by(16) {
+    for k0 in (0..blocked_channels).step_by(16) {
         for p0 in (0..positions).step_by(16) {
             // (Plain loops, not closures: a closure does not inherit this function's target
             // features, and the intrinsics would become calls.)
@@ -596,7 +596,7 @@ unsafe fn transpose_blocks_avx512(
             }
         }
     }
-    positions
+    [positions, blocked_channels]
 }
 
 /// The buffers of one weight-gradient accumulation.
@@ -899,7 +899,7 @@ mod tests {
             let mut fast = vec![f32::NAN; area * lanes];
             transpose(area, &dense, channels, &mut fast);
             let mut slow = vec![f32::NAN; area * lanes];
-            transpose_scalar(area, 0, &dense, channels, &mut slow);
+            transpose_scalar(area, [0, 0], &dense, channels, &mut slow);
             assert_eq!(fast, slow, "{channels} channels × {area} positions");
             for (p, row) in slow.chunks_exact(lanes).enumerate() {
                 for (k, &value) in row.iter().enumerate() {
