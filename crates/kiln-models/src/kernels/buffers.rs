@@ -1,9 +1,12 @@
-//! Reuse of the kernels' large scratch and saved buffers across training steps.
+//! The kernels' buffers: scratch reused across training steps, and batch-sized outputs that are
+//! never zero-filled.
 //!
-//! A step allocates the same few large buffers every time (the saved convolution outputs, the
-//! backward's gradient scratch). Returned to the allocator, buffers of several MiB go back to
-//! the OS and come back as fresh pages: at batch 128 the page faults cost ~15% of a mnist-cnn
-//! step. Kept here instead, the next step finds them warm.
+//! A step takes the same scratch buffers every time (a run of images' padded planes, patches,
+//! gradients); kept here, the next step finds them warm and already the right length. The
+//! batch-sized outputs (the saved convolution, the block output, the input gradient) are
+//! [`written`] into fresh allocations instead: filling them first was a pass over memory of its
+//! own (3% of a resnet20 step), and once freed they go back to malloc, which
+//! `kiln::allocator::keep_freed_memory` keeps from returning them to the OS.
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
@@ -48,6 +51,41 @@ pub(crate) unsafe fn written(len: usize, write: impl FnOnce(&mut [MaybeUninit<f3
     vector
 }
 
+/// [`written`] when there is a `len`; otherwise `write` is given `None`.
+///
+/// # Safety
+/// As [`written`].
+pub(crate) unsafe fn written_if(
+    len: Option<usize>,
+    write: impl FnOnce(Option<&mut [MaybeUninit<f32>]>),
+) -> Option<Vec<f32>> {
+    match len {
+        // SAFETY: the caller's contract.
+        Some(len) => Some(unsafe { written(len, |values| write(Some(values))) }),
+        None => {
+            write(None);
+            None
+        }
+    }
+}
+
+/// `values` filled with zeros, as initialized values.
+pub(crate) fn zeroed(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    values.fill(MaybeUninit::new(0.0));
+    // SAFETY: every value was just written.
+    unsafe { assume_init(values) }
+}
+
+/// `values` as the initialized values they are.
+///
+/// # Safety
+/// Every one of `values` must have been written.
+pub(crate) unsafe fn assume_init(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and the caller guarantees every
+    // value is initialized.
+    unsafe { &mut *(std::ptr::from_mut(values) as *mut [f32]) }
+}
+
 /// Hands `buffer` back for a later [`take`].
 pub(crate) fn give(buffer: Vec<f32>) {
     if buffer.capacity() == 0 {
@@ -62,18 +100,12 @@ pub(crate) fn give(buffer: Vec<f32>) {
     }
 }
 
-/// A buffer that goes back to the pool when the last reference is dropped (what the autodiff
-/// graph keeps for the backward).
-pub(crate) struct Pooled(pub Vec<f32>);
+/// A block's saved convolution output, as the autodiff graph keeps it (its `Debug` gives the
+/// length, not millions of values).
+pub(crate) struct SavedConv(pub Vec<f32>);
 
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        give(std::mem::take(&mut self.0));
-    }
-}
-
-impl std::fmt::Debug for Pooled {
+impl std::fmt::Debug for SavedConv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pooled({} values)", self.0.len())
+        write!(f, "SavedConv({} values)", self.0.len())
     }
 }

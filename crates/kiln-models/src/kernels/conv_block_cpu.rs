@@ -203,39 +203,70 @@ impl Method {
 
 /// `ys = weight ⊛ images` for a group of images (`[n, in_channels, height, width]`, `n` at
 /// most [`Method::group`]; no bias: callers fold it into the batch norm); `ys` is `[n,
-/// out_channels, positions]`.
-fn convolve(
+/// out_channels, positions]`, every value written and returned.
+fn convolve<'y>(
     g: &BlockGeometry,
     method: Method,
     p: &BlockParams<'_>,
     images: &[f32],
-    ys: &mut [f32],
+    ys: &'y mut [MaybeUninit<f32>],
     scratch: &mut [f32],
-) {
+) -> &'y mut [f32] {
+    if let Method::Direct(grid) = method {
+        return grid.unpad(direct_forward(g, grid, p, images, scratch), ys);
+    }
     let (positions, count) = (g.conv_positions(), images.len() / g.image_len().max(1));
     let weight = MatRef::row_major(p.weight, g.out_channels, g.patch_len());
-    match method {
-        Method::Direct(grid) => grid.unpad(direct_forward(g, grid, p, images, scratch), ys),
-        Method::Pointwise if count == 1 => {
-            let patches = MatRef::row_major(images, g.patch_len(), positions);
-            matmul(ys, false, weight, patches);
+    let ys = buffers::zeroed(ys);
+    if matches!(method, Method::Pointwise) && count == 1 {
+        let patches = MatRef::row_major(images, g.patch_len(), positions);
+        matmul(ys, false, weight, patches);
+        return ys;
+    }
+    // The images' patch matrices side by side, one GEMM, its column blocks split back.
+    let columns = count * positions;
+    let (cols, grouped) = scratch.split_at_mut(g.patch_len() * columns);
+    for (b, image) in images.chunks_exact(g.image_len()).enumerate() {
+        im2col(g, image, &mut cols[b * positions..], columns);
+    }
+    let patches = MatRef::row_major(cols, g.patch_len(), columns);
+    if count == 1 {
+        matmul(ys, false, weight, patches);
+    } else {
+        let grouped = &mut grouped[..g.out_channels * columns];
+        matmul(grouped, false, weight, patches);
+        split_columns(grouped, ys, g.out_channels, positions);
+    }
+    ys
+}
+
+/// [`convolve`], adding each output channel's moments to `moments`. The direct kernels' planes
+/// are measured one by one as they are copied out, while in L1.
+fn convolve_with_moments(
+    g: &BlockGeometry,
+    method: Method,
+    p: &BlockParams<'_>,
+    images: &[f32],
+    ys: &mut [MaybeUninit<f32>],
+    scratch: &mut [f32],
+    moments: &mut [Moments],
+) {
+    let positions = g.conv_positions();
+    if let Method::Direct(grid) = method {
+        let out = direct_forward(g, grid, p, images, scratch);
+        let planes = out
+            .chunks_exact(grid.positions())
+            .zip(ys.chunks_exact_mut(positions))
+            .zip(moments);
+        for ((plane, y), m) in planes {
+            let y = grid.unpad(plane, y);
+            image_statistics(y, positions, std::slice::from_mut(m));
         }
-        Method::Pointwise | Method::Patches => {
-            // The images' patch matrices side by side, one GEMM, its column blocks split back.
-            let columns = count * positions;
-            let (cols, grouped) = scratch.split_at_mut(g.patch_len() * columns);
-            for (b, image) in images.chunks_exact(g.image_len()).enumerate() {
-                im2col(g, image, &mut cols[b * positions..], columns);
-            }
-            let patches = MatRef::row_major(cols, g.patch_len(), columns);
-            if count == 1 {
-                matmul(ys, false, weight, patches);
-            } else {
-                let grouped = &mut grouped[..g.out_channels * columns];
-                matmul(grouped, false, weight, patches);
-                split_columns(grouped, ys, g.out_channels, positions);
-            }
-        }
+        return;
+    }
+    let ys = convolve(g, method, p, images, ys, scratch);
+    for y in ys.chunks_exact(g.out_channels * positions) {
+        image_statistics(y, positions, moments);
     }
 }
 
@@ -289,7 +320,7 @@ fn convolve_laid_out<'s>(
     method: Method,
     p: &BlockParams<'_>,
     images: &[f32],
-    y: &'s mut [f32],
+    y: &'s mut [MaybeUninit<f32>],
     scratch: &'s mut [f32],
 ) -> (&'s [f32], Layout) {
     if let Method::Direct(grid) = method {
@@ -301,8 +332,7 @@ fn convolve_laid_out<'s>(
     }
     let count = images.len() / g.image_len().max(1);
     let ys = &mut y[..count * g.out_channels * g.conv_positions()];
-    convolve(g, method, p, images, ys, scratch);
-    (ys, Layout::dense(g))
+    (convolve(g, method, p, images, ys, scratch), Layout::dense(g))
 }
 
 /// What [`convolve_backward`] reads for a group of images besides its buffers.
@@ -318,14 +348,14 @@ struct BackwardInputs<'a> {
 }
 
 /// The convolution's backward for a group of images: adds `dy ⊛ image` to the weight
-/// accumulator ([`Method::weight_accumulator_len`]) and, with `input` (which arrives zeroed),
-/// writes the input gradient there.
+/// accumulator ([`Method::weight_accumulator_len`]) and, with `input`, writes the input
+/// gradient there (every value).
 fn convolve_backward(
     g: &BlockGeometry,
     method: Method,
     b: &BackwardInputs<'_>,
     weight: &mut [f32],
-    input: Option<&mut [f32]>,
+    input: Option<&mut [MaybeUninit<f32>]>,
     scratch: &mut [f32],
 ) {
     let (channels, positions) = (g.out_channels, g.conv_positions());
@@ -359,6 +389,7 @@ fn convolve_backward(
                 grid.unpad(out, input);
             } else {
                 let dy = MatRef::row_major(dy, channels, positions);
+                let input = buffers::zeroed(input);
                 input_gradient_by_patches(g, b.params.weight, dy, rest, input);
             }
             return;
@@ -373,7 +404,7 @@ fn convolve_backward(
         matmul(weight, true, dy, patches.t());
         if let Some(input) = input {
             let w = MatRef::row_major(b.params.weight, channels, g.patch_len()).t();
-            matmul(input, false, w, dy);
+            matmul(buffers::zeroed(input), false, w, dy);
         }
         return;
     }
@@ -400,7 +431,7 @@ fn convolve_backward(
         MatRef::row_major(cols, g.patch_len(), columns).t(),
     );
     if let Some(input) = input {
-        input_gradient_by_patches(g, b.params.weight, dy, rest, input);
+        input_gradient_by_patches(g, b.params.weight, dy, rest, buffers::zeroed(input));
     }
 }
 
@@ -566,6 +597,19 @@ multiversion!(fn activate(
 ) => activate_body);
 
 /// The `n`-th run of `per_run` values of `residual`, if there is one.
+/// `buffer`, when there is one, as `runs` runs of `per_run` values (the last may be shorter);
+/// `runs` times `None` otherwise.
+fn runs_of(
+    buffer: Option<&mut [MaybeUninit<f32>]>,
+    per_run: usize,
+    runs: usize,
+) -> Vec<Option<&mut [MaybeUninit<f32>]>> {
+    match buffer {
+        Some(buffer) => buffer.chunks_mut(per_run).map(Some).collect(),
+        None => (0..runs).map(|_| None).collect(),
+    }
+}
+
 fn run_of(residual: Option<&[f32]>, per_run: usize, n: usize) -> Option<&[f32]> {
     residual.map(|r| &r[n * per_run..((n + 1) * per_run).min(r.len())])
 }
@@ -588,28 +632,34 @@ pub fn forward_train(
     let (channels, positions) = (g.out_channels, g.conv_positions());
     let per_task = images_per_task(g.batch);
     let method = Method::of(g);
-    let mut conv = buffers::take(g.batch * channels * positions);
-    let partials: Vec<Vec<Moments>> = conv
-        .par_chunks_mut(per_task * channels * positions)
-        .zip(x.par_chunks(per_task * g.image_len()))
-        .map(|(y, images)| {
-            let mut cols = buffers::take(method.forward_scratch_len(g));
-            let mut moments = vec![Moments::default(); channels];
-            let group = method.group(g);
-            for (ys, images) in y
-                .chunks_mut(group * channels * positions)
-                .zip(images.chunks(group * g.image_len()))
-            {
-                convolve(g, method, p, images, ys, &mut cols);
-                for y in ys.chunks_exact(channels * positions) {
-                    image_statistics(y, positions, &mut moments);
+    let image = channels * positions;
+    let mut partials: Vec<Vec<Moments>> = Vec::new();
+    let convolve_runs = |conv: &mut [MaybeUninit<f32>]| {
+        partials = conv
+            .par_chunks_mut(per_task * image)
+            .zip(x.par_chunks(per_task * g.image_len()))
+            .map(|(y, images)| {
+                let mut cols = buffers::take(method.forward_scratch_len(g));
+                let mut moments = vec![Moments::default(); channels];
+                let group = method.group(g);
+                for (ys, images) in y
+                    .chunks_mut(group * image)
+                    .zip(images.chunks(group * g.image_len()))
+                {
+                    convolve_with_moments(g, method, p, images, ys, &mut cols, &mut moments);
                 }
-            }
-            buffers::give(cols);
-            moments
-        })
-        .collect();
-    // Runs merged in run order, so the result does not depend on which thread finished first.
+                buffers::give(cols);
+                moments
+            })
+            .collect();
+    };
+    assert!(
+        x.len() == g.batch * g.image_len(),
+        "kiln kernels: block buffers do not match the geometry"
+    );
+    // SAFETY: the runs pair every image of `x` (asserted: `batch` of them) with its output
+    // planes, and `convolve` writes every value of a group's outputs.
+    let conv = unsafe { buffers::written(g.batch * image, convolve_runs) };
     let local: Vec<Moments> = (0..channels)
         .map(|c| {
             partials
@@ -719,12 +769,14 @@ pub fn forward_infer(
                 let residual = run_of(residual, per_task * image_out, run);
                 let mut cols = buffers::take(method.forward_scratch_len(g));
                 let group = method.group(g);
-                let mut y = buffers::take(group * channels * positions);
+                // (Only GEMM's outputs land here; the direct kernels' stay on their grid.)
+                let mut y = Vec::with_capacity(group * channels * positions);
                 let groups = out
                     .chunks_mut(group * image_out)
                     .zip(images.chunks(group * g.image_len()));
                 for (i, (outs, images)) in groups.enumerate() {
-                    let (ys, layout) = convolve_laid_out(g, method, p, images, &mut y, &mut cols);
+                    let y = y.spare_capacity_mut();
+                    let (ys, layout) = convolve_laid_out(g, method, p, images, y, &mut cols);
                     let per_image = channels * layout.plane;
                     for (b, out) in outs.chunks_exact_mut(image_out).enumerate() {
                         let y = &ys[b * per_image..(b + 1) * per_image];
@@ -733,7 +785,6 @@ pub fn forward_infer(
                     }
                 }
                 buffers::give(cols);
-                buffers::give(y);
             });
     };
     assert!(
@@ -989,22 +1040,22 @@ pub fn backward(
     let weight_len = channels * g.patch_len();
     // The input gradient is written in place, run by run (allocated, small, even when not
     // asked for: the first layer's input has few channels).
-    let mut input = vec![0.0; g.batch * g.image_len()];
     let method = Method::of(g);
     let flipped = method.backward_weights(g, p, input_grad);
     let runs = g.batch.div_ceil(per_task);
     let mut parts: Vec<(Vec<f32>, Vec<f64>)> = Vec::new();
-    let mut gradients = |residual_runs: Vec<Option<&mut [MaybeUninit<f32>]>>| {
+    let mut gradients = |input_runs: Vec<Option<&mut [MaybeUninit<f32>]>>,
+                     residual_runs: Vec<Option<&mut [MaybeUninit<f32>]>>| {
         parts = saved
             .conv
             .par_chunks(per_task * image)
             .zip(grad_output.par_chunks(per_task * channels * outputs))
             .zip(saved.x.par_chunks(per_task * g.image_len()))
-            .zip(input.par_chunks_mut(per_task * g.image_len()))
+            .zip(input_runs)
             .zip(residual_runs)
             .enumerate()
             .map(
-                |(run, ((((conv, grad), images), input), mut residual_grad))| {
+                |(run, ((((conv, grad), images), mut input), mut residual_grad))| {
                     let mut weight = vec![0.0; method.weight_accumulator_len(g)];
                     let mut bias = vec![0.0f64; channels];
                     let mut scratch = buffers::take(method.backward_scratch_len(g));
@@ -1015,9 +1066,8 @@ pub fn backward(
                         .chunks(group * image)
                         .zip(grad.chunks(group * channels * outputs))
                         .zip(images.chunks(group * g.image_len()))
-                        .zip(input.chunks_mut(group * g.image_len()))
                         .enumerate();
-                    for (i, (((ys, grads), images), input)) in groups {
+                    for (i, ((ys, grads), images)) in groups {
                         let count = images.len() / g.image_len();
                         let dys = &mut dys[..count * image];
                         let each = ys
@@ -1050,7 +1100,8 @@ pub fn backward(
                             image: images,
                             dy: dys,
                         };
-                        let input = input_grad.then_some(input);
+                        let start = i * group * g.image_len();
+                        let input = input.as_deref_mut().map(|run| &mut run[start..][..images.len()]);
                         convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
                     }
                     buffers::give(dys);
@@ -1060,20 +1111,22 @@ pub fn backward(
             )
             .collect();
     };
-    let residual = match saved.residual {
-        Some(_) => {
-            let route_into = |residual: &mut [MaybeUninit<f32>]| {
-                gradients(residual.chunks_mut(per_task * image).map(Some).collect());
-            };
-            // SAFETY: the runs of images cover the batch (the lengths were asserted above), and
-            // every image writes its whole slice of the residual's gradient.
-            Some(unsafe { buffers::written(g.batch * image, route_into) })
-        }
-        None => {
-            gradients((0..runs).map(|_| None).collect());
-            None
-        }
+    let mut residual = None;
+    let (input_len, residual_len) = (
+        input_grad.then_some(g.batch * g.image_len()),
+        saved.residual.map(|_| g.batch * image),
+    );
+    let route_into = |input: Option<&mut [MaybeUninit<f32>]>| {
+        let route_into = |residual: Option<&mut [MaybeUninit<f32>]>| {
+            let input_runs = runs_of(input, per_task * g.image_len(), runs);
+            gradients(input_runs, runs_of(residual, per_task * image, runs));
+        };
+        // SAFETY: the runs of images cover the batch (the lengths were asserted above), and
+        // every image writes its whole slice of the residual's gradient.
+        residual = unsafe { buffers::written_if(residual_len, route_into) };
     };
+    // SAFETY: as above; `convolve_backward` writes every value of a group's input gradient.
+    let input = unsafe { buffers::written_if(input_len, route_into) };
 
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];
@@ -1082,7 +1135,7 @@ pub fn backward(
         bias.iter_mut().zip(&b).for_each(|(acc, v)| *acc += v);
     }
     BlockGradients {
-        input: input_grad.then_some(input),
+        input,
         residual,
         weight,
         bias: bias.into_iter().map(|b| b as f32).collect(),

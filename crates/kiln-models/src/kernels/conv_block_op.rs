@@ -15,7 +15,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, ExtensionType, Flex, backend_extension};
 use burn::tensor::TensorData;
 
-use super::buffers::{self, Pooled};
+use super::buffers::SavedConv;
 use super::conv_block_cpu::{self, BlockParams, Saved};
 use super::geometry::BlockGeometry;
 use crate::replicas::{LayerLink, current};
@@ -201,7 +201,6 @@ impl ConvBlockTrain for Flex {
         let residual = residual.tensor();
         let (g, forward) =
             train_forward(&x, residual.as_ref(), weights, spec, epsilon, link.as_ref());
-        buffers::give(forward.conv); // no backward on plain Flex
         BlockOutput {
             output: flex(forward.output, output_shape(&g)),
             mean: flex(forward.mean, [g.out_channels]),
@@ -256,8 +255,8 @@ pub struct SavedBlock {
     bias: FlexTensor,
     gamma: FlexTensor,
     beta: FlexTensor,
-    /// The convolution output, returned to the buffer pool when the graph drops it.
-    conv: Arc<Pooled>,
+    /// The convolution output.
+    conv: Arc<SavedConv>,
     conv_mean: FlexTensor,
     variance: FlexTensor,
     /// The number of values the statistics are over (every replica's, synchronized).
@@ -328,23 +327,20 @@ impl<const N: usize> Backward<Flex, N> for ConvBlockBackward<N> {
 }
 
 /// Records the block in the autodiff graph with `N` parents ([`ConvBlockBackward`]) and
-/// returns its output; the saved convolution goes back to the pool when nothing is tracked.
+/// returns its output; the convolution output is kept only when the block is tracked.
 fn record<const N: usize, C: CheckpointStrategy>(
     nodes: [NodeGuard; N],
     output: FlexTensor,
     conv: Vec<f32>,
-    save: impl FnOnce(Arc<Pooled>) -> SavedBlock,
+    save: impl FnOnce(Arc<SavedConv>) -> SavedBlock,
 ) -> FloatTensor<Autodiff<Flex, C>> {
     match ConvBlockBackward::<N>
         .prepare::<C>(nodes)
         .compute_bound()
         .stateful()
     {
-        OpsKind::Tracked(prep) => prep.finish(save(Arc::new(Pooled(conv))), output),
-        OpsKind::UnTracked(prep) => {
-            buffers::give(conv);
-            prep.finish(output)
-        }
+        OpsKind::Tracked(prep) => prep.finish(save(Arc::new(SavedConv(conv))), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
     }
 }
 

@@ -34,6 +34,9 @@
 //! transposed to `[position, channel]`, input pixels broadcast): vectorized over positions it
 //! would need a horizontal sum per weight per image, which cost more than its arithmetic.
 
+use std::mem::MaybeUninit;
+
+use super::buffers;
 use super::simd::multiversion;
 
 /// The instruction sets the kernels are compiled for, widest first.
@@ -205,9 +208,24 @@ impl Grid {
     }
 
     /// Copies the valid positions of `grid` (`[channels, positions]`) into `dense`
-    /// (`[channels, out_h, out_w]`).
-    pub(crate) fn unpad(&self, grid: &[f32], dense: &mut [f32]) {
+    /// (`[channels, out_h, out_w]`, its previous contents not needed) and returns it, every
+    /// value written.
+    pub(crate) fn unpad<'d>(
+        &self,
+        grid: &[f32],
+        dense: &'d mut [MaybeUninit<f32>],
+    ) -> &'d mut [f32] {
+        let area = self.out_h * self.out_w;
+        assert!(
+            area > 0
+                && dense.len().is_multiple_of(area)
+                && grid.len() >= dense.len() / area * self.positions,
+            "kiln kernels: unpad buffers do not match the grid"
+        );
         unpad(self, grid, dense);
+        // SAFETY: `dense` is whole planes of `area` values, `grid` has a plane for each, and
+        // `unpad` wrote every row of every plane.
+        unsafe { buffers::assume_init(dense) }
     }
 }
 
@@ -267,7 +285,7 @@ fn pad_phases_body(g: &Grid, dense: &[f32], padded: &mut [f32]) {
 multiversion!(fn pad_phases(g: &Grid, dense: &[f32], padded: &mut [f32]) => pad_phases_body);
 
 #[inline(always)]
-fn unpad_body(g: &Grid, grid: &[f32], dense: &mut [f32]) {
+fn unpad_body(g: &Grid, grid: &[f32], dense: &mut [MaybeUninit<f32>]) {
     let area = g.out_h * g.out_w;
     for (plane, image) in grid
         .chunks_exact(g.positions)
@@ -277,12 +295,15 @@ fn unpad_body(g: &Grid, grid: &[f32], dense: &mut [f32]) {
             .chunks_exact(g.wp)
             .zip(image.chunks_exact_mut(g.out_w))
         {
-            copy_short(target, &row[..g.out_w]);
+            // As `copy_short`, into values not yet written.
+            for (d, &s) in target.iter_mut().zip(&row[..g.out_w]) {
+                d.write(s + 0.0);
+            }
         }
     }
 }
 
-multiversion!(fn unpad(g: &Grid, grid: &[f32], dense: &mut [f32]) => unpad_body);
+multiversion!(fn unpad(g: &Grid, grid: &[f32], dense: &mut [MaybeUninit<f32>]) => unpad_body);
 
 /// `dst = src + 0.0` for rows of a few dozen values, inline. `copy_from_slice` (and any plain
 /// copy loop, which LLVM turns back into one) calls `memcpy`, whose call and dispatch cost as
@@ -836,8 +857,8 @@ mod tests {
             out_channels: k,
         };
         forward(isa, &f, &mut out);
-        let mut y = vec![0.0; k * out_h * out_w];
-        grid.unpad(&out, &mut y);
+        let mut y = vec![MaybeUninit::uninit(); k * out_h * out_w];
+        let y = grid.unpad(&out, &mut y);
         let mut want_y = vec![0.0f64; k * out_h * out_w];
         for_each_product(shape, stride, |wi, yi, xi| {
             want_y[yi] += f64::from(weight[wi]) * f64::from(x[xi]);
@@ -859,8 +880,8 @@ mod tests {
                 out_channels: c,
             };
             forward(isa, &b, &mut out[..grid.output_len(c)]);
-            let mut dx = vec![0.0; c * h * w];
-            grid.unpad(&out, &mut dx);
+            let mut dx = vec![MaybeUninit::uninit(); c * h * w];
+            let dx = grid.unpad(&out, &mut dx);
             let mut want_dx = vec![0.0f64; c * h * w];
             for_each_product(shape, stride, |wi, yi, xi| {
                 want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
