@@ -39,6 +39,10 @@ pub fn run(mut argv: Vec<String>) -> i32 {
     }
 }
 
+/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]).
+#[global_allocator]
+static ALLOCATOR: kiln::allocator::HugePages = kiln::allocator::HugePages;
+
 fn main() {
     kiln::allocator::keep_freed_memory();
     std::process::exit(run(std::env::args().collect()));

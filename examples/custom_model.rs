@@ -101,6 +101,10 @@ pub fn registry() -> Registry {
     )
 }
 
+/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]).
+#[global_allocator]
+static ALLOCATOR: kiln::allocator::HugePages = kiln::allocator::HugePages;
+
 fn main() {
     kiln::allocator::keep_freed_memory();
     let mut args: Vec<String> = std::env::args().collect();

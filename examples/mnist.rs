@@ -15,6 +15,10 @@ struct Args {
     train: kiln::cli::TrainArgs,
 }
 
+/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]).
+#[global_allocator]
+static ALLOCATOR: kiln::allocator::HugePages = kiln::allocator::HugePages;
+
 fn main() {
     kiln::allocator::keep_freed_memory();
     // `--config run.toml` expands to the file's flags, which the command line overrides.

@@ -332,7 +332,10 @@ fn convolve_laid_out<'s>(
     }
     let count = images.len() / g.image_len().max(1);
     let ys = &mut y[..count * g.out_channels * g.conv_positions()];
-    (convolve(g, method, p, images, ys, scratch), Layout::dense(g))
+    (
+        convolve(g, method, p, images, ys, scratch),
+        Layout::dense(g),
+    )
 }
 
 /// What [`convolve_backward`] reads for a group of images besides its buffers.
@@ -986,34 +989,46 @@ pub fn backward(
             && saved.residual.is_none_or(|r| r.len() == g.batch * image),
         "kiln kernels: block buffers do not match the geometry"
     );
-    let partials: Vec<Vec<(f64, f64)>> = saved
-        .conv
-        .par_chunks(per_task * image)
-        .zip(grad_output.par_chunks(per_task * channels * outputs))
-        .enumerate()
-        .map(|(run, (conv, grad))| {
-            let mut sums = vec![(0.0, 0.0); channels];
-            let mut dz = buffers::take(image);
-            let added = run_of(saved.residual, per_task * image, run);
-            let images = conv
-                .chunks_exact(image)
-                .zip(grad.chunks_exact(channels * outputs))
-                .enumerate();
-            for (n, (y, grad)) in images {
-                route(
-                    g,
-                    &stats,
-                    y,
-                    run_of(added, image, n),
-                    grad,
-                    &mut dz,
-                    Some(&mut sums),
-                );
-            }
-            buffers::give(dz);
-            sums
-        })
-        .collect();
+    let runs = g.batch.div_ceil(per_task);
+    // Pass 1: the routed gradient's sums, for the normalization's backward. With a residual,
+    // the routed gradient is also the residual's gradient: kept, so that pass 2 reads it instead
+    // of routing the output gradient, the convolution and the residual again.
+    let mut partials: Vec<Vec<(f64, f64)>> = Vec::new();
+    let first_pass = |kept: Option<&mut [MaybeUninit<f32>]>| {
+        partials = saved
+            .conv
+            .par_chunks(per_task * image)
+            .zip(grad_output.par_chunks(per_task * channels * outputs))
+            .zip(runs_of(kept, per_task * image, runs))
+            .enumerate()
+            .map(|(run, ((conv, grad), mut kept))| {
+                let mut sums = vec![(0.0, 0.0); channels];
+                let mut dz = buffers::take(image);
+                let added = run_of(saved.residual, per_task * image, run);
+                let images = conv
+                    .chunks_exact(image)
+                    .zip(grad.chunks_exact(channels * outputs))
+                    .enumerate();
+                for (n, (y, grad)) in images {
+                    let residual = run_of(added, image, n);
+                    route(g, &stats, y, residual, grad, &mut dz, Some(&mut sums));
+                    if let Some(kept) = kept.as_deref_mut() {
+                        let slots = &mut kept[n * image..(n + 1) * image];
+                        slots
+                            .iter_mut()
+                            .zip(&dz)
+                            .for_each(|(slot, &v)| _ = slot.write(v));
+                    }
+                }
+                buffers::give(dz);
+                sums
+            })
+            .collect();
+    };
+    // SAFETY: the runs of images cover the batch (the lengths were asserted above), and every
+    // image writes its whole slice of the residual's gradient.
+    let residual =
+        unsafe { buffers::written_if(saved.residual.map(|_| g.batch * image), first_pass) };
     let totals = sum_runs(&partials, channels);
     let beta = totals.iter().map(|t| t.0 as f32).collect();
     let gamma = totals.iter().map(|t| t.1 as f32).collect();
@@ -1042,91 +1057,65 @@ pub fn backward(
     // asked for: the first layer's input has few channels).
     let method = Method::of(g);
     let flipped = method.backward_weights(g, p, input_grad);
-    let runs = g.batch.div_ceil(per_task);
     let mut parts: Vec<(Vec<f32>, Vec<f64>)> = Vec::new();
-    let mut gradients = |input_runs: Vec<Option<&mut [MaybeUninit<f32>]>>,
-                     residual_runs: Vec<Option<&mut [MaybeUninit<f32>]>>| {
+    let gradients = |input: Option<&mut [MaybeUninit<f32>]>| {
         parts = saved
             .conv
             .par_chunks(per_task * image)
             .zip(grad_output.par_chunks(per_task * channels * outputs))
             .zip(saved.x.par_chunks(per_task * g.image_len()))
-            .zip(input_runs)
-            .zip(residual_runs)
+            .zip(runs_of(input, per_task * g.image_len(), runs))
             .enumerate()
-            .map(
-                |(run, ((((conv, grad), images), mut input), mut residual_grad))| {
-                    let mut weight = vec![0.0; method.weight_accumulator_len(g)];
-                    let mut bias = vec![0.0f64; channels];
-                    let mut scratch = buffers::take(method.backward_scratch_len(g));
-                    let group = method.group(g);
-                    let mut dys = buffers::take(group * image);
-                    let added = run_of(saved.residual, per_task * image, run);
-                    let groups = conv
-                        .chunks(group * image)
-                        .zip(grad.chunks(group * channels * outputs))
-                        .zip(images.chunks(group * g.image_len()))
+            .map(|(run, (((conv, grad), images), mut input))| {
+                let mut weight = vec![0.0; method.weight_accumulator_len(g)];
+                let mut bias = vec![0.0f64; channels];
+                let mut scratch = buffers::take(method.backward_scratch_len(g));
+                let group = method.group(g);
+                let mut dys = buffers::take(group * image);
+                let routed = run_of(residual.as_deref(), per_task * image, run);
+                let groups = conv
+                    .chunks(group * image)
+                    .zip(grad.chunks(group * channels * outputs))
+                    .zip(images.chunks(group * g.image_len()))
+                    .enumerate();
+                for (i, ((ys, grads), images)) in groups {
+                    let count = images.len() / g.image_len();
+                    let dys = &mut dys[..count * image];
+                    let each = ys
+                        .chunks_exact(image)
+                        .zip(grads.chunks_exact(channels * outputs))
+                        .zip(dys.chunks_exact_mut(image))
                         .enumerate();
-                    for (i, ((ys, grads), images)) in groups {
-                        let count = images.len() / g.image_len();
-                        let dys = &mut dys[..count * image];
-                        let each = ys
-                            .chunks_exact(image)
-                            .zip(grads.chunks_exact(channels * outputs))
-                            .zip(dys.chunks_exact_mut(image))
-                            .enumerate();
-                        for (b, ((y, grad), dy)) in each {
-                            let n = i * group + b;
-                            route(g, &stats, y, run_of(added, image, n), grad, dy, None);
-                            if let Some(run) = residual_grad.as_deref_mut() {
-                                for (slot, &value) in
-                                    run[n * image..(n + 1) * image].iter_mut().zip(&dy[..])
-                                {
-                                    slot.write(value);
-                                }
-                            }
-                            normalize_backward(
-                                positions,
-                                &coefficients,
-                                &inv_std,
-                                y,
-                                dy,
-                                &mut bias,
-                            );
+                    for (b, ((y, grad), dy)) in each {
+                        let n = i * group + b;
+                        match run_of(routed, image, n) {
+                            Some(routed) => dy.copy_from_slice(routed),
+                            None => route(g, &stats, y, None, grad, dy, None),
                         }
-                        let inputs = BackwardInputs {
-                            params: p,
-                            flipped: &flipped,
-                            image: images,
-                            dy: dys,
-                        };
-                        let start = i * group * g.image_len();
-                        let input = input.as_deref_mut().map(|run| &mut run[start..][..images.len()]);
-                        convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
+                        normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
                     }
-                    buffers::give(dys);
-                    buffers::give(scratch);
-                    (weight, bias)
-                },
-            )
+                    let inputs = BackwardInputs {
+                        params: p,
+                        flipped: &flipped,
+                        image: images,
+                        dy: dys,
+                    };
+                    let start = i * group * g.image_len();
+                    let input = input
+                        .as_deref_mut()
+                        .map(|run| &mut run[start..][..images.len()]);
+                    convolve_backward(g, method, &inputs, &mut weight, input, &mut scratch);
+                }
+                buffers::give(dys);
+                buffers::give(scratch);
+                (weight, bias)
+            })
             .collect();
     };
-    let mut residual = None;
-    let (input_len, residual_len) = (
-        input_grad.then_some(g.batch * g.image_len()),
-        saved.residual.map(|_| g.batch * image),
-    );
-    let route_into = |input: Option<&mut [MaybeUninit<f32>]>| {
-        let route_into = |residual: Option<&mut [MaybeUninit<f32>]>| {
-            let input_runs = runs_of(input, per_task * g.image_len(), runs);
-            gradients(input_runs, runs_of(residual, per_task * image, runs));
-        };
-        // SAFETY: the runs of images cover the batch (the lengths were asserted above), and
-        // every image writes its whole slice of the residual's gradient.
-        residual = unsafe { buffers::written_if(residual_len, route_into) };
-    };
-    // SAFETY: as above; `convolve_backward` writes every value of a group's input gradient.
-    let input = unsafe { buffers::written_if(input_len, route_into) };
+    // SAFETY: the runs of images cover the batch (the lengths were asserted above), and
+    // `convolve_backward` writes every value of a group's input gradient.
+    let input =
+        unsafe { buffers::written_if(input_grad.then_some(g.batch * g.image_len()), gradients) };
 
     let mut weight = vec![0.0; weight_len];
     let mut bias = vec![0.0f64; channels];

@@ -47,8 +47,7 @@ pub(crate) use multiversion;
 #[inline(always)]
 pub(crate) fn lane_sum(values: &[f32]) -> f64 {
     let mut lanes = [0f32; 16];
-    let chunks = values.chunks_exact(16);
-    let tail = chunks.remainder();
+    let (chunks, tail) = values.as_chunks::<16>();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
             *lane += v;
@@ -64,13 +63,17 @@ pub(crate) fn lane_sum(values: &[f32]) -> f64 {
 pub(crate) fn lane_shifted_sums(y: &[f32], shift: f32) -> (f64, f64) {
     let mut sum = [0f32; 16];
     let mut squares = [0f32; 16];
-    let chunks = y.chunks_exact(16);
-    let tail = chunks.remainder();
+    let (chunks, tail) = y.as_chunks::<16>();
+    // One sum a loop: written as one loop over both, LLVM paired each lane's two sums in a
+    // vector instead of putting sixteen lanes of one sum in it (3% of a resnet20 step).
     for chunk in chunks {
-        for lane in 0..16 {
-            let d = chunk[lane] - shift;
-            sum[lane] += d;
-            squares[lane] += d * d;
+        for (lane, &v) in sum.iter_mut().zip(chunk) {
+            *lane += v - shift;
+        }
+    }
+    for chunk in chunks {
+        for (lane, &v) in squares.iter_mut().zip(chunk) {
+            *lane += (v - shift) * (v - shift);
         }
     }
     let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
@@ -90,12 +93,16 @@ pub(crate) fn lane_shifted_sums(y: &[f32], shift: f32) -> (f64, f64) {
 pub(crate) fn lane_sum_and_centered_dot(d: &[f32], y: &[f32], mean: f32) -> (f64, f64) {
     let mut sum = [0f32; 16];
     let mut dot = [0f32; 16];
-    let (d_chunks, y_chunks) = (d.chunks_exact(16), y.chunks_exact(16));
-    let (d_tail, y_tail) = (d_chunks.remainder(), y_chunks.remainder());
-    for (d, y) in d_chunks.zip(y_chunks) {
-        for lane in 0..16 {
-            sum[lane] += d[lane];
-            dot[lane] += d[lane] * (y[lane] - mean);
+    let ((d_chunks, d_tail), (y_chunks, y_tail)) = (d.as_chunks::<16>(), y.as_chunks::<16>());
+    // One sum a loop, as in `lane_shifted_sums`.
+    for d in d_chunks {
+        for (lane, &d) in sum.iter_mut().zip(d) {
+            *lane += d;
+        }
+    }
+    for (d, y) in d_chunks.iter().zip(y_chunks) {
+        for ((lane, &d), &y) in dot.iter_mut().zip(d).zip(y) {
+            *lane += d * (y - mean);
         }
     }
     let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
