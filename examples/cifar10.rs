@@ -39,7 +39,9 @@ pub fn run(mut argv: Vec<String>) -> i32 {
     }
 }
 
-/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]).
+/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]). (Not in the tests,
+/// which include this file as a module of their own binary.)
+#[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: kiln::allocator::HugePages = kiln::allocator::HugePages;
 

@@ -101,7 +101,9 @@ pub fn registry() -> Registry {
     )
 }
 
-/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]).
+/// Large blocks on transparent huge pages ([`kiln::allocator::HugePages`]). (Not in the tests,
+/// which include this file as a module of their own binary.)
+#[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: kiln::allocator::HugePages = kiln::allocator::HugePages;
 
