@@ -103,8 +103,7 @@ const GROUP_COLUMNS: usize = 64;
 #[derive(Clone, Copy)]
 enum Method {
     /// 3×3, stride 1 or 2, padding 1, at least [`DIRECT_MIN_POSITIONS`] outputs: the direct
-    /// kernels on this grid (unless [`super::DIRECT_CONV_ENV`] turned them off); at stride 2
-    /// the input gradient is GEMM + col2im.
+    /// kernels on this grid (unless [`super::DIRECT_CONV_ENV`] turned them off).
     Direct(Grid),
     /// 1×1, stride 1, no padding: the image is its own patch matrix (when convolved alone).
     Pointwise,
@@ -152,7 +151,7 @@ impl Method {
             Self::Direct(grid) => {
                 let input_gradient = match grid.stride() {
                     1 => grid.padded_len(g.out_channels) + grid.output_len(g.in_channels),
-                    _ => g.patch_len() * g.conv_positions(),
+                    _ => grid.input_gradient_scratch_len(g.out_channels, g.in_channels),
                 };
                 grid.padded_len(g.in_channels)
                     + grid.transposed_len(g.out_channels)
@@ -165,7 +164,7 @@ impl Method {
     }
 
     /// The weights the backward needs besides the forward's: for the direct kernels' input
-    /// gradient, the weights flipped and transposed.
+    /// gradient, the weights flipped and transposed (stride 1) or regrouped by phase (stride 2).
     fn backward_weights(
         self,
         g: &BlockGeometry,
@@ -175,6 +174,9 @@ impl Method {
         match self {
             Self::Direct(grid) if input_grad && grid.stride() == 1 => {
                 direct3x3::flip_transpose(p.weight, g.out_channels, g.in_channels)
+            }
+            Self::Direct(_) if input_grad => {
+                direct3x3::phase_weights(p.weight, g.out_channels, g.in_channels)
             }
             _ => Vec::new(),
         }
@@ -391,9 +393,14 @@ fn convolve_backward(
                 direct3x3::forward(Isa::best(), &adjoint, out);
                 grid.unpad(out, input);
             } else {
-                let dy = MatRef::row_major(dy, channels, positions);
-                let input = buffers::zeroed(input);
-                input_gradient_by_patches(g, b.params.weight, dy, rest, input);
+                let gradient = direct3x3::InputGradient {
+                    grid,
+                    grad: dy,
+                    out_channels: channels,
+                    weights: b.flipped,
+                    in_channels: g.in_channels,
+                };
+                direct3x3::input_gradient_stride2(Isa::best(), &gradient, rest, input);
             }
             return;
         }

@@ -1,5 +1,5 @@
-//! Direct 3×3, padding 1 convolution — forward and backward-weights at stride 1 and 2,
-//! backward-data at stride 1 — without im2col, on one image at a time.
+//! Direct 3×3, padding 1 convolution — forward, backward-data and backward-weights at stride 1
+//! and 2 — without im2col, on one image at a time.
 //!
 //! Why: with 16–64 channels and 8×8–32×32 maps (the CIFAR ResNets, and most of a ResNet's 3×3
 //! layers) im2col + GEMM is memory-bound: the patch matrix is nine times the input, `gemm` packs
@@ -21,8 +21,9 @@
 //! At stride 2 the padded image is split into four *phase planes* (even/odd rows × even/odd
 //! columns, each with rows `out_w + 1` long): tap `(i, j)` of output `(h, w)` reads phase
 //! `(i mod 2, j mod 2)` at `(h + i/2, w + j/2)`, again a contiguous run per tap, so the same
-//! kernels run on it with other tap offsets ([`Grid::tap_offsets`]). (Its input gradient is not
-//! a forward convolution of the output gradient; the caller computes it with GEMM + col2im.)
+//! kernels run on it with other tap offsets ([`Grid::tap_offsets`]). Its input gradient is not
+//! a forward convolution of the output gradient, but each phase of the input is one, with 1, 2
+//! or 4 of the taps ([`input_gradient_stride2`]).
 //!
 //! # Register blocking
 //! A tile is `O` output channels × `P` positions, accumulated in registers over every input
@@ -330,6 +331,185 @@ pub(crate) fn flip_transpose(weight: &[f32], out_channels: usize, in_channels: u
     flipped
 }
 
+/// The taps of the stride-2 input gradient's phases: the input's rows of parity `a` gather, at
+/// phase row `m`, weight row `i` from output row `m + di` for each `(di, i)` of
+/// `PHASE_TAPS[a]` (input row `y` is read by output row `h` through weight row `i` where `2h +
+/// i − 1 = y`); columns likewise. The four phases have 1, 2, 2 and 4 taps: the nine in all.
+const PHASE_TAPS: [&[(usize, usize)]; 2] = [&[(0, 1)], &[(1, 0), (0, 2)]];
+
+/// The phases `(a, b)` in the order of [`phase_weights`], with their tap counts.
+const PHASES: [(usize, usize, usize); 4] = [(0, 0, 1), (0, 1, 2), (1, 0, 2), (1, 1, 4)];
+
+/// `weight` (`[out, in, 3, 3]`) regrouped for [`input_gradient_stride2`]: per phase (in
+/// [`PHASES`] order) `[in, out, taps]`, the phase's taps in [`PHASE_TAPS`] order.
+pub(crate) fn phase_weights(weight: &[f32], out_channels: usize, in_channels: usize) -> Vec<f32> {
+    let mut regrouped = Vec::with_capacity(weight.len());
+    for (a, b, _) in PHASES {
+        for c in 0..in_channels {
+            for k in 0..out_channels {
+                for &(_, i) in PHASE_TAPS[a] {
+                    for &(_, j) in PHASE_TAPS[b] {
+                        regrouped.push(weight[(k * in_channels + c) * 9 + 3 * i + j]);
+                    }
+                }
+            }
+        }
+    }
+    regrouped
+}
+
+/// The buffers of one stride-2 input gradient, as slices checked against each other.
+pub(crate) struct InputGradient<'a> {
+    /// A stride-2 grid.
+    pub grid: Grid,
+    /// The output gradient, `[out_channels, out_h · out_w]`.
+    pub grad: &'a [f32],
+    pub out_channels: usize,
+    /// [`phase_weights`].
+    pub weights: &'a [f32],
+    pub in_channels: usize,
+}
+
+impl Grid {
+    /// Scratch values [`input_gradient_stride2`] needs.
+    pub(crate) fn input_gradient_scratch_len(
+        &self,
+        out_channels: usize,
+        in_channels: usize,
+    ) -> usize {
+        out_channels * self.phase + in_channels * self.positions
+    }
+}
+
+/// The input gradient of a stride-2 convolution into `dx` (`[in_channels, height, width]`,
+/// every value written, returned): each phase of the input (even/odd rows × even/odd columns) is
+/// a convolution of the output gradient with 1, 2 or 4 of the weights' taps ([`PHASE_TAPS`]),
+/// on the same kernels as the forward, then spread into its rows and columns of `dx`.
+pub(crate) fn input_gradient_stride2<'d>(
+    isa: Isa,
+    b: &InputGradient<'_>,
+    scratch: &mut [f32],
+    dx: &'d mut [MaybeUninit<f32>],
+) -> &'d mut [f32] {
+    let g = &b.grid;
+    let (k, c) = (b.out_channels, b.in_channels);
+    assert!(
+        g.stride == 2
+            && b.grad.len() == k * g.out_h * g.out_w
+            && b.weights.len() == 9 * k * c
+            && dx.len() == c * g.height * g.width
+            && scratch.len() >= g.input_gradient_scratch_len(k, c)
+            && g.positions.is_multiple_of(16)
+            && g.phase > g.positions + g.wp,
+        "kiln kernels: stride-2 input gradient buffers do not match the grid"
+    );
+    let (padded, out) = scratch.split_at_mut(k * g.phase);
+    // The output gradient with rows `wp` long: a zero after each row and zero rows after the
+    // last, which the phases reading one row or column further meet at the far edges.
+    for (plane, grad) in padded
+        .chunks_exact_mut(g.phase)
+        .zip(b.grad.chunks_exact(g.out_h * g.out_w))
+    {
+        let (rows, tail) = plane.split_at_mut(g.out_h * g.wp);
+        for (row, source) in rows.chunks_exact_mut(g.wp).zip(grad.chunks_exact(g.out_w)) {
+            copy_short(row, source);
+            row[g.out_w] = 0.0;
+        }
+        tail.fill(0.0);
+    }
+    let mut weights = b.weights;
+    for (a, bc, taps) in PHASES {
+        let (phase_weights, rest) = weights.split_at(c * k * taps);
+        weights = rest;
+        let offsets = PHASE_TAPS[a]
+            .iter()
+            .flat_map(|&(di, _)| PHASE_TAPS[bc].iter().map(move |&(dj, _)| di * g.wp + dj));
+        let out = &mut out[..c * g.positions];
+        match taps {
+            1 => run_taps(
+                isa,
+                &phase_conv::<1>(g, padded, offsets, phase_weights, k, c),
+                out,
+            ),
+            2 => run_taps(
+                isa,
+                &phase_conv::<2>(g, padded, offsets, phase_weights, k, c),
+                out,
+            ),
+            _ => run_taps(
+                isa,
+                &phase_conv::<4>(g, padded, offsets, phase_weights, k, c),
+                out,
+            ),
+        }
+        // Phase (a, b) at (m, n) is input pixel (2m + a, 2n + b).
+        let (rows, columns) = ((g.height - a).div_ceil(2), (g.width - bc).div_ceil(2));
+        for (plane, target) in out
+            .chunks_exact(g.positions)
+            .zip(dx.chunks_exact_mut(g.height * g.width))
+        {
+            for (m, row) in plane.chunks_exact(g.wp).take(rows).enumerate() {
+                let start = (2 * m + a) * g.width + bc;
+                let target = target[start..].iter_mut().step_by(2);
+                for (slot, &value) in target.zip(&row[..columns]) {
+                    slot.write(value);
+                }
+            }
+        }
+    }
+    // SAFETY: `dx` is `in_channels` planes of `height × width` (asserted), and every pixel
+    // `(y, x)` of each was written by phase `(y mod 2, x mod 2)` at `(y / 2, x / 2)`: its rows
+    // `m < ⌈(height − a) / 2⌉` and columns `n < ⌈(width − b) / 2⌉` are those pixels.
+    unsafe { buffers::assume_init(dx) }
+}
+
+/// One phase of [`input_gradient_stride2`] as a [`TapConv`].
+fn phase_conv<'a, const N: usize>(
+    g: &Grid,
+    padded: &'a [f32],
+    offsets: impl Iterator<Item = usize>,
+    weight: &'a [f32],
+    out_channels: usize,
+    in_channels: usize,
+) -> TapConv<'a, N> {
+    let mut taps = [0; N];
+    taps.iter_mut().zip(offsets).for_each(|(t, o)| *t = o);
+    TapConv {
+        input: padded,
+        plane: g.phase,
+        offsets: taps,
+        in_channels: out_channels,
+        weight,
+        out_channels: in_channels,
+        positions: g.positions,
+    }
+}
+
+/// [`convolve_taps`] with the tile sizes of `isa`.
+fn run_taps<const N: usize>(isa: Isa, conv: &TapConv<'_, N>, out: &mut [f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the guard detected the features `taps_avx512` is compiled for.
+        Isa::Avx512 if isa.supported() => unsafe { taps_avx512(conv, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, for AVX2 and FMA.
+        Isa::Avx2 if isa.supported() => unsafe { taps_avx2(conv, out) },
+        _ => convolve_taps::<4, 8, 8, false, N>(conv, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+fn taps_avx512<const N: usize>(conv: &TapConv<'_, N>, out: &mut [f32]) {
+    convolve_taps::<8, 32, 16, true, N>(conv, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn taps_avx2<const N: usize>(conv: &TapConv<'_, N>, out: &mut [f32]) {
+    convolve_taps::<4, 16, 8, true, N>(conv, out);
+}
+
 /// The buffers of one forward convolution, as slices checked against each other.
 pub(crate) struct Forward<'a> {
     pub grid: Grid,
@@ -382,55 +562,85 @@ fn forward_body<const O: usize, const P: usize, const T: usize, const FMA: bool>
     out: &mut [f32],
 ) {
     match f.grid.stride {
-        1 => forward_strided::<O, P, T, FMA, 1>(f, out),
-        _ => forward_strided::<O, P, T, FMA, 2>(f, out),
+        1 => convolve_taps::<O, P, T, FMA, 9>(&TapConv::forward::<1>(f), out),
+        _ => convolve_taps::<O, P, T, FMA, 9>(&TapConv::forward::<2>(f), out),
+    }
+}
+
+/// What the kernels compute: `out[k][q] = Σ_c Σ_t weight[k][c][t] · input[c · plane + q +
+/// offsets[t]]` for the `positions` (a multiple of 16) — a forward convolution on the grid
+/// (`N` = 9 taps), or one phase of a stride-2 input gradient (1, 2 or 4).
+struct TapConv<'a, const N: usize> {
+    /// `[in_channels, plane]`.
+    input: &'a [f32],
+    plane: usize,
+    offsets: [usize; N],
+    in_channels: usize,
+    /// `[out_channels, in_channels, N]`.
+    weight: &'a [f32],
+    out_channels: usize,
+    positions: usize,
+}
+
+impl<'a> TapConv<'a, 9> {
+    /// The forward convolution `f`, on a grid of stride `S` (a constant: see
+    /// [`Grid::tap_offsets`]).
+    #[inline(always)]
+    fn forward<const S: usize>(f: &Forward<'a>) -> Self {
+        TapConv {
+            input: f.padded,
+            plane: f.grid.plane,
+            offsets: f.grid.tap_offsets::<S>(),
+            in_channels: f.in_channels,
+            weight: f.weight,
+            out_channels: f.out_channels,
+            positions: f.grid.positions,
+        }
     }
 }
 
 /// Tiles of `O` channels × `P` positions (then `O` × `T` for the positions left, then single
-/// channels for the channels left). `T` divides 16, so it divides the grid's positions.
+/// channels for the channels left). `T` divides 16, so it divides the positions.
 #[inline(always)]
-fn forward_strided<
+fn convolve_taps<
     const O: usize,
     const P: usize,
     const T: usize,
     const FMA: bool,
-    const S: usize,
+    const N: usize,
 >(
-    f: &Forward<'_>,
+    c: &TapConv<'_, N>,
     out: &mut [f32],
 ) {
-    let g = &f.grid;
-    let full = f.out_channels / O * O;
+    let full = c.out_channels / O * O;
     for k in (0..full).step_by(O) {
-        forward_channels::<O, P, T, FMA, S>(f, k, out);
+        convolve_channels::<O, P, T, FMA, N>(c, k, out);
     }
-    for k in full..f.out_channels {
-        forward_channels::<1, P, T, FMA, S>(f, k, out);
+    for k in full..c.out_channels {
+        convolve_channels::<1, P, T, FMA, N>(c, k, out);
     }
-    debug_assert!(g.positions.is_multiple_of(T));
+    debug_assert!(c.positions.is_multiple_of(T));
 }
 
 /// Output channels `k..k + O`, every position.
 #[inline(always)]
-fn forward_channels<
+fn convolve_channels<
     const O: usize,
     const P: usize,
     const T: usize,
     const FMA: bool,
-    const S: usize,
+    const N: usize,
 >(
-    f: &Forward<'_>,
+    c: &TapConv<'_, N>,
     k: usize,
     out: &mut [f32],
 ) {
-    let positions = f.grid.positions;
-    let full = positions / P * P;
+    let full = c.positions / P * P;
     for q in (0..full).step_by(P) {
-        forward_tile::<O, P, FMA, S>(f, k, q, out);
+        convolve_tile::<O, P, FMA, N>(c, k, q, out);
     }
-    for q in (full..positions).step_by(T) {
-        forward_tile::<O, T, FMA, S>(f, k, q, out);
+    for q in (full..c.positions).step_by(T) {
+        convolve_tile::<O, T, FMA, N>(c, k, q, out);
     }
 }
 
@@ -442,33 +652,32 @@ fn multiply_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// One tile: channels `k..k + O`, positions `q..q + P`.
 #[inline(always)]
-fn forward_tile<const O: usize, const P: usize, const FMA: bool, const S: usize>(
-    f: &Forward<'_>,
+fn convolve_tile<const O: usize, const P: usize, const FMA: bool, const N: usize>(
+    conv: &TapConv<'_, N>,
     k: usize,
     q: usize,
     out: &mut [f32],
 ) {
-    let (g, channels) = (&f.grid, f.in_channels);
-    let taps = g.tap_offsets::<S>();
+    let channels = conv.in_channels;
     let mut acc = [[0f32; P]; O];
-    let input = f.padded.as_ptr();
-    let weight = f.weight.as_ptr();
+    let input = conv.input.as_ptr();
+    let weight = conv.weight.as_ptr();
     for c in 0..channels {
-        for (t, &offset) in taps.iter().enumerate() {
-            // SAFETY: `forward` asserted `padded` holds `in_channels` planes and that every
-            // tap's reads of the positions `< positions` lie in their plane (`reads_fit`); `q
-            // + P ≤ positions`, so the P values read lie in plane `c`. Unaligned reads of f32s
-            // are allowed.
+        for (t, &offset) in conv.offsets.iter().enumerate() {
+            // SAFETY: the callers ([`forward`], [`input_gradient_stride2`]) asserted `input`
+            // holds `in_channels` planes and that every tap's reads of the positions `<
+            // positions` lie in their plane; `q + P ≤ positions`, so the P values read lie in
+            // plane `c`. Unaligned reads of f32s are allowed.
             let x: [f32; P] = unsafe {
                 input
-                    .add(c * g.plane + q + offset)
+                    .add(c * conv.plane + q + offset)
                     .cast::<[f32; P]>()
                     .read_unaligned()
             };
             for (o, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: `forward` asserted `weight` is `[out_channels, in_channels, 9]` and
-                // `k + o < out_channels`.
-                let w = unsafe { *weight.add(((k + o) * channels + c) * 9 + t) };
+                // SAFETY: the callers asserted `weight` is `[out_channels, in_channels, N]`,
+                // and `k + o < out_channels`.
+                let w = unsafe { *weight.add(((k + o) * channels + c) * N + t) };
                 for (a, &x) in acc.iter_mut().zip(&x) {
                     *a = multiply_add::<FMA>(w, x, *a);
                 }
@@ -476,7 +685,7 @@ fn forward_tile<const O: usize, const P: usize, const FMA: bool, const S: usize>
         }
     }
     for (o, acc) in acc.iter().enumerate() {
-        let start = (k + o) * g.positions + q;
+        let start = (k + o) * conv.positions + q;
         out[start..start + P].copy_from_slice(acc);
     }
 }
@@ -863,12 +1072,17 @@ mod tests {
         for_each_product(shape, stride, |wi, yi, xi| {
             want_y[yi] += f64::from(weight[wi]) * f64::from(x[xi]);
         });
-        assert_close(&format!("{what} forward"), &y, &want_y);
+        assert_close(&format!("{what} forward"), y, &want_y);
 
         let dy = values(k * out_h * out_w, 100 + n);
+        // The input gradient, the forward's adjoint: every product of it sent back.
+        let mut want_dx = vec![0.0f64; c * h * w];
+        for_each_product(shape, stride, |wi, yi, xi| {
+            want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
+        });
+        let mut dx = vec![MaybeUninit::uninit(); c * h * w];
         if stride == 1 {
-            // The input gradient: the flipped, transposed weights convolving the output
-            // gradient give the forward's adjoint, every product of it sent back.
+            // The flipped, transposed weights convolving the output gradient.
             let mut dy_padded = vec![f32::NAN; grid.padded_len(k)];
             grid.pad(&dy, &mut dy_padded);
             let flipped = flip_transpose(&weight, k, c);
@@ -880,13 +1094,21 @@ mod tests {
                 out_channels: c,
             };
             forward(isa, &b, &mut out[..grid.output_len(c)]);
-            let mut dx = vec![MaybeUninit::uninit(); c * h * w];
             let dx = grid.unpad(&out, &mut dx);
-            let mut want_dx = vec![0.0f64; c * h * w];
-            for_each_product(shape, stride, |wi, yi, xi| {
-                want_dx[xi] += f64::from(dy[yi]) * f64::from(weight[wi]);
-            });
-            assert_close(&format!("{what} input gradient"), &dx, &want_dx);
+            assert_close(&format!("{what} input gradient"), dx, &want_dx);
+        } else {
+            // Phase by phase.
+            let weights = phase_weights(&weight, k, c);
+            let b = InputGradient {
+                grid,
+                grad: &dy,
+                out_channels: k,
+                weights: &weights,
+                in_channels: c,
+            };
+            let mut scratch = vec![f32::NAN; grid.input_gradient_scratch_len(k, c)];
+            let dx = input_gradient_stride2(isa, &b, &mut scratch, &mut dx);
+            assert_close(&format!("{what} input gradient"), dx, &want_dx);
         }
 
         // The weight gradient, accumulated onto what is there.
