@@ -421,26 +421,17 @@ pub(crate) fn input_gradient_stride2<'d>(
     for (a, bc, taps) in PHASES {
         let (phase_weights, rest) = weights.split_at(c * k * taps);
         weights = rest;
-        let offsets = PHASE_TAPS[a]
+        let offsets: Vec<usize> = PHASE_TAPS[a]
             .iter()
-            .flat_map(|&(di, _)| PHASE_TAPS[bc].iter().map(move |&(dj, _)| di * g.wp + dj));
+            .flat_map(|&(di, _)| PHASE_TAPS[bc].iter().map(move |&(dj, _)| di * g.wp + dj))
+            .collect();
         let out = &mut out[..c * g.positions];
+        let padded = &*padded;
+        let (o, w) = (&offsets[..], phase_weights);
         match taps {
-            1 => run_taps(
-                isa,
-                &phase_conv::<1>(g, padded, offsets, phase_weights, k, c),
-                out,
-            ),
-            2 => run_taps(
-                isa,
-                &phase_conv::<2>(g, padded, offsets, phase_weights, k, c),
-                out,
-            ),
-            _ => run_taps(
-                isa,
-                &phase_conv::<4>(g, padded, offsets, phase_weights, k, c),
-                out,
-            ),
+            1 => run_taps(isa, || phase_conv::<1>(g, padded, o, w, k, c), out),
+            2 => run_taps(isa, || phase_conv::<2>(g, padded, o, w, k, c), out),
+            _ => run_taps(isa, || phase_conv::<4>(g, padded, o, w, k, c), out),
         }
         // Phase (a, b) at (m, n) is input pixel (2m + a, 2n + b).
         let (rows, columns) = ((g.height - a).div_ceil(2), (g.width - bc).div_ceil(2));
@@ -467,17 +458,15 @@ pub(crate) fn input_gradient_stride2<'d>(
 fn phase_conv<'a, const N: usize>(
     g: &Grid,
     padded: &'a [f32],
-    offsets: impl Iterator<Item = usize>,
+    offsets: &[usize],
     weight: &'a [f32],
     out_channels: usize,
     in_channels: usize,
 ) -> TapConv<'a, N> {
-    let mut taps = [0; N];
-    taps.iter_mut().zip(offsets).for_each(|(t, o)| *t = o);
     TapConv {
         input: padded,
         plane: g.phase,
-        offsets: taps,
+        offsets: std::array::from_fn(|t| offsets[t]),
         in_channels: out_channels,
         weight,
         out_channels: in_channels,
@@ -485,8 +474,11 @@ fn phase_conv<'a, const N: usize>(
     }
 }
 
-/// [`convolve_taps`] with the tile sizes of `isa`.
-fn run_taps<const N: usize>(isa: Isa, conv: &TapConv<'_, N>, out: &mut [f32]) {
+/// [`convolve_taps`] on the convolution `conv` builds, with the tile sizes of `isa`. (`conv`
+/// runs inside the function compiled for `isa`, where the forward's tap offsets stay constants
+/// folded into the addresses; see [`Grid::tap_offsets`].)
+#[inline(always)]
+fn run_taps<'a, const N: usize>(isa: Isa, conv: impl Fn() -> TapConv<'a, N>, out: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the guard detected the features `taps_avx512` is compiled for.
@@ -494,20 +486,20 @@ fn run_taps<const N: usize>(isa: Isa, conv: &TapConv<'_, N>, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, for AVX2 and FMA.
         Isa::Avx2 if isa.supported() => unsafe { taps_avx2(conv, out) },
-        _ => convolve_taps::<4, 8, 8, false, N>(conv, out),
+        _ => convolve_taps::<4, 8, 8, false, N>(&conv(), out),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-fn taps_avx512<const N: usize>(conv: &TapConv<'_, N>, out: &mut [f32]) {
-    convolve_taps::<8, 32, 16, true, N>(conv, out);
+fn taps_avx512<'a, const N: usize>(conv: impl Fn() -> TapConv<'a, N>, out: &mut [f32]) {
+    convolve_taps::<8, 32, 16, true, N>(&conv(), out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn taps_avx2<const N: usize>(conv: &TapConv<'_, N>, out: &mut [f32]) {
-    convolve_taps::<4, 16, 8, true, N>(conv, out);
+fn taps_avx2<'a, const N: usize>(conv: impl Fn() -> TapConv<'a, N>, out: &mut [f32]) {
+    convolve_taps::<4, 16, 8, true, N>(&conv(), out);
 }
 
 /// The buffers of one forward convolution, as slices checked against each other.
@@ -532,38 +524,9 @@ pub(crate) fn forward(isa: Isa, f: &Forward<'_>, out: &mut [f32]) {
             && g.reads_fit(),
         "kiln kernels: direct convolution buffers do not match the grid"
     );
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the guard detected the features `forward_avx512` is compiled for.
-        Isa::Avx512 if isa.supported() => unsafe { forward_avx512(f, out) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, for AVX2 and FMA.
-        Isa::Avx2 if isa.supported() => unsafe { forward_avx2(f, out) },
-        _ => forward_body::<4, 8, 8, false>(f, out),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-fn forward_avx512(f: &Forward<'_>, out: &mut [f32]) {
-    forward_body::<8, 32, 16, true>(f, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn forward_avx2(f: &Forward<'_>, out: &mut [f32]) {
-    forward_body::<4, 16, 8, true>(f, out);
-}
-
-/// The forward for the grid's stride.
-#[inline(always)]
-fn forward_body<const O: usize, const P: usize, const T: usize, const FMA: bool>(
-    f: &Forward<'_>,
-    out: &mut [f32],
-) {
-    match f.grid.stride {
-        1 => convolve_taps::<O, P, T, FMA, 9>(&TapConv::forward::<1>(f), out),
-        _ => convolve_taps::<O, P, T, FMA, 9>(&TapConv::forward::<2>(f), out),
+    match g.stride {
+        1 => run_taps(isa, || TapConv::forward::<1>(f), out),
+        _ => run_taps(isa, || TapConv::forward::<2>(f), out),
     }
 }
 
