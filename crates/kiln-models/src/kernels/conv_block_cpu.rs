@@ -924,44 +924,71 @@ multiversion!(fn route(
 /// One image of the batch norm's backward, in place: `dy = γ/σ · (dz − mean(dz) − x̂ ·
 /// mean(dz·x̂))` per channel (`coefficients[c] = [γ/σ, mean(dz), mean(dz·x̂), μ]`); adds Σdy
 /// per channel to `bias`.
+/// Where [`normalize_backward`] finds an image's routed gradient `dz`.
+#[derive(Clone, Copy)]
+enum Routed<'a> {
+    /// Already in the output (routed there through a pool).
+    InPlace,
+    /// Kept by the first pass (a residual block's end: the shortcut's gradient).
+    Kept(&'a [f32]),
+    /// The output gradient, to route through the ReLU here (`y · scale + shift > floor`, as
+    /// [`route`] does).
+    Activation(&'a [f32]),
+}
+
 #[inline(always)]
 fn normalize_backward_body(
-    positions: usize,
+    g: &BlockGeometry,
+    stats: &RouteStats<'_>,
     coefficients: &[[f32; 4]],
-    inv_std: &[f32],
     y: &[f32],
+    routed: Routed<'_>,
     dy: &mut [f32],
     bias: &mut [f64],
 ) {
+    let (positions, floor) = (g.conv_positions(), floor(g));
     for (c, (dy, y)) in dy
         .chunks_exact_mut(positions)
         .zip(y.chunks_exact(positions))
         .enumerate()
     {
         let [k, mean_dz, mean_dzx, mean] = coefficients[c];
-        let slope = inv_std[c] * mean_dzx;
-        for (d, &y) in dy.iter_mut().zip(y) {
-            *d = k * (*d - mean_dz - (y - mean) * slope);
+        let slope = stats.inv_std[c] * mean_dzx;
+        let plane = c * positions..(c + 1) * positions;
+        let normalized = |dz: f32, y: f32| k * (dz - mean_dz - (y - mean) * slope);
+        match routed {
+            Routed::InPlace => {
+                for (d, &y) in dy.iter_mut().zip(y) {
+                    *d = normalized(*d, y);
+                }
+            }
+            Routed::Kept(kept) => {
+                for ((d, &y), &dz) in dy.iter_mut().zip(y).zip(&kept[plane]) {
+                    *d = normalized(dz, y);
+                }
+            }
+            Routed::Activation(grad) => {
+                let [scale, shift] = stats.affine[c];
+                for ((d, &y), &grad) in dy.iter_mut().zip(y).zip(&grad[plane]) {
+                    let dz = if y * scale + shift > floor { grad } else { 0.0 };
+                    *d = normalized(dz, y);
+                }
+            }
         }
         bias[c] += lane_sum(dy);
     }
 }
 
 multiversion!(fn normalize_backward(
-    positions: usize,
+    g: &BlockGeometry,
+    stats: &RouteStats<'_>,
     coefficients: &[[f32; 4]],
-    inv_std: &[f32],
     y: &[f32],
+    routed: Routed<'_>,
     dy: &mut [f32],
     bias: &mut [f64],
 ) => normalize_backward_body);
 
-/// Gradients of the training forward, given `grad_output` (`[batch, out_channels, out_h,
-/// out_w]`). The input's gradient is computed only when `input_grad` is set.
-// Longer than kiln's ~100-line guide on purpose: it is the numbered passes of one backward
-// (route the gradient through pool and ReLU, batch-norm backward, the convolution's weight,
-// bias and input gradients) over buffers each pass hands to the next; each pass's inner loop
-// is already a function of its own.
 pub fn backward(
     g: &BlockGeometry,
     p: &BlockParams<'_>,
@@ -1095,11 +1122,16 @@ pub fn backward(
                         .enumerate();
                     for (b, ((y, grad), dy)) in each {
                         let n = i * group + b;
-                        match run_of(routed, image, n) {
-                            Some(routed) => dy.copy_from_slice(routed),
-                            None => route(g, &stats, y, None, grad, dy, None),
-                        }
-                        normalize_backward(positions, &coefficients, &inv_std, y, dy, &mut bias);
+                        // Routing and normalization in one pass where there is no pool.
+                        let routed = match run_of(routed, image, n) {
+                            Some(kept) => Routed::Kept(kept),
+                            None if !g.pool => Routed::Activation(grad),
+                            None => {
+                                route(g, &stats, y, None, grad, dy, None);
+                                Routed::InPlace
+                            }
+                        };
+                        normalize_backward(g, &stats, &coefficients, y, routed, dy, &mut bias);
                     }
                     let inputs = BackwardInputs {
                         params: p,
