@@ -255,6 +255,12 @@ fn convolve_with_moments(
 ) {
     let positions = g.conv_positions();
     if let Method::Direct(grid) = method {
+        // Every plane of `ys` is paired with one of the kernels' and one moment, so all of it
+        // is written (the caller relies on that).
+        assert!(
+            ys.len() == g.out_channels * positions && moments.len() == g.out_channels,
+            "kiln kernels: block buffers do not match the geometry"
+        );
         let out = direct_forward(g, grid, p, images, scratch);
         let planes = out
             .chunks_exact(grid.positions())
@@ -668,7 +674,7 @@ pub fn forward_train(
         "kiln kernels: block buffers do not match the geometry"
     );
     // SAFETY: the runs pair every image of `x` (asserted: `batch` of them) with its output
-    // planes, and `convolve` writes every value of a group's outputs.
+    // planes, and `convolve_with_moments` writes every value of a group's outputs.
     let conv = unsafe { buffers::written(g.batch * image, convolve_runs) };
     let local: Vec<Moments> = (0..channels)
         .map(|c| {
