@@ -99,19 +99,19 @@ unsafe impl std::alloc::GlobalAlloc for HugePages {
     }
 }
 
-/// Advises onto transparent huge pages what the heap has grown by since the last call (as glibc
-/// does with `hugetlb=1`: pages first touched before the advice stay small), and the
-/// huge-page-aligned range around a block of `size` bytes at `block` when the block is large
-/// (blocks from the other threads' arenas, which are not the heap).
+/// For a large block (only: the check stays off the path of the many small allocations),
+/// advises onto transparent huge pages what the heap has grown by since the last call (as glibc
+/// does with `hugetlb=1`: pages first touched before the advice stay small; with
+/// [`keep_freed_memory`]'s 64 MiB steps the heap grows rarely, mostly for a large block) and the
+/// huge-page-aligned range around the block (which may come from another thread's arena, not
+/// the heap).
 fn advise_huge_pages(block: *mut u8, size: usize) {
     #[cfg(target_os = "linux")]
-    {
+    if !block.is_null() && size >= HUGE_PAGE_MIN_BLOCK {
         advise_heap_growth();
-        if !block.is_null() && size >= HUGE_PAGE_MIN_BLOCK {
-            let start = block.addr() & !(HUGE_PAGE - 1);
-            let end = (block.addr() + size).next_multiple_of(HUGE_PAGE);
-            advise_range(block.with_addr(start), end - start);
-        }
+        let start = block.addr() & !(HUGE_PAGE - 1);
+        let end = (block.addr() + size).next_multiple_of(HUGE_PAGE);
+        advise_range(block.with_addr(start), end - start);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (block, size);

@@ -350,7 +350,7 @@ fn convolve_laid_out<'s>(
 struct BackwardInputs<'a> {
     params: &'a BlockParams<'a>,
     /// [`Method::backward_weights`].
-    flipped: &'a [f32],
+    input_weights: &'a [f32],
     /// The block's input images, `[n, in_channels, height, width]` (`n` at most
     /// [`Method::group`]).
     image: &'a [f32],
@@ -393,7 +393,7 @@ fn convolve_backward(
                     grid,
                     padded: grad,
                     in_channels: channels,
-                    weight: b.flipped,
+                    weight: b.input_weights,
                     out_channels: g.in_channels,
                 };
                 direct3x3::forward(Isa::best(), &adjoint, out);
@@ -403,7 +403,7 @@ fn convolve_backward(
                     grid,
                     grad: dy,
                     out_channels: channels,
-                    weights: b.flipped,
+                    weights: b.input_weights,
                     in_channels: g.in_channels,
                 };
                 direct3x3::input_gradient_stride2(Isa::best(), &gradient, rest, input);
@@ -927,9 +927,6 @@ multiversion!(fn route(
     sums: Option<&mut [(f64, f64)]>,
 ) => route_body);
 
-/// One image of the batch norm's backward, in place: `dy = γ/σ · (dz − mean(dz) − x̂ ·
-/// mean(dz·x̂))` per channel (`coefficients[c] = [γ/σ, mean(dz), mean(dz·x̂), μ]`); adds Σdy
-/// per channel to `bias`.
 /// Where [`normalize_backward`] finds an image's routed gradient `dz`.
 #[derive(Clone, Copy)]
 enum Routed<'a> {
@@ -942,6 +939,9 @@ enum Routed<'a> {
     Activation(&'a [f32]),
 }
 
+/// One image of the batch norm's backward into `dy`: `dy = γ/σ · (dz − mean(dz) − x̂ ·
+/// mean(dz·x̂))` per channel (`coefficients[c] = [γ/σ, mean(dz), mean(dz·x̂), μ]`), `dz` taken
+/// as `routed` says; adds Σdy per channel to `bias`.
 #[inline(always)]
 fn normalize_backward_body(
     g: &BlockGeometry,
@@ -995,6 +995,12 @@ multiversion!(fn normalize_backward(
     bias: &mut [f64],
 ) => normalize_backward_body);
 
+/// Gradients of the training forward, given `grad_output` (`[batch, out_channels, out_h,
+/// out_w]`). The input's gradient is computed only when `input_grad` is set.
+// Longer than kiln's ~100-line guide on purpose: it is the numbered passes of one backward
+// (route the gradient through pool and ReLU, batch-norm backward, the convolution's weight,
+// bias and input gradients) over buffers each pass hands to the next; each pass's inner loop
+// is already a function of its own.
 pub fn backward(
     g: &BlockGeometry,
     p: &BlockParams<'_>,
@@ -1093,10 +1099,10 @@ pub fn backward(
         })
         .collect();
     let weight_len = channels * g.patch_len();
-    // The input gradient is written in place, run by run (allocated, small, even when not
-    // asked for: the first layer's input has few channels).
+    // Pass 2, run by run: the batch-norm backward, then the convolution's weight gradient and
+    // (when asked for) the input gradient, written in place.
     let method = Method::of(g);
-    let flipped = method.backward_weights(g, p, input_grad);
+    let input_weights = method.backward_weights(g, p, input_grad);
     let mut parts: Vec<(Vec<f32>, Vec<f64>)> = Vec::new();
     let gradients = |input: Option<&mut [MaybeUninit<f32>]>| {
         parts = saved
@@ -1141,7 +1147,7 @@ pub fn backward(
                     }
                     let inputs = BackwardInputs {
                         params: p,
-                        flipped: &flipped,
+                        input_weights: &input_weights,
                         image: images,
                         dy: dys,
                     };

@@ -91,25 +91,17 @@ pub(crate) fn lane_shifted_sums(y: &[f32], shift: f32) -> (f64, f64) {
 /// about 0 cancels when the mean is large.)
 #[inline(always)]
 pub(crate) fn lane_sum_and_centered_dot(d: &[f32], y: &[f32], mean: f32) -> (f64, f64) {
-    let mut sum = [0f32; 16];
     let mut dot = [0f32; 16];
     let ((d_chunks, d_tail), (y_chunks, y_tail)) = (d.as_chunks::<16>(), y.as_chunks::<16>());
-    // One sum a loop, as in `lane_shifted_sums`.
-    for d in d_chunks {
-        for (lane, &d) in sum.iter_mut().zip(d) {
-            *lane += d;
-        }
-    }
+    // One sum a loop, as in `lane_shifted_sums`: the plain sum is `lane_sum`'s.
     for (d, y) in d_chunks.iter().zip(y_chunks) {
         for ((lane, &d), &y) in dot.iter_mut().zip(d).zip(y) {
             *lane += d * (y - mean);
         }
     }
-    let mut s: f64 = sum.iter().map(|&v| f64::from(v)).sum();
     let mut q: f64 = dot.iter().map(|&v| f64::from(v)).sum();
     for (&d, &y) in d_tail.iter().zip(y_tail) {
-        s += f64::from(d);
         q += f64::from(d * (y - mean));
     }
-    (s, q)
+    (lane_sum(d), q)
 }
